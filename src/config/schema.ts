@@ -1,0 +1,137 @@
+// The PlannerConfig schema: every field of the original planner's PlannerConfig (the generation
+// with interpolators, correction factors and router-gauge load scaling), with the same snake_case
+// names, types and defaults, plus a few sla-planner extensions that are off by default.
+//
+// Field descriptions live here so the README's config reference is generated from the schema and
+// cannot drift from it (see src/config/reference.ts).
+import { z } from 'zod';
+
+export const DEFAULT_PROMETHEUS_ENDPOINT =
+  'http://prometheus-kube-prometheus-prometheus.monitoring.svc.cluster.local:9090';
+
+export const MODES = ['disagg', 'prefill', 'decode', 'agg'] as const;
+export const BACKENDS = ['vllm', 'sglang', 'trtllm', 'mocker'] as const;
+export const ENVIRONMENTS = ['kubernetes', 'virtual', 'global-planner'] as const;
+export const PREDICTORS = ['constant', 'arima', 'kalman', 'prophet'] as const;
+export const SWEEPING_MODES = ['none', 'rapid', 'thorough'] as const;
+export const METRICS_SOURCES = ['frontend', 'router'] as const;
+
+export type Mode = (typeof MODES)[number];
+export type Backend = (typeof BACKENDS)[number];
+export type Environment = (typeof ENVIRONMENTS)[number];
+export type PredictorKind = (typeof PREDICTORS)[number];
+
+const int = () => z.number().int();
+
+/**
+ * The raw schema. Env-derived defaults (namespace, Prometheus endpoint, reporting port) are not
+ * zod defaults: they are filled by `resolveEnvDefaults` in load.ts so that an explicit key in the
+ * file wins over the environment, as upstream does.
+ */
+export const plannerConfigSchema = z.object({
+  // --- core ---
+  environment: z.enum(ENVIRONMENTS).default('kubernetes')
+    .describe('Where replica decisions go: a DynamoGraphDeployment (kubernetes), etcd keys for an external environment (virtual), or a global planner (global-planner).'),
+  namespace: z.string().min(1).optional()
+    .describe('Dynamo namespace of the deployment; filters Prometheus series by their dynamo_namespace label. Default: env DYN_NAMESPACE, else "dynamo".'),
+  backend: z.enum(BACKENDS).default('vllm')
+    .describe('Serving backend; picks the legacy Kubernetes service names used when services carry no subComponentType.'),
+  mode: z.enum(MODES).default('disagg')
+    .describe('disagg: prefill and decode pools; prefill or decode: one pool only; agg: one pool serving both phases (scaled as the decode component).'),
+  model_name: z.string().nullable().default(null)
+    .describe('Model name used to filter frontend metrics (case-insensitive). Auto-detected from the DGD in kubernetes.'),
+  global_planner_namespace: z.string().nullable().default(null)
+    .describe('Dynamo namespace of the global planner; required when environment is global-planner.'),
+  no_operation: z.boolean().default(false)
+    .describe('Decide and log, but never scale (dry run).'),
+  log_dir: z.string().nullable().default(null)
+    .describe('Directory for a copy of the decision log (JSON lines); null = stdout only.'),
+
+  // --- SLA and throughput scaling ---
+  pre_deployment_sweeping_mode: z.enum(SWEEPING_MODES).nullable().default('rapid')
+    .describe('How the profile data was produced (none, rapid, thorough). Throughput scaling needs profile data, so "none" is rejected when it is on.'),
+  enable_throughput_scaling: z.boolean().default(true)
+    .describe('Predictive scaling every throughput_adjustment_interval from forecast load and profile data.'),
+  enable_load_scaling: z.boolean().default(false)
+    .describe('Reactive scaling every load_adjustment_interval from per-worker router gauges and an online latency regression.'),
+  throughput_adjustment_interval: int().positive().default(180)
+    .describe('Seconds between throughput-scaling decisions; also the Prometheus query window.'),
+  max_gpu_budget: int().default(8)
+    .describe('Most GPUs the managed pools may use together; a negative value disables the budget.'),
+  min_endpoint: int().nonnegative().default(1)
+    .describe('Fewest replicas per managed pool.'),
+  prefill_engine_num_gpu: int().positive().nullable().default(null)
+    .describe('GPUs per prefill replica. Read from the DGD in kubernetes; required elsewhere.'),
+  decode_engine_num_gpu: int().positive().nullable().default(null)
+    .describe('GPUs per decode replica. Read from the DGD in kubernetes; required elsewhere.'),
+  profile_results_dir: z.string().min(1).default('profiling_results')
+    .describe('Directory with the profiler output: selected_{prefill,decode}_interpolation/raw_data.npz, or the planner-profile-data ConfigMap mounted as a directory.'),
+  ttft: z.number().positive().default(500.0)
+    .describe('Time-to-first-token target, ms.'),
+  itl: z.number().positive().default(50.0)
+    .describe('Inter-token latency target, ms.'),
+  no_correction: z.boolean().default(true)
+    .describe('Disable the correction factors (observed vs profiled TTFT/ITL). Forced true when load scaling is on.'),
+  throughput_metrics_source: z.enum(METRICS_SOURCES).default('frontend')
+    .describe('Read traffic from the frontend histograms (frontend) or the router histograms (router).'),
+
+  // --- predictors ---
+  load_predictor: z.enum(PREDICTORS).default('arima')
+    .describe('Forecaster for request count, ISL and OSL of the next interval: constant, arima, kalman, or prophet (a seasonal model stands in for Prophet).'),
+  load_predictor_log1p: z.boolean().default(false)
+    .describe('Forecast in log1p space and map back (never negative).'),
+  prophet_window_size: int().positive().default(50)
+    .describe('Points (intervals) of history the prophet/seasonal predictor keeps.'),
+  load_predictor_warmup_trace: z.string().nullable().default(null)
+    .describe('Trace file (JSONL {t,isl,osl} or Mooncake, optionally gzip) that pre-fills the predictors before live data.'),
+  kalman_q_level: z.number().nonnegative().default(1.0)
+    .describe('Kalman process noise of the level.'),
+  kalman_q_trend: z.number().nonnegative().default(0.1)
+    .describe('Kalman process noise of the trend.'),
+  kalman_r: z.number().nonnegative().default(10.0)
+    .describe('Kalman measurement noise.'),
+  kalman_min_points: int().nonnegative().default(5)
+    .describe('Points before the Kalman forecast is used (stored but not enforced upstream; see README).'),
+
+  // --- metrics ---
+  metric_pulling_prometheus_endpoint: z.string().url().optional()
+    .describe('Prometheus base URL for traffic queries. Default: env PROMETHEUS_ENDPOINT, else the kube-prometheus in-cluster URL.'),
+  metric_reporting_prometheus_port: int().min(0).max(65535).optional()
+    .describe('Port of the planner\'s own /metrics; 0 disables it. Default: env PLANNER_PROMETHEUS_PORT, else 0.'),
+
+  // --- load scaling ---
+  load_router_metrics_url: z.string().url().nullable().default(null)
+    .describe('URL of the frontend/router /metrics with per-worker gauges. Auto-discovered in kubernetes; required elsewhere when load scaling is on.'),
+  load_adjustment_interval: int().positive().default(5)
+    .describe('Seconds between load-scaling decisions; must be shorter than throughput_adjustment_interval when both are on.'),
+  load_learning_window: int().positive().default(50)
+    .describe('Observations kept per pool for the latency-vs-load regression.'),
+  load_scaling_down_sensitivity: int().min(0).max(100).default(80)
+    .describe('0 = never scale down, 100 = scale down as soon as N-1 workers would fit under the SLA.'),
+  load_metric_samples: int().positive().default(10)
+    .describe('Router scrapes per load interval kept for a decision.'),
+  load_min_observations: int().positive().default(5)
+    .describe('Observations before the regression is used.'),
+
+  // --- sla-planner extensions (off by default: upstream behaviour unless set) ---
+  prefill_correction_can_scale_up: z.boolean().default(false)
+    .describe('sla-planner extension: let a prefill correction factor above 1 (queueing) add prefill replicas; upstream caps it at 1.'),
+  monotone_decode_search: z.boolean().default(false)
+    .describe('sla-planner extension: pick the highest decode throughput among grid cells under the ITL target instead of the first from the top.'),
+  hold_on_missing_data: z.boolean().default(true)
+    .describe('sla-planner: never scale down on an interval whose observations are missing or invalid; hold and count it.'),
+});
+
+export type PlannerConfigInput = z.input<typeof plannerConfigSchema>;
+
+/** The effective config after env defaults and derived rules: every field present. */
+export type PlannerConfig = Omit<
+  z.output<typeof plannerConfigSchema>,
+  'namespace' | 'metric_pulling_prometheus_endpoint' | 'metric_reporting_prometheus_port'
+> & {
+  namespace: string;
+  metric_pulling_prometheus_endpoint: string;
+  metric_reporting_prometheus_port: number;
+};
+
+export const CONFIG_KEYS = Object.keys(plannerConfigSchema.shape) as (keyof PlannerConfig)[];

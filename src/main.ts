@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// sla-planner command line. Each sub-command lives in src/commands/ and is loaded on demand so
+// that `run` starts fast and `--help` never loads the heavy parts.
+import { InputError, errorMessage } from './util/errors.js';
+import type { Command } from './commands/types.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  validate: { summary: 'Check a PlannerConfig (and profile data) and print the effective config', load: () => import('./commands/validate.js') },
+  interpolate: { summary: 'Query the profile interpolators (prefill at an ISL, decode under an ITL target)', load: () => import('./commands/interpolate.js') },
+  decide: { summary: 'Replay observations (JSON lines) through the decision code and print decisions', load: () => import('./commands/decide.js') },
+  forecast: { summary: 'Score the load predictors one step ahead on a trace', load: () => import('./commands/forecast.js') },
+  run: { summary: 'Run the planner daemon (the DGD sidecar service)', load: () => import('./commands/run.js') },
+  simulate: { summary: 'Replay a request trace against a simulated deployment with a scaling policy', load: () => import('./commands/simulate.js') },
+  profile: { summary: 'Generate profile data, ConfigMaps and a DGD from a model shape and a GPU spec', load: () => import('./commands/profile.js') },
+};
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
+  return [
+    'sla-planner: SLA-driven autoscaling for disaggregated LLM serving (Dynamo SLA Planner compatible).',
+    '',
+    'Usage: sla-planner <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'sla-planner <command> --help' for the options of a command.",
+    'Exit codes: 0 ok, 2 bad input or usage, 1 other failure.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(topHelp() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write('sla-planner 0.1.0\n');
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`sla-planner: unknown command '${name}'; expected one of ${Object.keys(COMMANDS).join(', ')}.\n`);
+    return 2;
+  }
+  try {
+    const { command } = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(command.usage.trimEnd() + '\n');
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof InputError) {
+      process.stderr.write(`sla-planner ${name}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`sla-planner ${name}: ${errorMessage(err)}\n`);
+    if (process.env.SLA_PLANNER_DEBUG) process.stderr.write(String((err as Error)?.stack) + '\n');
+    return 1;
+  }
+}
+
+
