@@ -22,6 +22,9 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 export type PredictorKind = (typeof PREDICTORS)[number];
 
 const int = () => z.number().int();
+// Only http(s): both URLs are fetched over HTTP, and a bare "host:9090" would otherwise parse as
+// a URL with scheme "host:".
+const httpUrl = () => z.url({ protocol: /^https?$/ });
 
 /**
  * The raw schema. Env-derived defaults (namespace, Prometheus endpoint, reporting port) are not
@@ -94,13 +97,13 @@ export const plannerConfigSchema = z.object({
     .describe('Points before the Kalman forecast is used (stored but not enforced upstream; see README).'),
 
   // --- metrics ---
-  metric_pulling_prometheus_endpoint: z.string().url().optional()
+  metric_pulling_prometheus_endpoint: httpUrl().optional()
     .describe('Prometheus base URL for traffic queries. Default: env PROMETHEUS_ENDPOINT, else the kube-prometheus in-cluster URL.'),
   metric_reporting_prometheus_port: int().min(0).max(65535).optional()
     .describe('Port of the planner\'s own /metrics; 0 disables it. Default: env PLANNER_PROMETHEUS_PORT, else 0.'),
 
   // --- load scaling ---
-  load_router_metrics_url: z.string().url().nullable().default(null)
+  load_router_metrics_url: httpUrl().nullable().default(null)
     .describe('URL of the frontend/router /metrics with per-worker gauges. Auto-discovered in kubernetes; required elsewhere when load scaling is on.'),
   load_adjustment_interval: int().positive().default(5)
     .describe('Seconds between load-scaling decisions; must be shorter than throughput_adjustment_interval when both are on.'),
@@ -135,3 +138,46 @@ export type PlannerConfig = Omit<
 };
 
 export const CONFIG_KEYS = Object.keys(plannerConfigSchema.shape) as (keyof PlannerConfig)[];
+
+/**
+ * The upstream PlannerConfig fields in the order `model_dump_json()` writes them (the
+ * planner-config ConfigMap). The effective config is printed in this order, then our extensions,
+ * so a diff against an upstream dump lines up.
+ */
+export const UPSTREAM_CONFIG_KEYS = [
+  'pre_deployment_sweeping_mode', 'environment', 'namespace', 'backend', 'mode', 'no_operation',
+  'log_dir', 'throughput_adjustment_interval', 'max_gpu_budget', 'min_endpoint',
+  'decode_engine_num_gpu', 'prefill_engine_num_gpu', 'profile_results_dir', 'ttft', 'itl',
+  'load_predictor', 'load_predictor_log1p', 'prophet_window_size', 'load_predictor_warmup_trace',
+  'kalman_q_level', 'kalman_q_trend', 'kalman_r', 'kalman_min_points',
+  'metric_pulling_prometheus_endpoint', 'metric_reporting_prometheus_port',
+  'throughput_metrics_source', 'no_correction', 'model_name', 'global_planner_namespace',
+  'enable_throughput_scaling', 'enable_load_scaling', 'load_router_metrics_url',
+  'load_adjustment_interval', 'load_learning_window', 'load_scaling_down_sensitivity',
+  'load_metric_samples', 'load_min_observations',
+] as const satisfies readonly (keyof PlannerConfig)[];
+
+/** Fields that only sla-planner has (all default to upstream behaviour or a safe hold). */
+export const EXTENSION_CONFIG_KEYS = CONFIG_KEYS.filter(
+  (key) => !(UPSTREAM_CONFIG_KEYS as readonly string[]).includes(key),
+);
+
+/**
+ * Names other upstream generations use for our fields. The pinned planner ignores these keys
+ * (unknown keys pass silently there); we read them, with a warning, because a user who wrote
+ * `ttft_ms: 200` meant a 200 ms target, not the 500 ms default.
+ */
+export const KEY_ALIASES: Readonly<Record<string, { canonical: keyof PlannerConfig; from: string }>> = {
+  throughput_adjustment_interval_seconds: { canonical: 'throughput_adjustment_interval', from: 'newer upstream (Gen C)' },
+  load_adjustment_interval_seconds: { canonical: 'load_adjustment_interval', from: 'newer upstream (Gen C)' },
+  ttft_ms: { canonical: 'ttft', from: 'newer upstream (Gen C)' },
+  itl_ms: { canonical: 'itl', from: 'newer upstream (Gen C)' },
+  adjustment_interval: { canonical: 'throughput_adjustment_interval', from: 'older upstream (before the load/throughput rename)' },
+  enable_loadbased_scaling: { canonical: 'enable_load_scaling', from: 'older upstream (before the load/throughput rename)' },
+  loadbased_router_metrics_url: { canonical: 'load_router_metrics_url', from: 'older upstream (before the load/throughput rename)' },
+  loadbased_adjustment_interval: { canonical: 'load_adjustment_interval', from: 'older upstream (before the load/throughput rename)' },
+  loadbased_learning_window: { canonical: 'load_learning_window', from: 'older upstream (before the load/throughput rename)' },
+  loadbased_scaling_down_sensitivity: { canonical: 'load_scaling_down_sensitivity', from: 'older upstream (before the load/throughput rename)' },
+  loadbased_metric_samples: { canonical: 'load_metric_samples', from: 'older upstream (before the load/throughput rename)' },
+  loadbased_min_observations: { canonical: 'load_min_observations', from: 'older upstream (before the load/throughput rename)' },
+};

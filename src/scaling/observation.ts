@@ -1,6 +1,7 @@
 // What one throughput interval looked like: the input of `decide`, the simulator's view and what
 // the daemon reads from Prometheus. Times in ms except requestDuration (s). `undefined` = not
 // observed (no series / NaN from an idle 0/0 histogram ratio).
+import { InputError } from '../util/errors.js';
 
 /** Router gauges of one prefill worker (seconds as the router exports them). */
 export interface PrefillWorkerSample {
@@ -16,7 +17,8 @@ export interface DecodeWorkerSample {
 /** One scrape of the router's per-worker gauges, grouped by worker type and worker id. */
 export interface RouterSnapshot {
   prefill?: Record<string, PrefillWorkerSample>;
-  decode?: Record<string, DecodeWorkerSample>;
+  /** Agg engines are labelled "decode" by the router and also carry the prefill gauges. */
+  decode?: Record<string, DecodeWorkerSample & Partial<PrefillWorkerSample>>;
 }
 
 /** One line of `decide` input (snake_case, as in the reference vectors). */
@@ -31,4 +33,83 @@ export interface IntervalObservation {
   current_decode?: number | null;
   router?: RouterSnapshot;
   router_samples?: RouterSnapshot[];
+}
+
+
+const METRIC_FIELDS = ['num_req', 'isl', 'osl', 'ttft', 'itl', 'request_duration'] as const;
+const COUNT_FIELDS = ['current_prefill', 'current_decode'] as const;
+const ROUTER_FIELDS = ['router', 'router_samples'] as const;
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([...METRIC_FIELDS, ...COUNT_FIELDS, ...ROUTER_FIELDS]);
+const PREFILL_GAUGES = ['active_prefill_tokens', 'last_ttft', 'last_isl'] as const;
+const DECODE_GAUGES = ['active_decode_blocks', 'last_itl'] as const;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v);
+}
+
+function parseSnapshot(raw: unknown, where: string): RouterSnapshot {
+  if (!isObject(raw)) throw new InputError(`${where}: must be an object {"prefill": {...}, "decode": {...}} of per-worker gauges, got ${describe(raw)}.`);
+  const snap: RouterSnapshot = {};
+  for (const [pool, workers] of Object.entries(raw)) {
+    if (pool !== 'prefill' && pool !== 'decode') throw new InputError(`${where}: unknown worker type '${pool}'; expected 'prefill' or 'decode'.`);
+    if (!isObject(workers)) throw new InputError(`${where}.${pool}: must be an object of worker id to gauges, got ${describe(workers)}.`);
+    const required = pool === 'prefill' ? PREFILL_GAUGES : DECODE_GAUGES;
+    const out: Record<string, Record<string, number>> = {};
+    for (const [id, gauges] of Object.entries(workers)) {
+      const at = `${where}.${pool}["${id}"]`;
+      if (!isObject(gauges)) throw new InputError(`${at}: must be an object of gauges, got ${describe(gauges)}.`);
+      for (const key of required) {
+        if (!(key in gauges)) throw new InputError(`${at}: missing '${key}'; a ${pool} worker needs ${required.join(', ')} (latencies in seconds).`);
+      }
+      for (const [key, v] of Object.entries(gauges)) {
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InputError(`${at}.${key}: must be a number >= 0, got ${describe(v)}.`);
+      }
+      out[id] = gauges as Record<string, number>;
+    }
+    (snap as Record<string, unknown>)[pool] = out;
+  }
+  return snap;
+}
+
+/**
+ * Check one `decide` input object. `where` names the file and line for messages
+ * (e.g. "obs.jsonl line 3").
+ */
+export function parseObservation(raw: unknown, where: string): IntervalObservation {
+  if (!isObject(raw)) throw new InputError(`${where}: must be a JSON object like {"num_req": 120, "isl": 3000, ...}, got ${describe(raw)}.`);
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_FIELDS.has(key)) {
+      throw new InputError(`${where}: unknown field '${key}'; expected ${[...KNOWN_FIELDS].join(', ')} (times in ms except request_duration in s).`);
+    }
+  }
+  const obs: IntervalObservation = {};
+  for (const key of METRIC_FIELDS) {
+    const v = raw[key];
+    if (v === undefined || v === null) {
+      if (v === null) obs[key] = null;
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new InputError(`${where}: field '${key}' must be a number >= 0 or null (not observed), got ${describe(v)}.`);
+    }
+    obs[key] = v;
+  }
+  for (const key of COUNT_FIELDS) {
+    const v = raw[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new InputError(`${where}: field '${key}' must be a whole number of workers >= 0, got ${describe(v)}.`);
+    }
+    obs[key] = v;
+  }
+  if (raw.router !== undefined) obs.router = parseSnapshot(raw.router, `${where}: router`);
+  if (raw.router_samples !== undefined) {
+    if (!Array.isArray(raw.router_samples)) throw new InputError(`${where}: field 'router_samples' must be a list of router snapshots, got ${describe(raw.router_samples)}.`);
+    obs.router_samples = raw.router_samples.map((s, i) => parseSnapshot(s, `${where}: router_samples[${i}]`));
+  }
+  return obs;
 }

@@ -1,0 +1,61 @@
+// What a scaler does with a decision. Both loops hand their targets to one Actuator; the
+// SerialActuator (serial.ts) makes sure two writes never interleave.
+
+export type Pool = 'prefill' | 'decode';
+
+/** Desired replicas per pool; an absent pool is left alone. */
+export interface ScaleTarget {
+  prefill?: number;
+  decode?: number;
+}
+
+/** What the environment reports now. null = pool not managed or unknown. */
+export interface DeploymentView {
+  prefill: number | null;
+  decode: number | null;
+  /** The deployment can take a new scaling request (DGD Ready, or previous decision acknowledged). */
+  ready: boolean;
+}
+
+export type ApplyStatus =
+  | 'applied' // a write was made
+  | 'unchanged' // every target equals the current spec: no write (never patch unchanged counts)
+  | 'not_ready' // skipped because the deployment is not Ready (the original drops the decision too)
+  | 'pending_ack' // virtual: previous decision not yet acknowledged
+  | 'dry_run' // no_operation / --dry-run
+  | 'failed'; // the environment refused or was unreachable; see errorKind
+
+export interface ApplyOutcome {
+  status: ApplyStatus;
+  /** The pools actually written and their new values. */
+  written?: ScaleTarget;
+  errorKind?: string;
+  message?: string;
+}
+
+export interface ApplyContext {
+  /** Load loop: wait until the deployment is Ready again afterwards (the original's blocking=True). */
+  blocking: boolean;
+  /** Forecast carried along to the global planner. */
+  predictedLoad?: { num_requests: number; isl: number; osl: number };
+  signal?: AbortSignal;
+}
+
+/** Facts found at start-up (from the DGD in kubernetes, from config elsewhere). */
+export interface DeploymentInfo {
+  prefillGpus: number | null;
+  decodeGpus: number | null;
+  modelName: string | null;
+  routerMetricsUrl: string | null;
+  services: { prefill?: string; decode?: string };
+}
+
+export interface Actuator {
+  readonly name: string;
+  /** Start-up discovery; throws InputError / RuntimeFailure on a deployment it cannot manage. */
+  init(): Promise<DeploymentInfo>;
+  view(signal?: AbortSignal): Promise<DeploymentView>;
+  apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome>;
+  /** Blocking callers wait here, outside the serialising lock. Resolves false on timeout/abort. */
+  waitReady?(signal?: AbortSignal): Promise<boolean>;
+}

@@ -1,0 +1,172 @@
+// `sla-planner run --config <X>`: the planner daemon, the DGD sidecar service.
+import { loadConfig, applyDerivedRules, type PlannerConfig } from '../config/index.js';
+import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
+import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
+import { Planner } from '../scaling/planner.js';
+import { TrafficObserver } from '../observe/prometheus.js';
+import { RouterSampler } from '../observe/router.js';
+import { KubeClient, KubernetesActuator, inClusterConnection } from '../actuate/kubernetes.js';
+import { EtcdJson, JsonlSink, VirtualActuator } from '../actuate/virtual.js';
+import { GlobalPlannerActuator } from '../actuate/global.js';
+import { SerialActuator } from '../actuate/serial.js';
+import type { Actuator } from '../actuate/types.js';
+import { Daemon } from '../runtime/daemon.js';
+import { Logger } from '../runtime/log.js';
+import type { Command } from './types.js';
+import { buildInterpolators, loadProfileDir } from '../profile/index.js';
+
+const USAGE = `Usage: sla-planner run --config <file|inline JSON> [options]
+
+Runs the planner daemon: reads traffic from Prometheus every throughput_adjustment_interval and
+per-worker router gauges every load_adjustment_interval, decides replicas with the SLA planner
+logic and scales the deployment (environment: kubernetes, virtual or global-planner).
+
+Options:
+  --config <X>               PlannerConfig file (.json/.yaml) or inline JSON (required)
+  --dry-run                  decide and log, never scale (same as no_operation: true)
+  --metrics-port <n>         port of /metrics, /healthz, /readyz (default metric_reporting_prometheus_port;
+                             0 = no HTTP server, as the original)
+  --api-server <url>         Kubernetes API URL (default in-cluster; env SLA_PLANNER_K8S_API_URL). The token,
+                             CA and namespace files can be moved with SLA_PLANNER_K8S_{TOKEN,CA,NAMESPACE}_FILE.
+  --etcd-endpoints <list>    virtual: etcd URLs, comma-separated (default env ETCD_ENDPOINTS)
+  --decisions-out <file|->   virtual: also append every decision as a JSON line to a file or stdout
+  --global-planner-url <u>   global-planner: URL that receives the ScaleRequest JSON as a POST
+                             (default env SLA_PLANNER_GLOBAL_PLANNER_URL)
+  --prometheus-timeout-ms <n>  timeout of one PromQL query (default 5000)
+
+Env: DYN_PARENT_DGD_K8S_NAME (kubernetes, global-planner), POD_NAMESPACE (global-planner),
+SCALING_CHECK_INTERVAL / SCALING_MAX_WAIT_TIME (s; rollout wait of blocking scaling).
+SIGTERM/SIGINT stop the daemon cleanly (exit 0).
+`;
+
+const SECONDS = (raw: string | undefined, dflt: number, name: string): number => {
+  if (raw === undefined || raw === '') return dflt;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new InputError(`env ${name} must be a positive number of seconds, got '${raw}'.`);
+  return v * 1000;
+};
+
+function loadInterpolators(config: PlannerConfig) {
+  // Loaded only when throughput scaling is on, as upstream (load-only runs need no profile).
+  return buildInterpolators(loadProfileDir(config.profile_results_dir));
+}
+
+function buildActuator(config: PlannerConfig, flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Actuator {
+  const checkMs = SECONDS(env.SCALING_CHECK_INTERVAL, 10_000, 'SCALING_CHECK_INTERVAL');
+  const maxWaitMs = SECONDS(env.SCALING_MAX_WAIT_TIME, 1_800_000, 'SCALING_MAX_WAIT_TIME');
+  const gpus = { prefill: config.prefill_engine_num_gpu, decode: config.decode_engine_num_gpu };
+  switch (config.environment) {
+    case 'kubernetes': {
+      const dgdName = env.DYN_PARENT_DGD_K8S_NAME;
+      if (!dgdName) throw new InputError('environment kubernetes needs env DYN_PARENT_DGD_K8S_NAME (the parent DynamoGraphDeployment; the operator sets it).');
+      const client = new KubeClient(inClusterConnection(env, flags['api-server'] as string | undefined));
+      return new KubernetesActuator({
+        client, dgdName, backend: config.backend, mode: config.mode, configModelName: config.model_name, configGpus: gpus,
+        readyPollMs: checkMs, readyMaxPolls: Math.max(1, Math.floor(maxWaitMs / checkMs)),
+      });
+    }
+    case 'virtual': {
+      const endpoints = (flags['etcd-endpoints'] as string | undefined) ?? env.ETCD_ENDPOINTS;
+      const out = flags['decisions-out'] as string | undefined;
+      if (!endpoints && !out) throw new InputError('environment virtual needs somewhere to write decisions: --etcd-endpoints / env ETCD_ENDPOINTS, or --decisions-out <file|->.');
+      return new VirtualActuator({
+        dynamoNamespace: config.namespace, mode: config.mode, modelName: config.model_name, gpus, routerMetricsUrl: config.load_router_metrics_url,
+        etcd: endpoints ? new EtcdJson(endpoints) : undefined, sink: out ? new JsonlSink(out) : undefined, maxWaitMs, checkIntervalMs: checkMs,
+      });
+    }
+    case 'global-planner': {
+      const url = (flags['global-planner-url'] as string | undefined) ?? env.SLA_PLANNER_GLOBAL_PLANNER_URL;
+      if (!url) throw new InputError(`environment global-planner: the original calls ${config.global_planner_namespace}.GlobalPlanner.scale_request over the Dynamo request plane, which sla-planner cannot speak; give --global-planner-url (or env SLA_PLANNER_GLOBAL_PLANNER_URL) of an HTTP bridge that accepts the ScaleRequest JSON.`);
+      const dgd = env.DYN_PARENT_DGD_K8S_NAME;
+      const podNs = env.POD_NAMESPACE;
+      if (!dgd || !podNs) throw new InputError('environment global-planner needs env DYN_PARENT_DGD_K8S_NAME and POD_NAMESPACE (sent in the ScaleRequest).');
+      return new GlobalPlannerActuator({
+        url, callerNamespace: config.namespace, graphDeploymentName: dgd, k8sNamespace: podNs, mode: config.mode, gpus, modelName: config.model_name, routerMetricsUrl: config.load_router_metrics_url,
+      });
+    }
+  }
+}
+
+export const command: Command = {
+  name: 'run',
+  summary: 'Run the planner daemon (the DGD sidecar service)',
+  usage: USAGE,
+  async run(argv) {
+    const { values } = parseCommandArgs('run', argv, {
+      config: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'metrics-port': { type: 'string' },
+      'api-server': { type: 'string' },
+      'etcd-endpoints': { type: 'string' },
+      'decisions-out': { type: 'string' },
+      'global-planner-url': { type: 'string' },
+      'prometheus-timeout-ms': { type: 'string' },
+    });
+    const env = process.env;
+    const source = requireFlag('run', 'config', values.config);
+    const { config: loaded, warnings } = loadConfig(source, { strict: false, env });
+    const config: PlannerConfig = values['dry-run'] ? { ...loaded, no_operation: true } : loaded;
+    const logger = new Logger(undefined, config.log_dir);
+    for (const w of warnings) logger.warn('config_warning', { message: w });
+    // `run` warns about the combinations the original only discovers at start-up, then refuses them.
+    const startup = applyDerivedRules(config, { strict: true });
+    if (startup.errors.length) throw new InputError(`${source.length > 80 ? 'config' : source}: ${startup.errors.join(' ')}`);
+    const port = numberFlag('run', 'metrics-port', values['metrics-port'], { integer: true, min: 0 }) ?? config.metric_reporting_prometheus_port;
+    const promTimeoutMs = numberFlag('run', 'prometheus-timeout-ms', values['prometheus-timeout-ms'], { integer: true, min: 1 }) ?? 5000;
+
+    const interpolators = config.enable_throughput_scaling ? loadInterpolators(config) : undefined;
+    const inner = buildActuator(config, values, env);
+    const actuator = new SerialActuator(inner, config.no_operation);
+    const info = await actuator.init();
+    for (const pool of ['prefill', 'decode'] as const) {
+      const g = pool === 'prefill' ? info.prefillGpus : info.decodeGpus;
+      if (g === null) logger.warn('config_warning', { message: `${pool}_engine_num_gpu unknown (dry run without a DGD); GPUs per replica taken as 1 for the budget.` });
+    }
+    if (info.modelName === null && config.enable_throughput_scaling && config.throughput_metrics_source === 'frontend') {
+      logger.warn('config_warning', { message: 'model_name is unknown: frontend series are filtered on dynamo_namespace only; set model_name to filter on the model too.' });
+    }
+    const planner = new Planner({
+      config: { ...config, model_name: info.modelName },
+      interpolators,
+      gpusPerReplica: { prefill: info.prefillGpus ?? 1, decode: info.decodeGpus ?? 1 },
+    });
+    const traffic = config.enable_throughput_scaling
+      ? new TrafficObserver({
+        endpoint: config.metric_pulling_prometheus_endpoint, intervalS: config.throughput_adjustment_interval, source: config.throughput_metrics_source,
+        modelName: info.modelName, dynamoNamespace: config.namespace, timeoutMs: promTimeoutMs,
+      })
+      : undefined;
+    const routerUrl = config.load_router_metrics_url ?? info.routerMetricsUrl;
+    if (config.enable_load_scaling && !routerUrl) throw new RuntimeFailure('load scaling is on but no router metrics URL: set load_router_metrics_url (the DGD has no componentType: frontend service to derive it from).');
+    let router: RouterSampler | undefined;
+    const daemonRef: { d?: Daemon } = {};
+    if (config.enable_load_scaling && routerUrl) {
+      router = new RouterSampler({
+        url: routerUrl, periodMs: (config.load_adjustment_interval * 1000) / config.load_metric_samples, keep: config.load_metric_samples,
+        onError: (err) => { daemonRef.d?.metrics.dataSourceErrors.inc({ kind: err.kind }); logger.fault(`source:${err.kind}`, { kind: err.kind, error: err.message }); },
+        onSample: () => logger.recoverPrefix('source:router_'),
+      });
+    }
+    const daemon = new Daemon({ config, planner, actuator, info, traffic, router, logger, httpPort: port });
+    daemonRef.d = daemon;
+
+    // Never crash on something unexpected from outside: log it, count it, carry on.
+    const onInternal = (err: unknown) => {
+      daemon.metrics.dataSourceErrors.inc({ kind: 'internal' });
+      logger.error('internal_error', { error: errorMessage(err) });
+    };
+    process.on('unhandledRejection', onInternal);
+    process.on('uncaughtException', onInternal);
+
+    await daemon.start();
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    logger.info('stopping', { signal });
+    // Hard stop: whatever is still running after 4.5 s is abandoned, so the pod exits within 5 s.
+    setTimeout(() => process.exit(0), 4500).unref();
+    await daemon.stop(3000);
+    return 0;
+  },
+};

@@ -1,0 +1,150 @@
+// `sla-planner simulate`: replay a request trace against a simulated deployment under a policy.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from './types.js';
+import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
+import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
+import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
+import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulation, timelineCsv } from '../sim/index.js';
+import { readTrace } from '../sim/trace.js';
+import type { PoolCounts } from '../sim/types.js';
+
+const usage = `Usage: sla-planner simulate --config <file> --profile-dir <dir> --trace <file> [options]
+
+Replays a request trace against a model of the deployment built from profile data, with a scaling
+policy in the loop, and prints a JSON summary on stdout: requests, sla_attainment (fraction of
+requests meeting both the TTFT and the ITL target), ttft_ms and itl_ms (mean, p50, p90, p99),
+gpu_hours, gpus (mean, max), scale_up/scale_down counts, dropped and unfinished requests.
+
+Options:
+  --config <X>          PlannerConfig file (.json/.yaml) or inline JSON: SLA targets, mode,
+                        intervals, budget, predictor, GPUs per replica.
+  --profile-dir <dir>   Profile data (selected_*_interpolation/raw_data.npz or the ConfigMap's
+                        prefill_raw_data.json / decode_raw_data.json).
+  --trace <file>        JSONL {"t","isl","osl"} (t in s), Mooncake JSONL (timestamp in ms,
+                        input_length, output_length) or Azure LLM inference CSV; gzip detected.
+  --policy <p>          ${POLICY_HELP}.
+                        Default: planner (the config's scaling modes, the daemon's decision code).
+                        exec:<command> runs <command> in a shell, writes one observation per
+                        throughput interval as a JSON line on its stdin (the 'decide' input format)
+                        and reads one line {"prefill": n, "decode": n} back (null = keep).
+  --out <dir>           Also write <dir>/timeline.csv and <dir>/report.html (charts, no network).
+  --start <s>           Skip the trace before <s> seconds (the slice is re-based to 0).
+  --duration <s>        Simulate <s> seconds of the trace from --start.
+  --load-scale <x>      Multiply the arrival rate by x, keeping its shape over time (seeded
+                        thinning for x < 1, replication for x > 1).
+  --speedup <x>         Compress time by x (2 = the same requests in half the time).
+  --seed <n>            Seed of the thinning/replication (default 1). Runs are deterministic.
+  --cold-start <s>      Seconds before a new replica serves (default ${DEFAULT_COLD_START_S}).
+  --initial <p>,<d>     Replicas at t = 0 for planner/hpa/exec (default min_endpoint each).
+  --predictor <name>    Override the config's load_predictor (constant, arima, kalman, prophet).
+  -h, --help            Show this help.
+
+Exit codes: 0 ok, 2 bad input or usage, 1 other failure.`;
+
+function parseInitial(raw: string | undefined): PoolCounts | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d+),(\d+)$/.exec(raw.trim());
+  if (!m) throw new InputError(`simulate: --initial must be <prefill>,<decode> (e.g. 1,2), got '${raw}'.`);
+  return { prefill: Number(m[1]), decode: Number(m[2]) };
+}
+
+function loadSimConfig(source: string, predictor: string | undefined) {
+  // The simulator is the router, so load scaling needs no router URL here.
+  const { data } = readConfigSource(source);
+  if (data && typeof data === 'object' && !Array.isArray(data)) {
+    const obj = { ...(data as Record<string, unknown>) };
+    if (obj.enable_load_scaling === true && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
+    if (predictor !== undefined) obj.load_predictor = predictor;
+    return resolveConfig(obj);
+  }
+  return loadConfig(source);
+}
+
+/** Progress on stderr, only when it is a terminal. */
+function progressBar(totalS: number | undefined): ((nowS: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  const started = Date.now();
+  let lastDraw = 0;
+  return (nowS) => {
+    const now = Date.now();
+    if (now - started < 2000 || now - lastDraw < 200) return;
+    lastDraw = now;
+    const h = (nowS / 3600).toFixed(2);
+    if (totalS) {
+      const frac = Math.min(1, nowS / totalS);
+      const width = 30;
+      const fill = Math.round(frac * width);
+      process.stderr.write(`\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0)}% (${h} h simulated)`);
+    } else process.stderr.write(`\r${h} h simulated`);
+  };
+}
+
+export const command: Command = {
+  name: 'simulate',
+  summary: 'Replay a request trace against a simulated deployment with a scaling policy',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs('simulate', argv, {
+      config: { type: 'string' },
+      'profile-dir': { type: 'string' },
+      trace: { type: 'string' },
+      policy: { type: 'string' },
+      out: { type: 'string' },
+      start: { type: 'string' },
+      duration: { type: 'string' },
+      'load-scale': { type: 'string' },
+      speedup: { type: 'string' },
+      seed: { type: 'string' },
+      'cold-start': { type: 'string' },
+      initial: { type: 'string' },
+      predictor: { type: 'string' },
+    });
+    const configSource = requireFlag('simulate', 'config', values.config);
+    const profileDir = requireFlag('simulate', 'profile-dir', values['profile-dir']);
+    const tracePath = requireFlag('simulate', 'trace', values.trace);
+    const policy = values.policy ?? 'planner';
+    const shaping = {
+      startS: numberFlag('simulate', 'start', values.start, { min: 0 }),
+      durationS: numberFlag('simulate', 'duration', values.duration),
+      loadScale: numberFlag('simulate', 'load-scale', values['load-scale']),
+      speedup: numberFlag('simulate', 'speedup', values.speedup),
+      seed: numberFlag('simulate', 'seed', values.seed, { integer: true, min: 0 }),
+    };
+    for (const [flag, v] of [['duration', shaping.durationS], ['load-scale', shaping.loadScale], ['speedup', shaping.speedup]] as const) {
+      if (v !== undefined && !(v > 0)) throw new InputError(`simulate: --${flag} must be a number > 0, got '${v}'.`);
+    }
+    const coldStartS = numberFlag('simulate', 'cold-start', values['cold-start'], { min: 0 });
+    const initial = parseInitial(values.initial);
+
+    const { config, warnings } = loadSimConfig(configSource, values.predictor);
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    const interpolators = loadInterpolators(profileDir);
+    const trace = readTrace(tracePath);
+    const totalS = shaping.durationS !== undefined ? shaping.durationS / (shaping.speedup ?? 1) : undefined;
+    const onProgress = progressBar(totalS);
+    const { summary, timeline } = await runSimulation({
+      config,
+      interpolators,
+      trace,
+      policy,
+      shaping,
+      coldStartS,
+      initial,
+      onProgress,
+    });
+    if (onProgress) process.stderr.write('\r\x1b[K');
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    if (values.out) {
+      try {
+        mkdirSync(values.out, { recursive: true });
+        writeFileSync(join(values.out, 'timeline.csv'), timelineCsv(timeline));
+        writeFileSync(join(values.out, 'report.html'), reportHtml({ summary, timeline, trace: tracePath, profileDir }));
+      } catch (err) {
+        throw new RuntimeFailure(`cannot write the report to '${values.out}' (${errorMessage(err)}); pass a writable --out directory.`);
+      }
+      process.stderr.write(`wrote ${join(values.out, 'timeline.csv')} and ${join(values.out, 'report.html')}\n`);
+    }
+    return 0;
+  },
+};

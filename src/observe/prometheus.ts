@@ -1,0 +1,149 @@
+// Traffic over one throughput interval from Prometheus, with the original's PromQL
+// (contracts.md §4.2) and its client-side filtering, mapped to an IntervalObservation.
+//
+// Three outcomes are kept apart: "no matching series" reads 0 (a valid observation, as upstream);
+// a 0/0 histogram ratio (idle window) reads NaN and becomes an unobserved field, which the
+// decision code turns into "no decision"; a transport/HTTP error or timeout is a hold with a reason
+// (upstream reads 0 there, which would let a Prometheus outage scale the deployment down).
+import { PrometheusDriver } from 'prometheus-query';
+import type { IntervalObservation } from '../scaling/observation.js';
+
+export type TrafficField = 'ttft' | 'itl' | 'num_req' | 'request_duration' | 'isl' | 'osl';
+
+const FRONTEND_HISTOGRAMS: Record<Exclude<TrafficField, 'num_req'>, string> = {
+  ttft: 'dynamo_frontend_time_to_first_token_seconds',
+  itl: 'dynamo_frontend_inter_token_latency_seconds',
+  request_duration: 'dynamo_frontend_request_duration_seconds',
+  isl: 'dynamo_frontend_input_sequence_tokens',
+  osl: 'dynamo_frontend_output_sequence_tokens',
+};
+
+const ROUTER_METRICS: Record<TrafficField, string> = {
+  ttft: 'router_time_to_first_token_seconds',
+  itl: 'router_inter_token_latency_seconds',
+  num_req: 'router_requests_total',
+  request_duration: 'request_duration_seconds',
+  isl: 'router_input_sequence_tokens',
+  osl: 'router_output_sequence_tokens',
+};
+
+/** Query order of the original: TTFT, ITL, request count, duration, ISL, OSL. */
+export const TRAFFIC_FIELDS: TrafficField[] = ['ttft', 'itl', 'num_req', 'request_duration', 'isl', 'osl'];
+
+export function frontendQuery(field: TrafficField, intervalS: number): string {
+  const I = `${intervalS}s`;
+  if (field === 'num_req') return `increase(dynamo_frontend_requests_total[${I}])`;
+  const m = FRONTEND_HISTOGRAMS[field];
+  return `increase(${m}_sum[${I}])/increase(${m}_count[${I}])`;
+}
+
+export function routerQuery(field: TrafficField, intervalS: number, dynamoNamespace: string): string {
+  const I = `${intervalS}s`;
+  const sel = `{dynamo_namespace="${dynamoNamespace.replace(/-/g, '_')}"}`;
+  const m = ROUTER_METRICS[field];
+  if (field === 'num_req') return `sum(increase(dynamo_component_${m}${sel}[${I}]))`;
+  return `sum(increase(dynamo_component_${m}_sum${sel}[${I}])) / sum(increase(dynamo_component_${m}_count${sel}[${I}]))`;
+}
+
+export interface SeriesValue {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * Client-side filter of the original: model compared case-insensitively, dynamo_namespace exactly.
+ * A null model filters on the namespace only (the original would need a model name here).
+ */
+export function matchingValues(series: SeriesValue[], modelName: string | null, dynamoNamespace: string): number[] {
+  const model = modelName?.toLowerCase();
+  return series
+    .filter((s) => (model === undefined || (s.labels.model ?? '').toLowerCase() === model) && s.labels.dynamo_namespace === dynamoNamespace)
+    .map((s) => s.value);
+}
+
+/** Frontend post-processing: sum for the counter, unweighted mean for ratios; [] → 0. */
+export function aggregateFrontend(field: TrafficField, values: number[]): number {
+  if (values.length === 0) return 0;
+  const total = values.reduce((a, b) => a + b, 0);
+  return field === 'num_req' ? total : total / values.length;
+}
+
+export type TrafficErrorKind = 'prometheus_unreachable' | 'prometheus_timeout' | 'prometheus_http' | 'prometheus_bad_response';
+
+export type TrafficResult =
+  | { ok: true; observation: IntervalObservation; raw: Record<TrafficField, number>; idle: boolean; emptyFields: TrafficField[] }
+  | { ok: false; kind: TrafficErrorKind; message: string };
+
+export interface TrafficObserverOptions {
+  endpoint: string;
+  intervalS: number;
+  source: 'frontend' | 'router';
+  modelName: string | null;
+  dynamoNamespace: string;
+  timeoutMs?: number;
+}
+
+function classify(err: unknown): { kind: TrafficErrorKind; message: string } {
+  const e = (err ?? {}) as { errorType?: string; error?: string; code?: string; httpStatus?: number; message?: string };
+  if (e.errorType === 'timeout_error' || e.code === 'ETIMEDOUT' || e.code === 'ECONNABORTED') return { kind: 'prometheus_timeout', message: e.error ?? 'timeout' };
+  if (e.errorType === 'http_error') return { kind: 'prometheus_http', message: `HTTP ${e.httpStatus}: ${e.error}` };
+  if (e.errorType === 'network_error' || e.errorType === 'ssl_error') return { kind: 'prometheus_unreachable', message: `${e.code ?? ''} ${e.error ?? ''}`.trim() };
+  return { kind: 'prometheus_bad_response', message: e.error ?? e.message ?? String(err) };
+}
+
+/** One PromQL round per throughput tick. Never throws. */
+export class TrafficObserver {
+  private readonly driver: PrometheusDriver;
+
+  constructor(private readonly opts: TrafficObserverOptions) {
+    this.driver = new PrometheusDriver({ endpoint: opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: opts.timeoutMs ?? 5000 });
+  }
+
+  queryFor(field: TrafficField): string {
+    return this.opts.source === 'router'
+      ? routerQuery(field, this.opts.intervalS, this.opts.dynamoNamespace)
+      : frontendQuery(field, this.opts.intervalS);
+  }
+
+  private async queryOne(field: TrafficField): Promise<{ value: number; empty: boolean }> {
+    const res = await this.driver.instantQuery(this.queryFor(field));
+    if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
+    const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
+      labels: (r.metric?.labels ?? {}) as Record<string, string>,
+      value: Number(r.value?.value),
+    }));
+    if (this.opts.source === 'router') {
+      // Router source: the selector is in the PromQL; NaN reads 0 (upstream).
+      const v = series[0]?.value;
+      return { value: v === undefined || Number.isNaN(v) ? 0 : v, empty: series.length === 0 };
+    }
+    const values = matchingValues(series, this.opts.modelName, this.opts.dynamoNamespace);
+    return { value: aggregateFrontend(field, values), empty: values.length === 0 };
+  }
+
+  async observe(): Promise<TrafficResult> {
+    const raw = {} as Record<TrafficField, number>;
+    const emptyFields: TrafficField[] = [];
+    try {
+      for (const field of TRAFFIC_FIELDS) {
+        const { value, empty } = await this.queryOne(field);
+        raw[field] = value;
+        if (empty) emptyFields.push(field);
+      }
+    } catch (err) {
+      return { ok: false, ...classify(err) };
+    }
+    const ms = (v: number) => (Number.isFinite(v) ? v * 1000 : null);
+    const plain = (v: number) => (Number.isFinite(v) ? v : null);
+    const observation: IntervalObservation = {
+      num_req: plain(raw.num_req),
+      isl: plain(raw.isl),
+      osl: plain(raw.osl),
+      ttft: ms(raw.ttft),
+      itl: ms(raw.itl),
+      request_duration: plain(raw.request_duration),
+    };
+    const idle = TRAFFIC_FIELDS.some((f) => !Number.isFinite(raw[f]));
+    return { ok: true, observation, raw, idle, emptyFields };
+  }
+}

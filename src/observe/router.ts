@@ -1,0 +1,120 @@
+// Per-worker load gauges scraped straight from the frontend/router /metrics (contracts.md §4.3):
+// a background sampler every load_interval/load_metric_samples keeping the last N snapshots.
+import { request } from 'undici';
+import type { RouterSnapshot } from '../scaling/observation.js';
+import { parsePromText, type TextSample } from './promtext.js';
+
+/** The five families the original keeps, and the field each becomes. */
+export const WORKER_GAUGE_FIELDS: Record<string, string> = {
+  dynamo_frontend_worker_active_prefill_tokens: 'active_prefill_tokens',
+  dynamo_frontend_worker_active_decode_blocks: 'active_decode_blocks',
+  dynamo_frontend_worker_last_time_to_first_token_seconds: 'last_ttft',
+  dynamo_frontend_worker_last_input_sequence_tokens: 'last_isl',
+  dynamo_frontend_worker_last_inter_token_latency_seconds: 'last_itl',
+};
+
+export const ROUTER_FETCH_TIMEOUT_MS = 2000;
+
+/**
+ * Group samples as result[worker_type][worker_id][field]. dp_rank is ignored (later ranks
+ * overwrite earlier ones, as upstream); missing labels become "unknown". Non-finite values are
+ * dropped so a garbage gauge can never reach the regression.
+ */
+export function groupWorkerGauges(samples: TextSample[]): RouterSnapshot {
+  const out: Record<string, Record<string, Record<string, number>>> = {};
+  for (const s of samples) {
+    const field = WORKER_GAUGE_FIELDS[s.name];
+    if (!field || !Number.isFinite(s.value)) continue;
+    const type = s.labels.worker_type ?? 'unknown';
+    const id = s.labels.worker_id ?? 'unknown';
+    ((out[type] ??= {})[id] ??= {})[field] = s.value;
+  }
+  const snap: RouterSnapshot = {};
+  if (out.prefill) snap.prefill = out.prefill as unknown as RouterSnapshot['prefill'];
+  if (out.decode) snap.decode = out.decode as unknown as RouterSnapshot['decode'];
+  return snap;
+}
+
+export type RouterFetchErrorKind = 'router_unreachable' | 'router_timeout' | 'router_http' | 'router_parse';
+
+export class RouterFetchError extends Error {
+  override readonly name = 'RouterFetchError';
+  constructor(readonly kind: RouterFetchErrorKind, message: string) {
+    super(message);
+  }
+}
+
+/** One GET of the metrics URL, parsed and grouped. Throws RouterFetchError. */
+export async function fetchRouterSnapshot(url: string, timeoutMs = ROUTER_FETCH_TIMEOUT_MS): Promise<RouterSnapshot> {
+  let body: string;
+  try {
+    const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    body = await res.body.text();
+    if (res.statusCode !== 200) throw new RouterFetchError('router_http', `GET ${url} answered HTTP ${res.statusCode}`);
+  } catch (err) {
+    if (err instanceof RouterFetchError) throw err;
+    const e = err as { name?: string; code?: string; message?: string };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+      throw new RouterFetchError('router_timeout', `GET ${url} timed out after ${timeoutMs} ms`);
+    }
+    throw new RouterFetchError('router_unreachable', `GET ${url} failed: ${e.code ?? e.message ?? String(err)}`);
+  }
+  try {
+    return groupWorkerGauges(parsePromText(body));
+  } catch (err) {
+    throw new RouterFetchError('router_parse', `GET ${url}: not Prometheus text (${(err as Error).message})`);
+  }
+}
+
+export interface RouterSamplerOptions {
+  url: string;
+  /** Time between scrapes: load_adjustment_interval / load_metric_samples. */
+  periodMs: number;
+  /** Snapshots kept: load_metric_samples. */
+  keep: number;
+  timeoutMs?: number;
+  onError?: (err: RouterFetchError) => void;
+  onSample?: () => void;
+}
+
+/** Background sampler with a bounded buffer; a failed scrape adds nothing. */
+export class RouterSampler {
+  private buffer: RouterSnapshot[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = false;
+
+  constructor(private readonly opts: RouterSamplerOptions) {}
+
+  start(): void {
+    if (this.timer) return;
+    void this.scrapeOnce();
+    this.timer = setInterval(() => void this.scrapeOnce(), this.opts.periodMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Scrape now (skipped while a scrape is still running, so slow endpoints never pile up). */
+  async scrapeOnce(): Promise<void> {
+    if (this.inFlight) return;
+    this.inFlight = true;
+    try {
+      const snap = await fetchRouterSnapshot(this.opts.url, this.opts.timeoutMs);
+      this.buffer.push(snap);
+      if (this.buffer.length > this.opts.keep) this.buffer.splice(0, this.buffer.length - this.opts.keep);
+      this.opts.onSample?.();
+    } catch (err) {
+      this.opts.onError?.(err instanceof RouterFetchError ? err : new RouterFetchError('router_unreachable', String(err)));
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  /** Oldest first, newest last. */
+  samples(): RouterSnapshot[] {
+    return [...this.buffer];
+  }
+}

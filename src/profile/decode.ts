@@ -1,0 +1,105 @@
+// Decode interpolator: ITL and throughput/GPU over (KV usage, context length), the original's way.
+//
+// The scattered decode sweep is resampled once onto a 100x100 grid: KV usage linspace(0, 1, 100)
+// by context length linspace(0, max measured context, 100). Inside the convex hull of the
+// measured points the values come from the Clough-Tocher cubic on their Delaunay triangulation
+// (in raw units, unscaled, as scipy's griddata does). Outside the hull (KV usage below the
+// smallest measured at a context, above the largest, or context lengths below the shortest row)
+// each cell takes the value of the Euclidean-nearest measured point in raw units; since context
+// lengths are thousands of tokens and KV usage is at most 1, that is in practice the nearest
+// point of the nearest measured context row. Queries never interpolate between cells: they read
+// the nearest cell, and KV usage or context beyond the grid is clamped to its edge row/column.
+import { CloughTocher2D } from './clough-tocher.js';
+import type { DecodeBest, DecodeInterpolator, DecodeProfile } from './types.js';
+
+export const DECODE_GRID_RESOLUTION = 100;
+
+/** numpy.linspace(start, stop, num): start + i*step, with the last value exactly `stop`. */
+export function linspace(start: number, stop: number, num: number): number[] {
+  const step = (stop - start) / (num - 1);
+  const out = Array.from({ length: num }, (_, i) => start + i * step);
+  out[num - 1] = stop;
+  return out;
+}
+
+/** numpy.round: half to even. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export interface DecodeGrid {
+  kvUsage: number[]; // xi, length R
+  contextLength: number[]; // yi, length R
+  itlMs: Float64Array; // [iy * R + ix]
+  thptPerGpu: Float64Array;
+}
+
+/** Index of the nearest measured point in raw units (ties: the highest index). */
+function nearestIndex(profile: DecodeProfile, x: number, y: number): number {
+  let best = -1;
+  let bestD = Infinity;
+  for (let i = 0; i < profile.kvUsage.length; i++) {
+    const dx = profile.kvUsage[i]! - x;
+    const dy = profile.contextLength[i]! - y;
+    const d = dx * dx + dy * dy;
+    if (d <= bestD) [best, bestD] = [i, d];
+  }
+  return best;
+}
+
+export function buildDecodeGrid(profile: DecodeProfile, resolution = DECODE_GRID_RESOLUTION): DecodeGrid {
+  const kvUsage = linspace(0, 1, resolution);
+  const contextLength = linspace(0, Math.max(...profile.contextLength), resolution);
+  const ct = new CloughTocher2D(profile.kvUsage, profile.contextLength);
+  const itlGrad = ct.estimateGradients(profile.itlMs);
+  const thptGrad = ct.estimateGradients(profile.thptPerGpu);
+  const itlMs = new Float64Array(resolution * resolution);
+  const thptPerGpu = new Float64Array(resolution * resolution);
+  for (let iy = 0; iy < resolution; iy++) {
+    for (let ix = 0; ix < resolution; ix++) {
+      const x = kvUsage[ix]!;
+      const y = contextLength[iy]!;
+      const t = ct.locate(x, y);
+      let itl = t >= 0 ? ct.evaluate(profile.itlMs, itlGrad, x, y, t) : NaN;
+      let thpt = t >= 0 ? ct.evaluate(profile.thptPerGpu, thptGrad, x, y, t) : NaN;
+      if (Number.isNaN(itl) || Number.isNaN(thpt)) {
+        const n = nearestIndex(profile, x, y);
+        if (Number.isNaN(itl)) itl = profile.itlMs[n]!;
+        if (Number.isNaN(thpt)) thpt = profile.thptPerGpu[n]!;
+      }
+      itlMs[iy * resolution + ix] = itl;
+      thptPerGpu[iy * resolution + ix] = thpt;
+    }
+  }
+  return { kvUsage, contextLength, itlMs, thptPerGpu };
+}
+
+export function buildDecodeInterpolator(profile: DecodeProfile, resolution = DECODE_GRID_RESOLUTION): DecodeInterpolator & { grid: DecodeGrid } {
+  const grid = buildDecodeGrid(profile, resolution);
+  const { kvUsage: xi, contextLength: yi } = grid;
+  const cell = (v: number, axis: number[]) => {
+    const i = roundHalfEven((v - axis[0]!) / (axis[1]! - axis[0]!));
+    return Math.min(resolution - 1, Math.max(0, Number.isNaN(i) ? 0 : i));
+  };
+  const index = (concurrency: number, contextLength: number) => {
+    const kv = (concurrency * contextLength) / profile.maxKvTokens;
+    return cell(contextLength, yi) * resolution + cell(kv, xi);
+  };
+  return {
+    grid,
+    maxKvTokens: profile.maxKvTokens,
+    maxContextLength: yi[resolution - 1]!,
+    itlMs: (concurrency, contextLength) => grid.itlMs[index(concurrency, contextLength)]!,
+    thptPerGpu: (concurrency, contextLength) => grid.thptPerGpu[index(concurrency, contextLength)]!,
+    findBestThroughputPerGpu(itlTargetMs: number, contextLength: number): DecodeBest {
+      // Scan the context row from full KV usage down; the interpolated ITL need not be monotone
+      // in KV usage, so the first cell meeting the target wins. None meets it: the emptiest cell,
+      // although it misses the target (the caller sees itlMs > target).
+      const row = cell(contextLength, yi) * resolution;
+      let ix = resolution - 1;
+      while (ix > 0 && !(grid.itlMs[row + ix]! <= itlTargetMs)) ix--;
+      return { thptPerGpu: grid.thptPerGpu[row + ix]!, itlMs: grid.itlMs[row + ix]!, kvUsage: xi[ix]! };
+    },
+  };
+}

@@ -1,0 +1,190 @@
+// Delaunay triangulation of a small 2-D point set (the decode sweep: tens to a few hundred
+// points) that copes with the degenerate layouts this data has: many collinear points (one row
+// per context length, and the one-request points of all rows on a line through the origin) and
+// exactly cocircular quads (KV-usage values shared across rows).
+//
+// Method: sweep-line fan triangulation of the points sorted lexicographically, then Lawson edge
+// flips until every interior edge is locally Delaunay. Where four points are exactly cocircular
+// both diagonals are Delaunay; we keep whichever the sweep produced (Qhull, which scipy uses, makes
+// its own arbitrary choice there, so the two may differ on such quads).
+
+/** Relative size below which a predicate's determinant counts as zero (see delaunay()). */
+const ROUNDOFF = 1e-12;
+
+export interface Triangulation {
+  /** Triangles as point indices (into the input arrays), counter-clockwise. */
+  triangles: Array<[number, number, number]>;
+  /** neighbors[t][k]: the triangle across the edge opposite vertex k of triangle t, or -1. */
+  neighbors: Array<[number, number, number]>;
+  /** Input indices that are vertices (each distinct location once). */
+  vertices: number[];
+}
+
+/**
+ * Delaunay triangulation of the distinct points among (xs[i], ys[i]). Of exact duplicates,
+ * `keepDuplicate` picks which input index becomes the vertex (default: the last).
+ * Throws if the points are all collinear or fewer than three distinct points exist.
+ */
+export interface TieBreaks {
+  keepDuplicate?: 'first' | 'last';
+  /** For exactly cocircular convex quads: keep the sweep's diagonal, or use the one joining the lowest and highest vertex by (y, x). */
+  cocircular?: 'sweep' | 'rising';
+}
+
+export function delaunay(xs: number[], ys: number[], ties: TieBreaks = {}): Triangulation {
+  const keepDuplicate = ties.keepDuplicate ?? (process.env.DUP as 'first' | 'last' | undefined) ?? 'last';
+  const cocircular = ties.cocircular ?? (process.env.COC as 'sweep' | 'rising' | undefined) ?? 'sweep';
+  // Orientation and in-circle signs, with results within a relative 1e-12 of zero taken as
+  // exactly zero. The profiler's points are computed in floating point: e.g. the one-request
+  // points of every row satisfy kv = context / max_kv_tokens, so they are collinear up to
+  // rounding. Qhull (behind scipy) treats such points as collinear/cocircular within its
+  // round-off bound too; exact predicates would instead build zero-area sliver triangles there.
+  const orient = (a: number, b: number, c: number): number => {
+    const l = (xs[b]! - xs[a]!) * (ys[c]! - ys[a]!);
+    const r = (ys[b]! - ys[a]!) * (xs[c]! - xs[a]!);
+    const det = l - r;
+    return Math.abs(det) <= ROUNDOFF * (Math.abs(l) + Math.abs(r)) ? 0 : Math.sign(det);
+  };
+  // > 0 when d lies strictly inside the circle through the counter-clockwise triangle a, b, c.
+  const inCircle = (a: number, b: number, c: number, d: number): number => {
+    const ax = xs[a]! - xs[d]!, ay = ys[a]! - ys[d]!;
+    const bx = xs[b]! - xs[d]!, by = ys[b]! - ys[d]!;
+    const cx = xs[c]! - xs[d]!, cy = ys[c]! - ys[d]!;
+    const a2 = ax * ax + ay * ay, b2 = bx * bx + by * by, c2 = cx * cx + cy * cy;
+    const t1 = ax * (by * c2 - b2 * cy);
+    const t2 = ay * (bx * c2 - b2 * cx);
+    const t3 = a2 * (bx * cy - by * cx);
+    const det = t1 - t2 + t3;
+    const permanent =
+      Math.abs(ax) * (Math.abs(by * c2) + Math.abs(b2 * cy)) +
+      Math.abs(ay) * (Math.abs(bx * c2) + Math.abs(b2 * cx)) +
+      a2 * (Math.abs(bx * cy) + Math.abs(by * cx));
+    return Math.abs(det) <= ROUNDOFF * permanent ? 0 : Math.sign(det);
+  };
+
+  // Distinct locations, sorted lexicographically by (x, y).
+  const byLocation = new Map<string, number>();
+  xs.forEach((x, i) => {
+    const key = `${x},${ys[i]}`;
+    if (keepDuplicate === 'last' || !byLocation.has(key)) byLocation.set(key, i);
+  });
+  const pts = [...byLocation.values()].sort((i, j) => xs[i]! - xs[j]! || ys[i]! - ys[j]!);
+  if (pts.length < 3) throw new Error('delaunay: fewer than 3 distinct points');
+
+  const tris: Array<[number, number, number]> = [];
+  let k = 2;
+  while (k < pts.length && orient(pts[0]!, pts[1]!, pts[k]!) === 0) k++;
+  if (k === pts.length) throw new Error('delaunay: all points are collinear');
+  const apex = pts[k]!;
+  const side = orient(pts[0]!, pts[1]!, apex);
+  let hull: number[];
+  for (let i = 0; i + 1 < k; i++) {
+    tris.push(side > 0 ? [pts[i]!, pts[i + 1]!, apex] : [pts[i + 1]!, pts[i]!, apex]);
+  }
+  hull = side > 0 ? [...pts.slice(0, k), apex] : [...pts.slice(0, k).reverse(), apex];
+
+  // Each later point is lexicographically beyond all earlier ones, so it is outside their hull:
+  // fan it to every hull edge it sees (strictly, so no zero-area triangle is made).
+  for (let n = k + 1; n < pts.length; n++) {
+    const p = pts[n]!;
+    const m = hull.length;
+    const visible = hull.map((h, i) => orient(h, hull[(i + 1) % m]!, p) < 0);
+    let s = visible.findIndex((v, i) => v && !visible[(i - 1 + m) % m]);
+    if (s < 0) s = 0; // cannot happen for a point outside the hull; defensive
+    let t = s;
+    while (visible[t % m]) {
+      const a = hull[t % m]!;
+      const b = hull[(t + 1) % m]!;
+      tris.push([b, a, p]);
+      t++;
+    }
+    const next: number[] = [p];
+    for (let i = t; ; i++) {
+      next.push(hull[i % m]!);
+      if (i % m === s % m) break;
+    }
+    hull = next;
+  }
+
+  // Lawson flips. Directed edge a->b maps to the triangle holding it.
+  const N = xs.length;
+  const edgeOwner = new Map<number, number>();
+  const key = (a: number, b: number) => a * N + b;
+  const register = (t: number) => {
+    const [a, b, c] = tris[t]!;
+    edgeOwner.set(key(a, b), t);
+    edgeOwner.set(key(b, c), t);
+    edgeOwner.set(key(c, a), t);
+  };
+  tris.forEach((_, t) => register(t));
+  const stack: Array<[number, number]> = [];
+  for (const [a, b, c] of tris) stack.push([a, b], [b, c], [c, a]);
+  let guard = 0;
+  while (stack.length > 0) {
+    if (++guard > 1_000_000) throw new Error('delaunay: edge flipping did not terminate');
+    const [a, b] = stack.pop()!;
+    const t1 = edgeOwner.get(key(a, b));
+    const t2 = edgeOwner.get(key(b, a));
+    if (t1 === undefined || t2 === undefined) continue;
+    const c = thirdVertex(tris[t1]!, a, b);
+    const d = thirdVertex(tris[t2]!, b, a);
+    if (inCircle(a, b, c, d) <= 0) continue;
+    for (const [u, v] of [[a, b], [b, c], [c, a], [b, a], [a, d], [d, b]] as const) edgeOwner.delete(key(u, v));
+    tris[t1] = [a, d, c];
+    tris[t2] = [d, b, c];
+    register(t1);
+    register(t2);
+    stack.push([a, d], [d, b], [b, c], [c, a]);
+  }
+
+  if (cocircular === 'rising') {
+    const rank = (u: number, v: number) => ys[u]! - ys[v]! || xs[u]! - xs[v]!;
+    let changed = true;
+    for (let pass = 0; changed && pass < 100; pass++) {
+      changed = false;
+      for (let t1 = 0; t1 < tris.length; t1++) {
+        for (let e = 0; e < 3; e++) {
+          const a = tris[t1]![e]!;
+          const b = tris[t1]![(e + 1) % 3]!;
+          const t2 = edgeOwner.get(key(b, a));
+          if (t2 === undefined) continue;
+          const c = thirdVertex(tris[t1]!, a, b);
+          const d = thirdVertex(tris[t2]!, b, a);
+          if (inCircle(a, b, c, d) !== 0 || orient(a, d, c) <= 0 || orient(d, b, c) <= 0) continue;
+          const quad = [a, b, c, d].sort(rank);
+          const lo = quad[0]!, hi = quad[3]!;
+          const wantCD = (lo === c && hi === d) || (lo === d && hi === c);
+          if (!wantCD) continue;
+          for (const [u, v] of [[a, b], [b, c], [c, a], [b, a], [a, d], [d, b]] as const) edgeOwner.delete(key(u, v));
+          tris[t1] = [a, d, c];
+          tris[t2] = [d, b, c];
+          register(t1);
+          register(t2);
+          changed = true;
+        }
+      }
+    }
+  }
+  return withNeighbors(tris, pts);
+}
+
+/** Complete a triangulation given as counter-clockwise triangles with its adjacency. */
+export function withNeighbors(triangles: Array<[number, number, number]>, vertices: number[]): Triangulation {
+  const owner = new Map<string, number>();
+  triangles.forEach(([a, b, c], t) => {
+    owner.set(`${a},${b}`, t);
+    owner.set(`${b},${c}`, t);
+    owner.set(`${c},${a}`, t);
+  });
+  const across = (u: number, v: number) => owner.get(`${v},${u}`) ?? -1;
+  const neighbors = triangles.map(([a, b, c]) => [across(b, c), across(c, a), across(a, b)] as [number, number, number]);
+  return { triangles, neighbors, vertices };
+}
+
+function thirdVertex(tri: [number, number, number], a: number, b: number): number {
+  // tri holds the directed edge a->b; return the remaining vertex.
+  const [p, q, r] = tri;
+  if (p === a && q === b) return r;
+  if (q === a && r === b) return p;
+  return q;
+}

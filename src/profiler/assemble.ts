@@ -1,0 +1,170 @@
+// What the original profiler's last step produces for a planner deployment: the planner-config and
+// planner-profile-data ConfigMaps and a DynamoGraphDeployment (v1alpha1) with prefill and decode
+// workers at the chosen parallelism and the planner as a service mounting both ConfigMaps.
+import { createHash } from 'node:crypto';
+import { stringify as toYaml } from 'yaml';
+import { plannerConfigSchema } from '../config/schema.js';
+import type { DecodeSweep, PrefillSweep } from './sweep.js';
+import type { ModelShape } from './types.js';
+
+/** Placeholder until the project publishes an image; replace with your registry's tag. */
+export const PLANNER_IMAGE = 'ghcr.io/sla-planner/sla-planner:0.1.0';
+/** Placeholder tag, as in Dynamo's own example DGDs. */
+export const DEFAULT_RUNTIME_IMAGE = 'nvcr.io/nvidia/ai-dynamo/vllm-runtime:my-tag';
+export const PLANNER_CONFIG_MOUNT = '/workspace/planner_config';
+export const PROFILE_DATA_MOUNT = '/workspace/profiling_results';
+export const PLANNER_CONFIG_KEY = 'planner_config.json';
+
+export interface AssemblyInput {
+  model: ModelShape;
+  deploymentName: string;
+  runtimeImage: string;
+  prefillTp: number;
+  decodeTp: number;
+  /** Set on the workers (--max-model-len) when below the model's own limit. */
+  maxContextLength: number;
+  ttftMs: number;
+  itlMs: number;
+  prefill: PrefillSweep;
+  decode: DecodeSweep;
+}
+
+/** Python's repr of a float, so the JSON matches json.dumps byte for byte on typical values. */
+export function pyFloat(x: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
+  const abs = Math.abs(x);
+  if (abs !== 0 && (abs < 1e-4 || abs >= 1e16)) {
+    const [mant, exp] = x.toExponential().split('e');
+    const n = Number(exp);
+    return `${mant}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  return Number.isInteger(x) ? `${x}.0` : String(x);
+}
+
+/**
+ * json.dumps with default separators of a flat object: integer keys listed in `ints` are written
+ * as ints, every other number as a Python float (250 -> 250.0), as ndarray.tolist() gives.
+ */
+export function pyJsonDumps(obj: Record<string, number | number[]>, ints: ReadonlySet<string>): string {
+  const num = (k: string, v: number) => (ints.has(k) ? String(Math.round(v)) : pyFloat(v));
+  const parts = Object.entries(obj).map(([k, v]) => `${JSON.stringify(k)}: ${Array.isArray(v) ? `[${v.map((x) => num(k, x)).join(', ')}]` : num(k, v)}`);
+  return `{${parts.join(', ')}}`;
+}
+
+export function prefillJson(p: PrefillSweep): string {
+  return pyJsonDumps({ prefill_isl: p.prefill_isl, prefill_ttft: p.prefill_ttft, prefill_thpt_per_gpu: p.prefill_thpt_per_gpu }, new Set(['prefill_isl']));
+}
+
+export function decodeJson(d: DecodeSweep): string {
+  return pyJsonDumps(
+    { x_kv_usage: d.x_kv_usage, y_context_length: d.y_context_length, z_itl: d.z_itl, z_thpt_per_gpu: d.z_thpt_per_gpu, max_kv_tokens: d.max_kv_tokens },
+    new Set(['max_kv_tokens']),
+  );
+}
+
+/** 4 hex digits from the content: names stay stable across identical runs (upstream: random). */
+function suffix(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 4);
+}
+
+/** DNS-1123 label from free text (lowercase alphanumerics and '-', at most 63). */
+export function dnsLabel(text: string): string {
+  const label = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 63).replace(/-$/, '');
+  return label || 'sla-planner';
+}
+
+/**
+ * The planner's config: every field of PlannerConfig except the three whose defaults come from
+ * the pod's environment (namespace, Prometheus endpoint, metrics port). The original writes the
+ * profiler pod's values into those, so a deployed planner filters on the wrong namespace; leaving
+ * them out lets the planner read DYN_NAMESPACE and PLANNER_PROMETHEUS_PORT set by the operator.
+ */
+export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
+  return plannerConfigSchema.parse({
+    environment: 'kubernetes',
+    backend: 'vllm',
+    mode: 'disagg',
+    model_name: a.model.hfId,
+    pre_deployment_sweeping_mode: 'rapid',
+    enable_throughput_scaling: true,
+    prefill_engine_num_gpu: a.prefillTp,
+    decode_engine_num_gpu: a.decodeTp,
+    profile_results_dir: PROFILE_DATA_MOUNT,
+    ttft: a.ttftMs,
+    itl: a.itlMs,
+  }) as Record<string, unknown>;
+}
+
+export interface Assembly {
+  plannerConfigJson: string;
+  plannerConfigMap: Record<string, unknown>;
+  profileDataConfigMap: Record<string, unknown>;
+  dgd: Record<string, unknown>;
+  /** Multi-document YAML: [planner-config, planner-profile-data, DGD], ready for kubectl apply. */
+  finalConfigYaml: string;
+}
+
+function worker(a: AssemblyInput, role: 'prefill' | 'decode'): Record<string, unknown> {
+  const tp = role === 'prefill' ? a.prefillTp : a.decodeTp;
+  const args = ['-m', 'dynamo.vllm', '--model', a.model.hfId, '--tensor-parallel-size', String(tp)];
+  if (a.maxContextLength < a.model.maxContextLength) args.push('--max-model-len', String(a.maxContextLength));
+  if (role === 'prefill') args.push('--disaggregation-mode', 'prefill', '--kv-transfer-config', '{"kv_connector":"NixlConnector","kv_role":"kv_both"}');
+  return {
+    envFromSecret: 'hf-token-secret',
+    componentType: 'worker',
+    subComponentType: role,
+    replicas: 1,
+    resources: { limits: { gpu: String(tp) } },
+    extraPodSpec: {
+      mainContainer: { image: a.runtimeImage, workingDir: '/workspace/examples/backends/vllm', command: ['python3'], args },
+    },
+  };
+}
+
+export function assemble(a: AssemblyInput): Assembly {
+  const plannerConfigJson = JSON.stringify(plannerConfig(a));
+  const prefill = prefillJson(a.prefill);
+  const decode = decodeJson(a.decode);
+  const configName = `planner-config-${suffix(plannerConfigJson)}`;
+  const dataName = `planner-profile-data-${suffix(prefill, decode)}`;
+  const plannerConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: configName }, data: { [PLANNER_CONFIG_KEY]: plannerConfigJson } };
+  const profileDataConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: dataName },
+    data: { 'prefill_raw_data.json': prefill, 'decode_raw_data.json': decode },
+  };
+  const dgd = {
+    apiVersion: 'nvidia.com/v1alpha1',
+    kind: 'DynamoGraphDeployment',
+    metadata: { name: dnsLabel(a.deploymentName) },
+    spec: {
+      backendFramework: 'vllm',
+      services: {
+        Frontend: { componentType: 'frontend', replicas: 1, extraPodSpec: { mainContainer: { image: a.runtimeImage } } },
+        Planner: {
+          componentType: 'planner',
+          replicas: 1,
+          extraPodSpec: {
+            mainContainer: {
+              image: PLANNER_IMAGE,
+              command: ['sla-planner', 'run', '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`],
+              volumeMounts: [
+                { name: configName, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true },
+                { name: dataName, mountPath: PROFILE_DATA_MOUNT, readOnly: true },
+              ],
+            },
+            volumes: [
+              { name: configName, configMap: { name: configName } },
+              { name: dataName, configMap: { name: dataName } },
+            ],
+          },
+        },
+        VllmDecodeWorker: worker(a, 'decode'),
+        VllmPrefillWorker: worker(a, 'prefill'),
+      },
+    },
+  };
+  const docs = [plannerConfigMap, profileDataConfigMap, dgd].map((d) => toYaml(d, { lineWidth: 0 }));
+  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, finalConfigYaml: docs.join('---\n') };
+}

@@ -1,0 +1,315 @@
+// The planner daemon: a collector (Prometheus traffic, router gauges), a decider (the pure Planner)
+// and a scaler (one serialising Actuator), driven by two fixed-rate loops, with its own /metrics,
+// /healthz and /readyz. Nothing from outside (Prometheus, router, API server) can crash it: every
+// failure becomes a hold with a reason, a counter and one log line per episode.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PlannerConfig } from '../config/schema.js';
+import type { Decision, PlannerState, ReplicaCounts } from '../scaling/planner.js';
+import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
+import type { Actuator, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from '../actuate/types.js';
+import type { TrafficResult } from '../observe/prometheus.js';
+import { FixedRateLoop } from './schedule.js';
+import { Logger } from './log.js';
+import { PlannerMetrics } from './metrics.js';
+
+/** What the daemon needs from the decision code (the Planner class satisfies it). */
+export interface DecisionEngine {
+  throughputTick(obs: IntervalObservation, current: ReplicaCounts): Decision;
+  loadTick(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
+  state(): PlannerState;
+}
+
+export interface TrafficSource {
+  observe(): Promise<TrafficResult>;
+}
+
+export interface RouterSource {
+  start(): void;
+  stop(): void;
+  samples(): RouterSnapshot[];
+}
+
+export interface DaemonOptions {
+  config: PlannerConfig;
+  planner: DecisionEngine;
+  actuator: Actuator;
+  info: DeploymentInfo;
+  traffic?: TrafficSource;
+  router?: RouterSource;
+  logger?: Logger;
+  metrics?: PlannerMetrics;
+  /** Port of /metrics, /healthz, /readyz; 0 = none (the original's default), -1 = any free port. */
+  httpPort: number;
+  httpHost?: string;
+  /** Override the loop periods (tests); default from the config, in seconds. */
+  throughputPeriodMs?: number;
+  loadPeriodMs?: number;
+}
+
+export type TickLoop = 'throughput' | 'load';
+
+export class Daemon {
+  readonly logger: Logger;
+  readonly metrics: PlannerMetrics;
+  private server: Server | undefined;
+  private readonly loops: FixedRateLoop[] = [];
+  private readonly abort = new AbortController();
+  private observedOnce = false;
+  private started = false;
+  private readonly gpus: { prefill: number; decode: number };
+  /** Every decision record, newest last (bounded), for tests and debugging. */
+  readonly history: Record<string, unknown>[] = [];
+
+  constructor(private readonly o: DaemonOptions) {
+    this.logger = o.logger ?? new Logger(undefined, o.config.log_dir);
+    this.metrics = o.metrics ?? new PlannerMetrics();
+    this.gpus = { prefill: o.info.prefillGpus ?? 1, decode: o.info.decodeGpus ?? 1 };
+    this.metrics.gpuBudget.set(o.config.max_gpu_budget);
+  }
+
+  get ready(): boolean {
+    return this.started && this.observedOnce;
+  }
+
+  get port(): number | undefined {
+    return (this.server?.address() as AddressInfo | null)?.port;
+  }
+
+  async start(): Promise<void> {
+    if (this.o.httpPort !== 0) await this.listen(this.o.httpPort < 0 ? 0 : this.o.httpPort);
+    const c = this.o.config;
+    this.o.router?.start();
+    if (c.enable_throughput_scaling && this.o.traffic) {
+      const ms = this.o.throughputPeriodMs ?? c.throughput_adjustment_interval * 1000;
+      this.loops.push(new FixedRateLoop('throughput', ms, () => this.timed('throughput', () => this.throughputTick()), (e) => this.internalError('throughput', e)));
+    }
+    if (c.enable_load_scaling && this.o.router) {
+      const ms = this.o.loadPeriodMs ?? c.load_adjustment_interval * 1000;
+      this.loops.push(new FixedRateLoop('load', ms, () => this.timed('load', () => this.loadTick()), (e) => this.internalError('load', e)));
+    }
+    const t0 = Date.now();
+    for (const loop of this.loops) loop.start(t0);
+    this.started = true;
+    this.logger.info('started', {
+      environment: c.environment, mode: c.mode, loops: this.loops.map((l) => l.name), namespace: c.namespace,
+      model: this.o.info.modelName, gpus_per_replica: this.gpus, http_port: this.port ?? null, dry_run: c.no_operation,
+    });
+    // A first observation (not fed to the predictors) makes /readyz meaningful without waiting
+    // a whole throughput interval.
+    void this.probe();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.o.traffic && this.o.config.enable_throughput_scaling) {
+      const r = await this.o.traffic.observe().catch((e) => ({ ok: false as const, kind: 'prometheus_bad_response' as const, message: String(e) }));
+      if (r.ok) this.markObserved();
+      else this.dataSourceFault(r.kind, r.message);
+    } else {
+      try {
+        await this.o.actuator.view(this.abort.signal);
+        this.markObserved();
+      } catch (err) {
+        this.dataSourceFault('environment_read', (err as Error).message);
+      }
+    }
+  }
+
+  private markObserved(): void {
+    if (!this.observedOnce) {
+      this.observedOnce = true;
+      this.metrics.ready.set(1);
+      this.logger.info('ready');
+    }
+  }
+
+  /** SIGTERM/SIGINT: stop scheduling, let a running tick finish for up to graceMs, close. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.abort.abort();
+    this.o.router?.stop();
+    await Promise.all(this.loops.map((l) => l.stop(graceMs)));
+    if (this.server) {
+      const s = this.server;
+      s.closeAllConnections?.();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+    this.logger.info('stopped');
+  }
+
+  private async timed(loop: TickLoop, fn: () => Promise<void>): Promise<void> {
+    const end = this.metrics.decisionDuration.startTimer({ loop });
+    try {
+      await fn();
+    } finally {
+      end();
+    }
+  }
+
+  private internalError(loop: string, err: unknown): void {
+    this.metrics.dataSourceErrors.inc({ kind: 'internal' });
+    this.logger.fault(`internal:${loop}`, { loop, error: (err as Error)?.message ?? String(err) });
+  }
+
+  private dataSourceFault(kind: string, message: string): void {
+    this.metrics.dataSourceErrors.inc({ kind });
+    this.logger.fault(`source:${kind}`, { kind, error: message });
+  }
+
+  private hold(loop: TickLoop, reason: string, fields: Record<string, unknown> = {}): void {
+    this.metrics.holds.inc({ reason });
+    this.metrics.decisions.inc({ loop, outcome: 'hold' });
+    this.record({ loop, decided: false, reason: { code: reason }, ...fields });
+  }
+
+  private record(rec: Record<string, unknown>): void {
+    this.history.push(rec);
+    if (this.history.length > 1000) this.history.shift();
+    this.logger.info('decision', rec);
+  }
+
+  private async readView(loop: TickLoop): Promise<DeploymentView | null> {
+    try {
+      const view = await this.o.actuator.view(this.abort.signal);
+      this.logger.recover('source:environment_read');
+      return view;
+    } catch (err) {
+      this.dataSourceFault('environment_read', (err as Error).message);
+      this.hold(loop, 'environment_unreadable');
+      return null;
+    }
+  }
+
+  private updateWorkerGauges(view: DeploymentView): ReplicaCounts {
+    const current = { prefill: view.prefill ?? 0, decode: view.decode ?? 0 };
+    if (view.prefill !== null) this.metrics.set('numP', view.prefill);
+    if (view.decode !== null) this.metrics.set('numD', view.decode);
+    this.metrics.gpusInUse.set(current.prefill * this.gpus.prefill + current.decode * this.gpus.decode);
+    return current;
+  }
+
+  async throughputTick(): Promise<void> {
+    const c = this.o.config;
+    const intervalS = c.throughput_adjustment_interval;
+    const result = await this.o.traffic!.observe();
+    if (!result.ok) {
+      this.dataSourceFault(result.kind, result.message);
+      this.hold('throughput', `data_source_error`, { error_kind: result.kind });
+      return;
+    }
+    this.logger.recoverPrefix('source:prometheus_');
+    this.markObserved();
+    if (result.emptyFields.length) this.logger.fault('empty:prometheus', { kind: 'no_matching_series', fields: result.emptyFields, note: 'read as 0, as the original does' });
+    else this.logger.recover('empty:prometheus');
+    const view = await this.readView('throughput');
+    if (!view) return;
+    const current = this.updateWorkerGauges(view);
+    const obs: IntervalObservation = { ...result.observation, current_prefill: view.prefill, current_decode: view.decode };
+    const m = this.metrics;
+    m.set('observedTtft', obs.ttft);
+    m.set('observedItl', obs.itl);
+    m.set('observedRate', obs.num_req == null ? null : obs.num_req / intervalS);
+    m.set('observedDuration', obs.request_duration);
+    m.set('observedIsl', obs.isl);
+    m.set('observedOsl', obs.osl);
+    const decision = this.o.planner.throughputTick(obs, current);
+    const state = this.o.planner.state();
+    // The decision code accumulates GPU hours per throughput tick exactly as the original.
+    m.set('gpuHours', state.gpuHours);
+    m.set('pCorrection', state.correctionFactor.prefill);
+    m.set('dCorrection', state.correctionFactor.decode);
+    const predicted = decision.reason.predicted ?? state.lastPredicted;
+    if (predicted) {
+      m.set('predictedRate', predicted.num_req / intervalS);
+      m.set('predictedIsl', predicted.isl);
+      m.set('predictedOsl', predicted.osl);
+    }
+    const planned = decision.reason.planned;
+    m.set('predictedNumP', decision.decided ? decision.prefill : planned?.prefill);
+    m.set('predictedNumD', decision.decided ? decision.decode : planned?.decode);
+    await this.act('throughput', decision, current, obs, false, predicted);
+  }
+
+  async loadTick(): Promise<void> {
+    const samples = this.o.router!.samples();
+    if (samples.length === 0) {
+      this.hold('load', 'no_router_samples');
+      return;
+    }
+    this.markObserved();
+    const view = await this.readView('load');
+    if (!view) return;
+    const current = this.updateWorkerGauges(view);
+    const decision = this.o.planner.loadTick(samples, current);
+    await this.act('load', decision, current, undefined, true, undefined);
+  }
+
+  private async act(
+    loop: TickLoop, decision: Decision, current: ReplicaCounts, obs: IntervalObservation | undefined, blocking: boolean,
+    predicted: { num_req: number; isl: number; osl: number } | undefined,
+  ): Promise<void> {
+    const base = { loop, decided: decision.decided, target: { prefill: decision.prefill, decode: decision.decode }, current, reason: decision.reason, observation: obs };
+    if (!decision.decided) {
+      this.metrics.holds.inc({ reason: decision.reason.code });
+      this.metrics.decisions.inc({ loop, outcome: 'hold' });
+      this.record(base);
+      return;
+    }
+    const target: ScaleTarget = {};
+    if (decision.prefill !== null) target.prefill = decision.prefill;
+    if (decision.decode !== null) target.decode = decision.decode;
+    if (target.prefill !== undefined) this.metrics.targetReplicas.set({ pool: 'prefill' }, target.prefill);
+    if (target.decode !== undefined) this.metrics.targetReplicas.set({ pool: 'decode' }, target.decode);
+    let outcome: ApplyOutcome;
+    try {
+      outcome = await this.o.actuator.apply(target, {
+        blocking, signal: this.abort.signal,
+        predictedLoad: predicted ? { num_requests: predicted.num_req, isl: predicted.isl, osl: predicted.osl } : undefined,
+      });
+    } catch (err) {
+      outcome = { status: 'failed', errorKind: 'actuator_internal', message: (err as Error).message };
+    }
+    this.metrics.decisions.inc({ loop, outcome: outcome.status });
+    if (outcome.status === 'failed') {
+      this.dataSourceFault(outcome.errorKind ?? 'actuator', outcome.message ?? '');
+      this.metrics.holds.inc({ reason: `actuator_${outcome.errorKind ?? 'failed'}` });
+    } else {
+      for (const key of this.logger.openFaults()) if (/^source:(k8s|etcd|global_planner|actuator)/.test(key)) this.logger.recover(key);
+      if (outcome.status === 'not_ready' || outcome.status === 'pending_ack') this.metrics.holds.inc({ reason: outcome.status });
+    }
+    this.record({ ...base, actuation: outcome });
+    if (blocking && outcome.status === 'applied' && this.o.actuator.waitReady) {
+      // The original's load loop waits for the rollout before its next tick; our loop skips
+      // the slots that pass meanwhile.
+      const ok = await this.o.actuator.waitReady(this.abort.signal);
+      if (!ok && !this.abort.signal.aborted) this.logger.warn('rollout_wait_timeout', { loop });
+    }
+  }
+
+  private listen(port: number): Promise<void> {
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      }
+      if (path === '/readyz') {
+        const body = JSON.stringify({ ready: this.ready, started: this.started, first_observation: this.observedOnce, open_faults: this.logger.openFaults() });
+        res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' }).end(body + '\n');
+        return;
+      }
+      // Like prometheus_client's start_http_server, any other path serves the metrics.
+      this.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+        (err) => res.writeHead(500).end(String(err)),
+      );
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.o.httpHost ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,66 @@
+// Structured JSON log lines (one object per line) to stdout and optionally a file. Faults are
+// logged once per episode: the first failure of a kind, then nothing until it recovers.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogSink {
+  (line: string): void;
+}
+
+export class Logger {
+  private readonly faults = new Map<string, { since: number; count: number }>();
+  private readonly fileSink: string | null;
+
+  constructor(private readonly out: LogSink = (l) => process.stdout.write(l), logDir: string | null = null, private readonly now: () => number = Date.now) {
+    if (logDir) {
+      mkdirSync(logDir, { recursive: true });
+      this.fileSink = join(logDir, 'planner.jsonl');
+    } else {
+      this.fileSink = null;
+    }
+  }
+
+  log(level: Level, event: string, fields: Record<string, unknown> = {}): void {
+    const line = JSON.stringify({ ts: new Date(this.now()).toISOString(), level, event, ...fields }) + '\n';
+    this.out(line);
+    if (this.fileSink) {
+      try { appendFileSync(this.fileSink, line); } catch { /* the stdout copy is the primary log */ }
+    }
+  }
+
+  info(event: string, fields?: Record<string, unknown>): void { this.log('info', event, fields); }
+  warn(event: string, fields?: Record<string, unknown>): void { this.log('warn', event, fields); }
+  error(event: string, fields?: Record<string, unknown>): void { this.log('error', event, fields); }
+
+  /** Report a fault; logs only when the episode starts. Returns true when it logged. */
+  fault(key: string, fields: Record<string, unknown>): boolean {
+    const f = this.faults.get(key);
+    if (f) {
+      f.count++;
+      return false;
+    }
+    this.faults.set(key, { since: this.now(), count: 1 });
+    this.warn('fault', { fault: key, ...fields });
+    return true;
+  }
+
+  /** End a fault episode (if one is open) with one recovery line. */
+  recover(key: string): boolean {
+    const f = this.faults.get(key);
+    if (!f) return false;
+    this.faults.delete(key);
+    this.info('recovered', { fault: key, failures: f.count, duration_s: (this.now() - f.since) / 1000 });
+    return true;
+  }
+
+  /** Recover every open fault whose key starts with prefix. */
+  recoverPrefix(prefix: string): void {
+    for (const key of [...this.faults.keys()]) if (key.startsWith(prefix)) this.recover(key);
+  }
+
+  openFaults(): string[] {
+    return [...this.faults.keys()];
+  }
+}

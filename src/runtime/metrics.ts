@@ -1,0 +1,64 @@
+// The planner's own /metrics: the original's unlabelled planner:* gauges (contracts.md §4.4) plus
+// sla-planner's counters and histograms (prefix sla_planner_).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const ORIGINAL_GAUGES = {
+  numP: ['planner:num_p_workers', 'Current ready prefill workers'],
+  numD: ['planner:num_d_workers', 'Current ready decode workers'],
+  observedTtft: ['planner:observed_ttft', 'Observed TTFT over the last throughput interval, ms'],
+  observedItl: ['planner:observed_itl', 'Observed ITL over the last throughput interval, ms'],
+  observedRate: ['planner:observed_request_rate', 'Observed requests per second over the last throughput interval'],
+  observedDuration: ['planner:observed_request_duration', 'Observed mean request duration, s'],
+  observedIsl: ['planner:observed_isl', 'Observed mean input sequence length, tokens'],
+  observedOsl: ['planner:observed_osl', 'Observed mean output sequence length, tokens'],
+  pCorrection: ['planner:p_correction_factor', 'Prefill correction factor (observed / profiled TTFT)'],
+  dCorrection: ['planner:d_correction_factor', 'Decode correction factor (observed / profiled ITL)'],
+  predictedRate: ['planner:predicted_request_rate', 'Forecast requests per second for the next interval'],
+  predictedIsl: ['planner:predicted_isl', 'Forecast mean ISL for the next interval'],
+  predictedOsl: ['planner:predicted_osl', 'Forecast mean OSL for the next interval'],
+  predictedNumP: ['planner:predicted_num_p', 'Prefill replicas decided (after the GPU budget)'],
+  predictedNumD: ['planner:predicted_num_d', 'Decode replicas decided (after the GPU budget)'],
+  gpuHours: ['planner:gpu_hours', 'Cumulative GPU hours of the managed pools'],
+} as const;
+
+export type OriginalGauge = keyof typeof ORIGINAL_GAUGES;
+
+export class PlannerMetrics {
+  readonly registry = new Registry();
+  private readonly gauges: Record<OriginalGauge, Gauge>;
+  readonly decisionDuration: Histogram<'loop'>;
+  readonly dataSourceErrors: Counter<'kind'>;
+  readonly holds: Counter<'reason'>;
+  readonly decisions: Counter<'loop' | 'outcome'>;
+  readonly targetReplicas: Gauge<'pool'>;
+  readonly gpusInUse: Gauge;
+  readonly gpuBudget: Gauge;
+  readonly ready: Gauge;
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.gauges = Object.fromEntries(
+      Object.entries(ORIGINAL_GAUGES).map(([k, [name, help]]) => [k, new Gauge({ name, help, registers: [this.registry] })]),
+    ) as Record<OriginalGauge, Gauge>;
+    this.decisionDuration = new Histogram({
+      name: 'sla_planner_decision_duration_seconds', help: 'Time of one tick: observe, decide, actuate',
+      labelNames: ['loop'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30], registers: [this.registry],
+    });
+    this.dataSourceErrors = new Counter({ name: 'sla_planner_data_source_errors_total', help: 'Failed reads of Prometheus, the router endpoint or the environment, by kind', labelNames: ['kind'], registers: [this.registry] });
+    this.holds = new Counter({ name: 'sla_planner_holds_total', help: 'Ticks that made no scaling call, by reason', labelNames: ['reason'], registers: [this.registry] });
+    this.decisions = new Counter({ name: 'sla_planner_decisions_total', help: 'Ticks by loop and actuation outcome', labelNames: ['loop', 'outcome'], registers: [this.registry] });
+    this.targetReplicas = new Gauge({ name: 'sla_planner_target_replicas', help: 'Last target replicas per pool', labelNames: ['pool'], registers: [this.registry] });
+    this.gpusInUse = new Gauge({ name: 'sla_planner_gpus_in_use', help: 'GPUs used by the managed pools (ready replicas × GPUs per replica)', registers: [this.registry] });
+    this.gpuBudget = new Gauge({ name: 'sla_planner_gpu_budget', help: 'max_gpu_budget (negative = no budget)', registers: [this.registry] });
+    this.ready = new Gauge({ name: 'sla_planner_ready', help: '1 once config and profile are loaded and a first observation was made', registers: [this.registry] });
+  }
+
+  set(name: OriginalGauge, value: number | null | undefined): void {
+    if (value === null || value === undefined || !Number.isFinite(value)) return;
+    this.gauges[name].set(value);
+  }
+
+  add(name: OriginalGauge, value: number): void {
+    if (Number.isFinite(value)) this.gauges[name].inc(value);
+  }
+}
