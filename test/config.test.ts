@@ -356,10 +356,13 @@ describe('derived rules', () => {
     expect(resolveConfig({ environment: 'virtual', no_operation: true }, { env: NO_ENV, strict: true }).warnings).toEqual([]);
   });
 
-  it('agg with throughput scaling: warning for run, error for validate', () => {
-    const input = { mode: 'agg', enable_load_scaling: true };
-    expect(resolveConfig(input, { env: NO_ENV }).warnings.some((w) => w.includes("mode 'agg' supports load scaling only"))).toBe(true);
-    expect(inputError(() => resolveConfig(input, { env: NO_ENV, strict: true }))).toContain("mode 'agg' supports load scaling only");
+  it('agg with throughput scaling: accepted as an extension, with a note in both modes', () => {
+    const input = { mode: 'agg', enable_load_scaling: true, prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1 };
+    for (const strict of [false, true]) {
+      const { config, warnings } = resolveConfig(input, { env: NO_ENV, strict });
+      expect(config.enable_throughput_scaling).toBe(true);
+      expect(warnings.some((w) => w.includes("mode 'agg' with throughput scaling is an sla-planner extension"))).toBe(true);
+    }
   });
 
   it('applyDerivedRules is pure: it does not mutate its input', () => {

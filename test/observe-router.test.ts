@@ -93,3 +93,22 @@ describe('router sampler against a fake frontend', () => {
     expect(err.kind).toBe('router_unreachable');
   });
 });
+
+describe('router sampler staleness', () => {
+  it('hands out only snapshots younger than maxAgeMs', async () => {
+    const fe = await new FakeFrontend().start();
+    let now = 0;
+    const sampler = new RouterSampler({ url: fe.url + '/metrics', periodMs: 1_000_000, keep: 10, maxAgeMs: 1000, now: () => now });
+    fe.setWorker('decode', 'd1', { active_decode_blocks: 1 });
+    await sampler.scrapeOnce();
+    now = 600;
+    fe.setWorker('decode', 'd1', { active_decode_blocks: 2 });
+    await sampler.scrapeOnce();
+    expect(sampler.samples()).toHaveLength(2);
+    now = 1400;
+    expect(sampler.samples().map((s) => s.decode?.d1.active_decode_blocks)).toEqual([2]);
+    now = 1700;
+    expect(sampler.samples()).toEqual([]);
+    await fe.stop();
+  });
+});

@@ -44,7 +44,7 @@ const decodeStub: DecodeInterpolator = {
 const interpolators = { prefill: prefillStub, decode: decodeStub };
 
 function config(overrides: Record<string, unknown>): PlannerConfig {
-  return resolveConfig({ environment: 'virtual', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, load_predictor: 'constant', ...overrides }, { env: {} }).config;
+  return resolveConfig({ environment: 'virtual', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, load_predictor: 'constant', itl: 25, ...overrides }, { env: {} }).config;
 }
 
 describe('prefill replicas (reference §2.2 step 5)', () => {
@@ -244,6 +244,13 @@ describe('Planner throughput tick', () => {
     expect(held).toMatchObject({ decided: false, prefill: 5, decode: 5, reason: { code: 'hold_missing_data', missing: ['request_duration'] } });
     const upstream = new Planner({ config: config({ hold_on_missing_data: false }), interpolators }).throughputTick(obs, { prefill: 5, decode: 5 });
     expect(upstream.decided).toBe(true);
+    const zeroDuration = new Planner({ config: config({}), interpolators }).throughputTick({ ...busy, request_duration: 0 }, { prefill: 5, decode: 5 });
+    expect(zeroDuration.reason).toMatchObject({ code: 'hold_missing_data', missing: ['request_duration'] });
+  });
+
+  it('treats an infinite average (sum over a zero count) as not observed', () => {
+    const d = new Planner({ config: config({}), interpolators }).throughputTick({ ...busy, ttft: Infinity }, { prefill: 3, decode: 3 });
+    expect(d).toMatchObject({ decided: false, prefill: 3, decode: 3, reason: { code: 'hold_invalid_metrics', missing: ['ttft'] } });
   });
 
   it('manages one pool in prefill and decode modes', () => {
@@ -306,7 +313,7 @@ describe('Planner load tick', () => {
     const planner = new Planner({ config: loadConfig });
     const holds: string[] = [];
     for (const b of [100, 200, 300, 400]) holds.push(planner.loadTick([snap([b], [1000])], { prefill: 1, decode: 1 }).reason.code);
-    expect(holds).toEqual(['insufficient_data', 'insufficient_data', 'insufficient_data', 'insufficient_data'].map(() => 'no_change'));
+    expect(holds).toEqual(['insufficient_data', 'insufficient_data', 'insufficient_data', 'insufficient_data']);
     // 5th point: x_sla = (20 - 5)/0.02 = 750 blocks; 800 > 750.
     const d = planner.loadTick([snap([800], [1000])], { prefill: 1, decode: 1 });
     expect(d).toMatchObject({ decided: true, prefill: 1, decode: 2, reason: { code: 'load_scale' } });
@@ -322,14 +329,16 @@ describe('Planner load tick', () => {
     const cfg = config({ enable_load_scaling: true, load_router_metrics_url: 'http://router:8000/metrics', ttft: 200, itl: 20, max_gpu_budget: -1 });
     const planner = new Planner({ config: cfg, interpolators, predictors: fixedPredictors(1800, 3000, 300) });
     for (const b of [100, 200, 300, 400, 500]) planner.loadTick([snap([b, b], [1000, 1000])], { prefill: 2, decode: 2 });
-    planner.throughputTick(busy, { prefill: 2, decode: 2 }); // floor: prefill 1, decode ceil(3000/3170) = 1
+    // floor: prefill ceil(30000/34000) = 1; decode at 20 ms: conc (20-6-3.15)/0.2 = 54.25,
+    // 2712.5 tok/s/GPU, ceil(3000/2712.5) = 2.
+    planner.throughputTick(busy, { prefill: 2, decode: 2 });
     const down = planner.loadTick([snap([10, 10], [10, 10])], { prefill: 2, decode: 2 });
-    expect(down).toMatchObject({ decided: true, prefill: 1, decode: 1 });
+    expect(down).toMatchObject({ decided: true, prefill: 1, decode: 2, reason: { bindings: { prefill: 'load', decode: 'throughput_floor' } } });
     const highFloor = new Planner({ config: cfg, interpolators, predictors: fixedPredictors(18000, 3000, 300) });
     for (const b of [100, 200, 300, 400, 500]) highFloor.loadTick([snap([b, b], [1000, 1000])], { prefill: 2, decode: 2 });
-    highFloor.throughputTick(busy, { prefill: 2, decode: 2 }); // floor (9, 10)
+    highFloor.throughputTick(busy, { prefill: 2, decode: 2 }); // floor (9, ceil(30000/2712.5) = 12)
     const capped = highFloor.loadTick([snap([10, 10], [10, 10])], { prefill: 2, decode: 2 });
-    expect(capped).toMatchObject({ prefill: 9, decode: 10, reason: { binding: 'throughput_floor' } });
+    expect(capped).toMatchObject({ prefill: 9, decode: 12, reason: { binding: 'throughput_floor' } });
   });
 
   it('agg: grows if either phase is past its SLA load, shrinks only if both have room', () => {
@@ -367,5 +376,24 @@ describe('differential: 24 intervals worked out from the reference formulas', ()
       expect(line.correction_factor.prefill).toBeCloseTo(exp.correction_factor.prefill, 10);
       expect(line.correction_factor.decode).toBeCloseTo(exp.correction_factor.decode, 10);
     });
+  });
+});
+
+describe('differential: load ticks worked out from the reference formulas', () => {
+  const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'scaling-load-differential.json'), 'utf8')) as {
+    config: Record<string, unknown>;
+    ticks: Array<{ samples: RouterSnapshot[]; current: { prefill: number; decode: number }; expected: { decided: boolean; prefill: number; decode: number } }>;
+  };
+  it('covers at least 20 ticks with scale-ups, scale-downs, a budget cap and a worker mismatch', () => {
+    expect(fixture.ticks.length).toBeGreaterThanOrEqual(20);
+  });
+  it('matches tick by tick', () => {
+    const planner = new Planner({ config: config(fixture.config) });
+    const got = fixture.ticks.map((t) => {
+      const d = planner.loadTick(t.samples, t.current);
+      return { decided: d.decided, prefill: d.prefill, decode: d.decode };
+    });
+    expect(got).toEqual(fixture.ticks.map((t) => t.expected));
+    expect(planner.state().holds.worker_count_mismatch).toBe(1);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   bucketTrace,
   detectTraceFormat,
@@ -171,4 +172,38 @@ describe('readTrace on a directory', () => {
   it('is an InputError, not a stack trace', async () => {
     expect(await inputError(collect(readTrace('test/fixtures/traces')))).toMatch(/cannot read \(EISDIR\)/);
   });
+});
+
+describe('bucketTrace properties', () => {
+  it('conserves requests and tokens, and emits floor((last - first) / I) + 1 intervals', async () => {
+    const request = fc.record({
+      gap: fc.double({ min: 0, max: 500, noNaN: true }),
+      isl: fc.integer({ min: 0, max: 100_000 }),
+      osl: fc.integer({ min: 0, max: 10_000 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 200 }), fc.double({ min: 0.5, max: 600, noNaN: true }), async (rows, intervalS) => {
+        let t = 0;
+        const requests = rows.map((r) => ({ t: (t += r.gap), isl: r.isl, osl: r.osl }));
+        const buckets = await collect(bucketTrace(from(requests), intervalS));
+        const first = requests[0].t;
+        const last = requests[requests.length - 1].t;
+        expect(buckets).toHaveLength(Math.floor((last - first) / intervalS) + 1);
+        expect(buckets.reduce((a, b) => a + b.request_count, 0)).toBe(requests.length);
+        const islTotal = buckets.reduce((a, b) => a + b.avg_isl * b.request_count, 0);
+        expect(islTotal).toBeCloseTo(requests.reduce((a, r) => a + r.isl, 0), 3);
+        for (const b of buckets) if (b.request_count === 0) expect([b.avg_isl, b.avg_osl]).toEqual([0, 0]);
+      }),
+      { numRuns: 200, seed: 11 },
+    );
+  });
+});
+
+describe('streaming a 24 h gzip trace', () => {
+  it('reads all 1,008,116 requests of the m-small day in intervals without holding them', async () => {
+    const buckets = await readTraceBuckets(`${SHARED}/servegen_msmall_day1_24h_recon.jsonl.gz`, 180);
+    expect(buckets.reduce((a, b) => a + b.request_count, 0)).toBe(1_008_116);
+    // 86,400 s at 180 s
+    expect(buckets.length).toBe(480);
+  }, 60_000);
 });

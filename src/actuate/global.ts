@@ -3,7 +3,7 @@
 // (NATS/TCP), which a process without the Dynamo runtime cannot speak. We POST the same JSON to an
 // HTTP URL instead (--global-planner-url or SLA_PLANNER_GLOBAL_PLANNER_URL) and read the same
 // ScaleResponse back; a small bridge next to the global planner can forward it.
-import { request } from 'undici';
+import { httpCall } from '../runtime/http.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
 import type { Actuator, ApplyContext, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
@@ -68,13 +68,11 @@ export class GlobalPlannerActuator implements Actuator {
     const body = this.buildRequest(target, ctx);
     if (body.target_replicas.length === 0) return { status: 'unchanged' };
     try {
-      const res = await request(this.o.url, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
+      const res = await httpCall(this.o.url, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs: this.o.timeoutMs ?? 10_000,
       });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) return { status: 'failed', errorKind: 'global_planner_http', message: `global planner ${this.o.url} answered HTTP ${res.statusCode}` };
-      const reply = JSON.parse(text) as ScaleResponse;
+      if (res.status !== 200) return { status: 'failed', errorKind: 'global_planner_http', message: `global planner ${this.o.url} answered HTTP ${res.status}` };
+      const reply = JSON.parse(res.body) as ScaleResponse;
       if (reply.current_replicas) {
         this.current = { prefill: reply.current_replicas.prefill ?? this.current.prefill, decode: reply.current_replicas.decode ?? this.current.decode };
       }

@@ -1,7 +1,7 @@
 // The kubernetes environment: read and scale the parent DynamoGraphDeployment with the
 // service-account credentials mounted in the pod (contracts.md §2.4, §3.1).
 import { readFileSync, existsSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Backend, Mode } from '../config/schema.js';
 import { RuntimeFailure } from '../util/errors.js';
 import {
@@ -64,12 +64,24 @@ export interface KubeClientOptions {
   timeoutMs?: number;
 }
 
+// undici is loaded on first use so that the other environments do not pay its ~20 MB.
+let undiciModule: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undiciModule ??= import('undici'));
+
 export class KubeClient {
-  private readonly dispatcher: Dispatcher | undefined;
-  constructor(readonly conn: KubeConnection, private readonly opts: KubeClientOptions = {}) {
-    if (conn.apiUrl.startsWith('https:') && existsSync(conn.caPath)) {
-      this.dispatcher = new Agent({ connect: { ca: readFileSync(conn.caPath, 'utf8') } });
+  private dispatcher: Dispatcher | undefined;
+  private dispatcherReady = false;
+  constructor(readonly conn: KubeConnection, private readonly opts: KubeClientOptions = {}) {}
+
+  private async agent(): Promise<Dispatcher | undefined> {
+    if (!this.dispatcherReady) {
+      this.dispatcherReady = true;
+      if (this.conn.apiUrl.startsWith('https:') && existsSync(this.conn.caPath)) {
+        const { Agent } = await loadUndici();
+        this.dispatcher = new Agent({ connect: { ca: readFileSync(this.conn.caPath, 'utf8') } });
+      }
     }
+    return this.dispatcher;
   }
 
   private token(): string {
@@ -102,11 +114,12 @@ export class KubeClient {
     if (body !== undefined) headers['content-type'] = 'application/merge-patch+json';
     let res: Dispatcher.ResponseData;
     try {
+      const { request } = await loadUndici();
       res = await request(this.conn.apiUrl + path, {
         method: verb === 'get' ? 'GET' : 'PATCH',
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: this.dispatcher,
+        dispatcher: await this.agent(),
         signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {

@@ -5,7 +5,7 @@
 // etcd is reached through its JSON gRPC gateway (/v3/kv/range, /v3/kv/txn; keys and values
 // base64), so no etcd client library is needed.
 import { appendFileSync } from 'node:fs';
-import { request } from 'undici';
+import { httpCall } from '../runtime/http.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
 import type { Actuator, ApplyContext, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
@@ -31,12 +31,11 @@ export class EtcdJson {
     // Try each endpoint in turn: any member of the cluster answers.
     for (const ep of this.endpoints) {
       try {
-        const res = await request(ep + path, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
+        const res = await httpCall(ep + path, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs: this.timeoutMs,
         });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) throw new EtcdError(`etcd ${ep}${path} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-        return JSON.parse(text) as T;
+        if (res.status !== 200) throw new EtcdError(`etcd ${ep}${path} answered HTTP ${res.status}: ${res.body.slice(0, 200)}`);
+        return JSON.parse(res.body) as T;
       } catch (err) {
         last = err;
       }

@@ -93,12 +93,13 @@ export const command: Command = {
     const source = requireFlag('decide', 'config', values.config);
     const observationsPath = requireFlag('decide', 'observations', values.observations);
     const { config, warnings } = loadConfig(source);
-    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 
     const interpolators = config.enable_throughput_scaling
       ? buildInterpolators(loadProfileDir(values['profile-dir'] ?? config.profile_results_dir))
       : undefined;
     const planner = new Planner({ config, interpolators });
+    // After the planner accepted the config, so a fatal problem is one line, not a warning plus an error.
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 
     const stream = openObservations(observationsPath);
     const opened = new Promise<void>((resolve, reject) => {

@@ -74,7 +74,8 @@ export const command: Command = {
       clamp: { type: 'boolean' },
     });
     const trace = requireFlag('forecast', 'trace', values.trace);
-    const intervalS = numberFlag('forecast', 'interval', values.interval, { required: true, min: Number.MIN_VALUE })!;
+    const intervalS = numberFlag('forecast', 'interval', values.interval, { required: true })!;
+    if (intervalS <= 0) throw new InputError(`forecast: --interval must be a positive number of seconds, got '${values.interval}'.`);
     const kinds = predictorList(values.predictor);
     let settings: PredictorSettings;
     if (values.config !== undefined) {

@@ -143,6 +143,8 @@ export const command: Command = {
     if (config.enable_load_scaling && routerUrl) {
       router = new RouterSampler({
         url: routerUrl, periodMs: (config.load_adjustment_interval * 1000) / config.load_metric_samples, keep: config.load_metric_samples,
+        // The buffer spans one load interval; anything older than 1.5 intervals is stale.
+        maxAgeMs: config.load_adjustment_interval * 1500,
         onError: (err) => { daemonRef.d?.metrics.dataSourceErrors.inc({ kind: err.kind }); logger.fault(`source:${err.kind}`, { kind: err.kind, error: err.message }); },
         onSample: () => logger.recoverPrefix('source:router_'),
       });

@@ -38,6 +38,10 @@ Options:
   --cold-start <s>      Seconds before a new replica serves (default ${DEFAULT_COLD_START_S}).
   --initial <p>,<d>     Replicas at t = 0 for planner/hpa/exec (default min_endpoint each).
   --predictor <name>    Override the config's load_predictor (constant, arima, kalman, prophet).
+  --num-req-source <s>  What the planner's num_req counts: finished (default; upstream's
+                        dynamo_frontend_requests_total counts finished requests, so a saturated
+                        pool reports its own capacity) or started (offered load, as the newer
+                        requests_started_total).
   -h, --help            Show this help.
 
 Exit codes: 0 ok, 2 bad input or usage, 1 other failure.`;
@@ -99,6 +103,7 @@ export const command: Command = {
       'cold-start': { type: 'string' },
       initial: { type: 'string' },
       predictor: { type: 'string' },
+      'num-req-source': { type: 'string' },
     });
     const configSource = requireFlag('simulate', 'config', values.config);
     const profileDir = requireFlag('simulate', 'profile-dir', values['profile-dir']);
@@ -116,6 +121,10 @@ export const command: Command = {
     }
     const coldStartS = numberFlag('simulate', 'cold-start', values['cold-start'], { min: 0 });
     const initial = parseInitial(values.initial);
+    const numReqSource = values['num-req-source'] ?? 'finished';
+    if (numReqSource !== 'finished' && numReqSource !== 'started') {
+      throw new InputError(`simulate: --num-req-source must be finished or started, got '${numReqSource}'.`);
+    }
 
     const { config, warnings } = loadSimConfig(configSource, values.predictor);
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
@@ -131,6 +140,7 @@ export const command: Command = {
       shaping,
       coldStartS,
       initial,
+      numReqSource,
       onProgress,
     });
     if (onProgress) process.stderr.write('\r\x1b[K');

@@ -339,7 +339,9 @@ export function applyDerivedRules(input: PlannerConfig, opts: { strict?: boolean
 
   const startup: string[] = [];
   if (config.mode === 'agg' && config.enable_throughput_scaling) {
-    startup.push(`mode 'agg' supports load scaling only (the original's aggregated planner refuses to start with enable_throughput_scaling true); set enable_throughput_scaling to false and enable_load_scaling to true.`);
+    // The original's aggregated planner refuses throughput scaling; we support it (one pool sized
+    // for prefill plus decode GPU-seconds, see src/scaling/throughput.ts), so this is a note.
+    warnings.push(`mode 'agg' with throughput scaling is an sla-planner extension (the original refuses to start with it): the one pool is sized for the prefill and decode work together.`);
   }
   if (config.environment !== 'kubernetes' && !config.no_operation) {
     const pools = managedPools(config.mode);

@@ -5,7 +5,7 @@
 // a 0/0 histogram ratio (idle window) reads NaN and becomes an unobserved field, which the
 // decision code turns into "no decision"; a transport/HTTP error or timeout is a hold with a reason
 // (upstream reads 0 there, which would let a Prometheus outage scale the deployment down).
-import { PrometheusDriver } from 'prometheus-query';
+import type { PrometheusDriver } from 'prometheus-query';
 import type { IntervalObservation } from '../scaling/observation.js';
 
 export type TrafficField = 'ttft' | 'itl' | 'num_req' | 'request_duration' | 'isl' | 'osl';
@@ -93,10 +93,15 @@ function classify(err: unknown): { kind: TrafficErrorKind; message: string } {
 
 /** One PromQL round per throughput tick. Never throws. */
 export class TrafficObserver {
-  private readonly driver: PrometheusDriver;
+  private driver: Promise<PrometheusDriver> | undefined;
 
-  constructor(private readonly opts: TrafficObserverOptions) {
-    this.driver = new PrometheusDriver({ endpoint: opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: opts.timeoutMs ?? 5000 });
+  constructor(private readonly opts: TrafficObserverOptions) {}
+
+  /** Loaded on first use: prometheus-query brings axios (~19 MB), which load-only runs never need. */
+  private getDriver(): Promise<PrometheusDriver> {
+    return (this.driver ??= import('prometheus-query').then(
+      ({ PrometheusDriver }) => new PrometheusDriver({ endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: this.opts.timeoutMs ?? 5000 }),
+    ));
   }
 
   queryFor(field: TrafficField): string {
@@ -106,7 +111,7 @@ export class TrafficObserver {
   }
 
   private async queryOne(field: TrafficField): Promise<{ value: number; empty: boolean }> {
-    const res = await this.driver.instantQuery(this.queryFor(field));
+    const res = await (await this.getDriver()).instantQuery(this.queryFor(field));
     if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
     const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
       labels: (r.metric?.labels ?? {}) as Record<string, string>,

@@ -1,6 +1,6 @@
 // Per-worker load gauges scraped straight from the frontend/router /metrics (contracts.md §4.3):
 // a background sampler every load_interval/load_metric_samples keeping the last N snapshots.
-import { request } from 'undici';
+import { HttpError, httpCall } from '../runtime/http.js';
 import type { RouterSnapshot } from '../scaling/observation.js';
 import { parsePromText, type TextSample } from './promtext.js';
 
@@ -48,16 +48,13 @@ export class RouterFetchError extends Error {
 export async function fetchRouterSnapshot(url: string, timeoutMs = ROUTER_FETCH_TIMEOUT_MS): Promise<RouterSnapshot> {
   let body: string;
   try {
-    const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    body = await res.body.text();
-    if (res.statusCode !== 200) throw new RouterFetchError('router_http', `GET ${url} answered HTTP ${res.statusCode}`);
+    const res = await httpCall(url, { timeoutMs });
+    body = res.body;
+    if (res.status !== 200) throw new RouterFetchError('router_http', `GET ${url} answered HTTP ${res.status}`);
   } catch (err) {
     if (err instanceof RouterFetchError) throw err;
-    const e = err as { name?: string; code?: string; message?: string };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
-      throw new RouterFetchError('router_timeout', `GET ${url} timed out after ${timeoutMs} ms`);
-    }
-    throw new RouterFetchError('router_unreachable', `GET ${url} failed: ${e.code ?? e.message ?? String(err)}`);
+    if (err instanceof HttpError && err.code === 'timeout') throw new RouterFetchError('router_timeout', `GET ${url} timed out after ${timeoutMs} ms`);
+    throw new RouterFetchError('router_unreachable', (err as Error).message);
   }
   try {
     return groupWorkerGauges(parsePromText(body));
@@ -75,11 +72,17 @@ export interface RouterSamplerOptions {
   timeoutMs?: number;
   onError?: (err: RouterFetchError) => void;
   onSample?: () => void;
+  /**
+   * Snapshots older than this are not handed out (sla-planner: a router endpoint that keeps
+   * failing must not leave the load loop deciding on old gauges forever). Default: no limit.
+   */
+  maxAgeMs?: number;
+  now?: () => number;
 }
 
 /** Background sampler with a bounded buffer; a failed scrape adds nothing. */
 export class RouterSampler {
-  private buffer: RouterSnapshot[] = [];
+  private buffer: { at: number; snap: RouterSnapshot }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight = false;
 
@@ -103,7 +106,7 @@ export class RouterSampler {
     this.inFlight = true;
     try {
       const snap = await fetchRouterSnapshot(this.opts.url, this.opts.timeoutMs);
-      this.buffer.push(snap);
+      this.buffer.push({ at: (this.opts.now ?? Date.now)(), snap });
       if (this.buffer.length > this.opts.keep) this.buffer.splice(0, this.buffer.length - this.opts.keep);
       this.opts.onSample?.();
     } catch (err) {
@@ -115,6 +118,8 @@ export class RouterSampler {
 
   /** Oldest first, newest last. */
   samples(): RouterSnapshot[] {
-    return [...this.buffer];
+    const maxAge = this.opts.maxAgeMs;
+    const oldest = maxAge === undefined ? -Infinity : (this.opts.now ?? Date.now)() - maxAge;
+    return this.buffer.filter((b) => b.at >= oldest).map((b) => b.snap);
   }
 }

@@ -7,6 +7,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 export interface NativeArimaModel {
+  /**
+   * The series `predict` filters, as the bytes of a Float64Array. `train` sets it; replacing it by
+   * another series of the same length makes `predict` apply the fitted coefficients to that series
+   * (ctsa's predict takes the series as an argument), which is how a model is updated with new
+   * points without re-estimating it.
+   */
+  ts: Uint8Array;
   train(ts: number[]): NativeArimaModel;
   predict(length: number): [number[], number[]];
   destroy(): void;
@@ -33,3 +40,8 @@ const wrap = require(join(packageDir, 'load.js')) as (module: unknown) => Native
 
 const silent = () => {};
 export const ARIMA: NativeArima = wrap(instantiate({ wasmBinary, print: silent, printErr: silent }));
+
+/** Point `model` at a new series of the length it was fitted on (see NativeArimaModel.ts). */
+export function setSeries(model: NativeArimaModel, series: readonly number[]): void {
+  model.ts = new Uint8Array(Float64Array.from(series).buffer);
+}

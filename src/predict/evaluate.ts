@@ -16,6 +16,8 @@ export interface ForecastScore {
   under_rate: number;
   /** 95th percentile of one predict() call, ms. */
   p95_predict_ms: number;
+  /** Slowest predict() call, ms (ARIMA's periodic re-fit and order selection show here). */
+  max_predict_ms: number;
   /** Intervals scored. */
   n: number;
 }
@@ -77,6 +79,7 @@ export function scorePredictor(
       mae: n ? absSum / n : 0,
       under_rate: n ? under / n : 0,
       p95_predict_ms: percentile(timesMs, 95),
+      max_predict_ms: timesMs.length ? Math.max(...timesMs) : 0,
       n,
     };
   }

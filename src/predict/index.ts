@@ -10,6 +10,10 @@ import { clampLoad } from './intake.js';
 export type { LoadPredictor } from './types.js';
 export { warmUpPredictors } from './warmup.js';
 
+/**
+ * The config fields the predictors read. `kalman_min_points` is accepted but, as in the original,
+ * gates nothing: the Kalman filter forecasts from its first point.
+ */
 export type PredictorSettings = Pick<
   PlannerConfig,
   'load_predictor_log1p' | 'prophet_window_size' | 'kalman_q_level' | 'kalman_q_trend' | 'kalman_r'

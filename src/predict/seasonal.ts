@@ -6,9 +6,10 @@
 // piecewise-linear trend plus whatever seasonality the window can show. Holt-Winters is the
 // classical model with the same parts, refits in microseconds on a bounded window, and on a clean
 // periodic signal it is exact one season after the season is known. The season is detected from
-// the autocorrelation of the window (the strongest lag with r >= MIN_SEASON_ACF that the window
-// holds at least twice); smoothing weights come from a small grid, by one-step squared error over
-// the window. Forecasts are clamped to >= 0 (Prophet's Gen C behaviour), so never negative.
+// the autocorrelation of the window (see detectSeason: the window must hold it twice, so the
+// default 50-point window finds seasons up to 25 intervals, not a diurnal cycle); smoothing
+// weights come from a small grid, by one-step squared error over the window. Forecasts are
+// clamped to >= 0 (Prophet's Gen C behaviour), so never negative.
 import type { LoadPredictor } from './types.js';
 import { IdleSkipIntake } from './intake.js';
 

@@ -10,7 +10,10 @@ export interface SeriesPredictors {
   osl: LoadPredictor;
 }
 
-/** Returns the number of intervals fed. Throws InputError on an unreadable or malformed trace. */
+/**
+ * Returns the number of intervals fed. Throws InputError on an unreadable or malformed trace; the
+ * original only logs a warning and starts cold, which the caller does by catching it.
+ */
 export async function warmUpPredictors(predictors: SeriesPredictors, tracePath: string, intervalS: number): Promise<number> {
   let intervals = 0;
   for await (const bucket of bucketTrace(readTrace(tracePath), intervalS)) {

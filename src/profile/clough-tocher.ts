@@ -139,89 +139,112 @@ export class CloughTocher2D {
     return -1;
   }
 
-  /** Interpolate values (with gradients from estimateGradients) at (x, y); NaN outside the hull. */
+  /**
+   * A field ready to evaluate: vertex gradients estimated once, and each triangle's Bezier
+   * control net built on first use.
+   */
+  field(values: number[]): (x: number, y: number, t?: number) => number {
+    const grad = this.estimateGradients(values);
+    const nets: Array<Float64Array | undefined> = new Array(this.tri.triangles.length);
+    return (x, y, t = this.locate(x, y)) => {
+      if (t < 0) return NaN;
+      const net = (nets[t] ??= this.controlNet(values, grad, t));
+      // The micro-triangle holding the point is the one facing the vertex with the smallest
+      // barycentric coordinate; in its coordinates that vertex's weight moves to the centroid.
+      const b = this.barycentric(t, x, y);
+      const m = Math.min(b[0], b[1], b[2]);
+      return evalBezier(net, b[0] - m, b[1] - m, b[2] - m, 3 * m);
+    };
+  }
+
+  /** Interpolate values (gradients from estimateGradients) at (x, y); NaN outside the hull. */
   evaluate(values: number[], grad: Array<[number, number]>, x: number, y: number, t = this.locate(x, y)): number {
     if (t < 0) return NaN;
+    const b = this.barycentric(t, x, y);
+    const m = Math.min(b[0], b[1], b[2]);
+    return evalBezier(this.controlNet(values, grad, t), b[0] - m, b[1] - m, b[2] - m, 3 * m);
+  }
+
+  /**
+   * Bezier ordinates of the split triangle t, indexed by ord(i, j, k, l): the exponents of the
+   * barycentric weights of vertices 0, 1, 2 and the centroid.
+   */
+  private controlNet(values: number[], grad: Array<[number, number]>, t: number): Float64Array {
     const v = this.tri.triangles[t]!;
-    const P = v.map((i) => [this.xs[i]!, this.ys[i]!] as const);
+    const px = v.map((i) => this.xs[i]!);
+    const py = v.map((i) => this.ys[i]!);
     const f = v.map((i) => values[i]!);
     const G = v.map((i) => grad[i]!);
-    // Directional derivative of vertex a's tangent plane towards vertex b.
-    const slope = (a: number, b: number) => G[a]![0] * (P[b]![0] - P[a]![0]) + G[a]![1] * (P[b]![1] - P[a]![1]);
-    // Bezier ordinates, indexed by the exponents of (b0, b1, b2, bCentroid); see evalBezier.
-    // Along edge a->b: vertex value, then one third of the tangent slope.
-    const near = (a: number, b: number) => f[a]! + slope(a, b) / 3;
-    const c = new Map<string, number>();
-    const id = (e: number[]) => e.join('');
-    const unit = (k: number, w: number) => [0, 0, 0, 0].map((_, i) => (i === k ? w : 0));
-    const put = (e: number[], val: number) => c.set(id(e), val);
-    const get = (e: number[]) => c.get(id(e))!;
+    const c = new Float64Array(256);
+    // e(a, n) + e(b, m): exponent tuple with n on vertex a and m on vertex b (3 = centroid).
+    const ord2 = (a: number, n: number, b: number, m: number) => ord(a === 0 ? n : b === 0 ? m : 0, a === 1 ? n : b === 1 ? m : 0, a === 2 ? n : b === 2 ? m : 0, a === 3 ? n : b === 3 ? m : 0);
+    const edgeMid = (j: number, l: number) => ord(j === 0 || l === 0 ? 1 : 0, j === 1 || l === 1 ? 1 : 0, j === 2 || l === 2 ? 1 : 0, 1);
     for (let a = 0; a < 3; a++) {
-      put(unit(a, 3), f[a]!);
-      for (let b = 0; b < 3; b++) if (b !== a) put(addExp(unit(a, 2), unit(b, 1)), near(a, b));
+      c[ord2(a, 3, 3, 0)] = f[a]!;
+      // Along edge a->b: the vertex value plus a third of the tangent plane's rise to b.
+      for (let b = 0; b < 3; b++) {
+        if (b === a) continue;
+        const rise = G[a]![0] * (px[b]! - px[a]!) + G[a]![1] * (py[b]! - py[a]!);
+        c[ord2(a, 2, b, 1)] = f[a]! + rise / 3;
+      }
     }
     // Towards the centroid from each vertex: the tangent plane a third of the way there.
     for (let a = 0; a < 3; a++) {
       const b = (a + 1) % 3, d = (a + 2) % 3;
-      put(addExp(unit(a, 2), unit(3, 1)), (f[a]! + near(a, b) + near(a, d)) / 3);
+      c[ord2(a, 2, 3, 1)] = (f[a]! + c[ord2(a, 2, b, 1)]! + c[ord2(a, 2, d, 1)]!) / 3;
     }
     // Inner ordinate beside each edge j->l (opposite k): makes the derivative across the edge,
     // along the gamma direction, linear in the edge parameter (C1 with the neighbour).
     const gam = this.gammas[t]!;
     for (let k = 0; k < 3; k++) {
       const j = (k + 1) % 3, l = (k + 2) % 3;
-      const e0 = get(unit(j, 3));
-      const e1 = get(addExp(unit(j, 2), unit(l, 1)));
-      const e2 = get(addExp(unit(j, 1), unit(l, 2)));
-      const e3 = get(unit(l, 3));
-      const inJ = get(addExp(unit(j, 2), unit(3, 1)));
-      const inL = get(addExp(unit(l, 2), unit(3, 1)));
+      const e0 = f[j]!;
+      const e1 = c[ord2(j, 2, l, 1)]!;
+      const e2 = c[ord2(j, 1, l, 2)]!;
+      const e3 = f[l]!;
+      const inJ = c[ord2(j, 2, 3, 1)]!;
+      const inL = c[ord2(l, 2, 3, 1)]!;
       const thirdDiff = -e0 + 3 * e1 - 3 * e2 + e3;
-      put(addExp(addExp(unit(j, 1), unit(l, 1)), unit(3, 1)), (gam[k]! * thirdDiff + (-e0 + 2 * e1 - e2 + inJ + inL)) / 2);
+      c[edgeMid(j, l)] = (gam[k]! * thirdDiff + (-e0 + 2 * e1 - e2 + inJ + inL)) / 2;
     }
     // C1 across the inner edges to the centroid: averages of the surrounding ordinates.
     for (let a = 0; a < 3; a++) {
       const b = (a + 1) % 3, d = (a + 2) % 3;
-      const ab = get(addExp(addExp(unit(a, 1), unit(b, 1)), unit(3, 1)));
-      const ad = get(addExp(addExp(unit(a, 1), unit(d, 1)), unit(3, 1)));
-      put(addExp(unit(a, 1), unit(3, 2)), (ab + ad + get(addExp(unit(a, 2), unit(3, 1)))) / 3);
+      c[ord2(a, 1, 3, 2)] = (c[edgeMid(a, b)]! + c[edgeMid(a, d)]! + c[ord2(a, 2, 3, 1)]!) / 3;
     }
-    put(unit(3, 3), (get(addExp(unit(0, 1), unit(3, 2))) + get(addExp(unit(1, 1), unit(3, 2))) + get(addExp(unit(2, 1), unit(3, 2)))) / 3);
-
-    // The micro-triangle holding the point is the one facing the vertex with the smallest
-    // barycentric coordinate; in its coordinates that vertex's weight moves to the centroid.
-    const b = this.barycentric(t, x, y);
-    const m = Math.min(b[0], b[1], b[2]);
-    return evalBezier(c, [b[0] - m, b[1] - m, b[2] - m, 3 * m]);
+    c[ord(0, 0, 0, 3)] = (c[ord(1, 0, 0, 2)]! + c[ord(0, 1, 0, 2)]! + c[ord(0, 0, 1, 2)]!) / 3;
+    return c;
   }
 }
 
-function addExp(a: number[], b: number[]): number[] {
-  return a.map((v, i) => v + b[i]!);
+function ord(i: number, j: number, k: number, l: number): number {
+  return i * 64 + j * 16 + k * 4 + l;
 }
 
-const CUBIC_TERMS: Array<{ key: string; exps: number[]; coef: number }> = (() => {
+const CUBIC_TERMS: Array<{ index: number; i: number; j: number; k: number; l: number; coef: number }> = (() => {
   const fact = [1, 1, 2, 6];
-  const out: Array<{ key: string; exps: number[]; coef: number }> = [];
+  const out: Array<{ index: number; i: number; j: number; k: number; l: number; coef: number }> = [];
   for (let i = 0; i <= 3; i++)
     for (let j = 0; j <= 3 - i; j++)
       for (let k = 0; k <= 3 - i - j; k++) {
         const l = 3 - i - j - k;
-        out.push({ key: `${i}${j}${k}${l}`, exps: [i, j, k, l], coef: 6 / (fact[i]! * fact[j]! * fact[k]! * fact[l]!) });
+        // The face ordinate (1,1,1,0) is not part of the split element; its weight is always 0.
+        if (l === 0 && i === 1 && j === 1 && k === 1) continue;
+        out.push({ index: ord(i, j, k, l), i, j, k, l, coef: 6 / (fact[i]! * fact[j]! * fact[k]! * fact[l]!) });
       }
   return out;
 })();
 
-/** Cubic Bernstein form in 4 coordinates (one is zero); missing ordinates only meet zero weights. */
-function evalBezier(c: Map<string, number>, w: number[]): number {
+/** Cubic Bernstein form in 4 weights, one of which is zero. */
+function evalBezier(c: Float64Array, w0: number, w1: number, w2: number, w3: number): number {
+  const p0 = [1, w0, w0 * w0, w0 * w0 * w0];
+  const p1 = [1, w1, w1 * w1, w1 * w1 * w1];
+  const p2 = [1, w2, w2 * w2, w2 * w2 * w2];
+  const p3 = [1, w3, w3 * w3, w3 * w3 * w3];
   let sum = 0;
   for (const term of CUBIC_TERMS) {
-    let p = term.coef;
-    for (let i = 0; i < 4; i++) p *= w[i]! ** term.exps[i]!;
-    if (p === 0) continue;
-    const v = c.get(term.key);
-    if (v === undefined) continue;
-    sum += p * v;
+    const p = term.coef * p0[term.i]! * p1[term.j]! * p2[term.k]! * p3[term.l]!;
+    if (p !== 0) sum += p * c[term.index]!;
   }
   return sum;
 }

@@ -9,7 +9,14 @@
 // lengths are thousands of tokens and KV usage is at most 1, that is in practice the nearest
 // point of the nearest measured context row. Queries never interpolate between cells: they read
 // the nearest cell, and KV usage or context beyond the grid is clamped to its edge row/column.
+//
+// Where the sweep holds exact duplicate points or exactly cocircular quads (common: profilers
+// reuse KV-usage values across context rows), the Delaunay triangulation is not unique. Qhull
+// (behind scipy) then picks by its insertion order, we pick by our sweep (delaunay.ts), and the
+// global gradient fit carries the difference across the grid: a few percent at some cells.
 import { CloughTocher2D } from './clough-tocher.js';
+import type { Triangulation } from './delaunay.js';
+import { InputError } from '../util/errors.js';
 import type { DecodeBest, DecodeInterpolator, DecodeProfile } from './types.js';
 
 export const DECODE_GRID_RESOLUTION = 100;
@@ -35,7 +42,10 @@ export interface DecodeGrid {
   thptPerGpu: Float64Array;
 }
 
-/** Index of the nearest measured point in raw units (ties: the highest index). */
+/**
+ * Index of the nearest measured point in raw units. Ties only arise between duplicate points;
+ * we take the highest index, scipy's kd-tree takes whichever its tree layout visits first.
+ */
 function nearestIndex(profile: DecodeProfile, x: number, y: number): number {
   let best = -1;
   let bestD = Infinity;
@@ -48,12 +58,24 @@ function nearestIndex(profile: DecodeProfile, x: number, y: number): number {
   return best;
 }
 
-export function buildDecodeGrid(profile: DecodeProfile, resolution = DECODE_GRID_RESOLUTION): DecodeGrid {
+export interface DecodeGridOptions {
+  resolution?: number;
+  /** Use this triangulation of the points instead of our Delaunay (e.g. Qhull's, for parity checks). */
+  triangulation?: Triangulation;
+}
+
+export function buildDecodeGrid(profile: DecodeProfile, opts: DecodeGridOptions = {}): DecodeGrid {
+  const resolution = opts.resolution ?? DECODE_GRID_RESOLUTION;
   const kvUsage = linspace(0, 1, resolution);
   const contextLength = linspace(0, Math.max(...profile.contextLength), resolution);
-  const ct = new CloughTocher2D(profile.kvUsage, profile.contextLength);
-  const itlGrad = ct.estimateGradients(profile.itlMs);
-  const thptGrad = ct.estimateGradients(profile.thptPerGpu);
+  let ct: CloughTocher2D;
+  try {
+    ct = new CloughTocher2D(profile.kvUsage, profile.contextLength, opts.triangulation);
+  } catch (err) {
+    throw new InputError(`decode profile: cannot triangulate the ${profile.kvUsage.length} (x_kv_usage, y_context_length) points (${(err as Error).message}); sweep at least two context lengths and two concurrencies.`);
+  }
+  const itlAt = ct.field(profile.itlMs);
+  const thptAt = ct.field(profile.thptPerGpu);
   const itlMs = new Float64Array(resolution * resolution);
   const thptPerGpu = new Float64Array(resolution * resolution);
   for (let iy = 0; iy < resolution; iy++) {
@@ -61,8 +83,8 @@ export function buildDecodeGrid(profile: DecodeProfile, resolution = DECODE_GRID
       const x = kvUsage[ix]!;
       const y = contextLength[iy]!;
       const t = ct.locate(x, y);
-      let itl = t >= 0 ? ct.evaluate(profile.itlMs, itlGrad, x, y, t) : NaN;
-      let thpt = t >= 0 ? ct.evaluate(profile.thptPerGpu, thptGrad, x, y, t) : NaN;
+      let itl = itlAt(x, y, t);
+      let thpt = thptAt(x, y, t);
       if (Number.isNaN(itl) || Number.isNaN(thpt)) {
         const n = nearestIndex(profile, x, y);
         if (Number.isNaN(itl)) itl = profile.itlMs[n]!;
@@ -75,8 +97,9 @@ export function buildDecodeGrid(profile: DecodeProfile, resolution = DECODE_GRID
   return { kvUsage, contextLength, itlMs, thptPerGpu };
 }
 
-export function buildDecodeInterpolator(profile: DecodeProfile, resolution = DECODE_GRID_RESOLUTION): DecodeInterpolator & { grid: DecodeGrid } {
-  const grid = buildDecodeGrid(profile, resolution);
+export function buildDecodeInterpolator(profile: DecodeProfile, opts: DecodeGridOptions = {}): DecodeInterpolator & { grid: DecodeGrid } {
+  const grid = buildDecodeGrid(profile, opts);
+  const resolution = grid.kvUsage.length;
   const { kvUsage: xi, contextLength: yi } = grid;
   const cell = (v: number, axis: number[]) => {
     const i = roundHalfEven((v - axis[0]!) / (axis[1]! - axis[0]!));

@@ -25,15 +25,7 @@ export interface Triangulation {
  * `keepDuplicate` picks which input index becomes the vertex (default: the last).
  * Throws if the points are all collinear or fewer than three distinct points exist.
  */
-export interface TieBreaks {
-  keepDuplicate?: 'first' | 'last';
-  /** For exactly cocircular convex quads: keep the sweep's diagonal, or use the one joining the lowest and highest vertex by (y, x). */
-  cocircular?: 'sweep' | 'rising';
-}
-
-export function delaunay(xs: number[], ys: number[], ties: TieBreaks = {}): Triangulation {
-  const keepDuplicate = ties.keepDuplicate ?? (process.env.DUP as 'first' | 'last' | undefined) ?? 'last';
-  const cocircular = ties.cocircular ?? (process.env.COC as 'sweep' | 'rising' | undefined) ?? 'sweep';
+export function delaunay(xs: number[], ys: number[], keepDuplicate: 'first' | 'last' = 'last'): Triangulation {
   // Orientation and in-circle signs, with results within a relative 1e-12 of zero taken as
   // exactly zero. The profiler's points are computed in floating point: e.g. the one-request
   // points of every row satisfy kv = context / max_kv_tokens, so they are collinear up to
@@ -89,8 +81,9 @@ export function delaunay(xs: number[], ys: number[], ties: TieBreaks = {}): Tria
     const p = pts[n]!;
     const m = hull.length;
     const visible = hull.map((h, i) => orient(h, hull[(i + 1) % m]!, p) < 0);
-    let s = visible.findIndex((v, i) => v && !visible[(i - 1 + m) % m]);
-    if (s < 0) s = 0; // cannot happen for a point outside the hull; defensive
+    const s = visible.findIndex((v, i) => v && !visible[(i - 1 + m) % m]);
+    // A point beyond the hull sees at least one edge and never all of them.
+    if (s < 0) throw new Error(`delaunay: point ${p} (${xs[p]}, ${ys[p]}) sees no hull edge`);
     let t = s;
     while (visible[t % m]) {
       const a = hull[t % m]!;
@@ -137,34 +130,6 @@ export function delaunay(xs: number[], ys: number[], ties: TieBreaks = {}): Tria
     stack.push([a, d], [d, b], [b, c], [c, a]);
   }
 
-  if (cocircular === 'rising') {
-    const rank = (u: number, v: number) => ys[u]! - ys[v]! || xs[u]! - xs[v]!;
-    let changed = true;
-    for (let pass = 0; changed && pass < 100; pass++) {
-      changed = false;
-      for (let t1 = 0; t1 < tris.length; t1++) {
-        for (let e = 0; e < 3; e++) {
-          const a = tris[t1]![e]!;
-          const b = tris[t1]![(e + 1) % 3]!;
-          const t2 = edgeOwner.get(key(b, a));
-          if (t2 === undefined) continue;
-          const c = thirdVertex(tris[t1]!, a, b);
-          const d = thirdVertex(tris[t2]!, b, a);
-          if (inCircle(a, b, c, d) !== 0 || orient(a, d, c) <= 0 || orient(d, b, c) <= 0) continue;
-          const quad = [a, b, c, d].sort(rank);
-          const lo = quad[0]!, hi = quad[3]!;
-          const wantCD = (lo === c && hi === d) || (lo === d && hi === c);
-          if (!wantCD) continue;
-          for (const [u, v] of [[a, b], [b, c], [c, a], [b, a], [a, d], [d, b]] as const) edgeOwner.delete(key(u, v));
-          tris[t1] = [a, d, c];
-          tris[t2] = [d, b, c];
-          register(t1);
-          register(t2);
-          changed = true;
-        }
-      }
-    }
-  }
   return withNeighbors(tris, pts);
 }
 

@@ -8,7 +8,9 @@ export type * from './types.js';
 export { loadProfileDir, loadProfileConfigMap, KV_USAGE_SLACK, MIN_PREFILL_POINTS } from './load.js';
 export { readNpz, parseNpz, writeNpz, encodeNpz, parseNpy, type NpyArray, type NpzWriteArray } from './npz.js';
 export { buildPrefillInterpolator } from './prefill.js';
-export { buildDecodeInterpolator, buildDecodeGrid, DECODE_GRID_RESOLUTION, type DecodeGrid } from './decode.js';
+export { buildDecodeInterpolator, buildDecodeGrid, DECODE_GRID_RESOLUTION, linspace, type DecodeGrid, type DecodeGridOptions } from './decode.js';
+export { delaunay, withNeighbors, type Triangulation } from './delaunay.js';
+export { CloughTocher2D } from './clough-tocher.js';
 
 export function buildInterpolators(data: ProfileData): { prefill: PrefillInterpolator; decode: DecodeInterpolator } {
   return { prefill: buildPrefillInterpolator(data.prefill), decode: buildDecodeInterpolator(data.decode) };

@@ -104,6 +104,9 @@ function solveDense(a: number[][], b: number[]): number[] {
 }
 
 export function buildPrefillInterpolator(profile: PrefillProfile): PrefillInterpolator {
+  if (profile.isl.length < 4) {
+    throw new InputError(`prefill profile: ${profile.isl.length} points; the cubic prefill interpolator needs at least 4 distinct ISLs.`);
+  }
   const order = profile.isl.map((_, i) => i).sort((i, j) => profile.isl[i]! - profile.isl[j]!);
   const isl = order.map((i) => profile.isl[i]!);
   for (let i = 1; i < isl.length; i++) {

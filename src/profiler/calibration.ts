@@ -92,7 +92,7 @@ export interface FitResult {
 
 const FITTED = ['gemm', 'attention', 'memory', 'stepOverheadMs', 'perSequenceUs'] as const;
 
-function toEfficiency(x: number[], reserveBytes: number): Efficiency {
+function toEfficiency(x: number[], reserveBytes: number, fixed: Partial<Record<keyof typeof UNCALIBRATED, number>>): Efficiency {
   const sig = (v: number) => 1 / (1 + Math.exp(-v));
   return {
     gemm: sig(x[0]),
@@ -102,6 +102,7 @@ function toEfficiency(x: number[], reserveBytes: number): Efficiency {
     perSequenceUs: Math.exp(x[4]),
     reserveBytes,
     ...UNCALIBRATED,
+    ...fixed,
   };
 }
 
@@ -124,10 +125,10 @@ function engineFor(m: Measurements, gpu: GpuSpec, eff: Efficiency): Engine {
  * Least squares in log space (relative errors) over the prefill and decode points, each phase
  * weighted equally whatever its point count, by Nelder-Mead on unconstrained parameters.
  */
-export function calibrate(m: Measurements, gpu: GpuSpec): FitResult {
+export function calibrate(m: Measurements, gpu: GpuSpec, fixed: Partial<Record<keyof typeof UNCALIBRATED, number>> = {}): FitResult {
   const reserve = reserveFromMeasurement(m);
   const objective = (x: number[]) => {
-    const e = engineFor(m, gpu, toEfficiency(x, reserve));
+    const e = engineFor(m, gpu, toEfficiency(x, reserve, fixed));
     let p = 0;
     m.prefill.isl.forEach((isl, i) => (p += Math.log(ttftMs(e, isl) / m.prefill.ttftMs[i]) ** 2));
     let d = 0;
@@ -137,7 +138,7 @@ export function calibrate(m: Measurements, gpu: GpuSpec): FitResult {
   // Start from typical achieved fractions (60% compute, 80% bandwidth, 2 ms, 3 us).
   const start = [0.4, 0.4, 1.4, Math.log(2), Math.log(3)];
   const { x, value, iterations } = nelderMead(objective, start, { step: 0.5, maxIterations: 4000, tolerance: 1e-12 });
-  return { eff: toEfficiency(x, reserve), rmsLogError: Math.sqrt(value / 2), iterations };
+  return { eff: toEfficiency(x, reserve, fixed), rmsLogError: Math.sqrt(value / 2), iterations };
 }
 
 export interface ErrorStats {

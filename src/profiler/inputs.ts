@@ -69,8 +69,11 @@ export function shapeFromHfConfig(raw: unknown, file: string, hfId?: string): Mo
   if (!SUPPORTED_ARCHITECTURES.includes(arch)) {
     throw new InputError(`${file}: architecture '${arch}' is not modelled; supported dense architectures: ${SUPPORTED_ARCHITECTURES.join(', ')}.`);
   }
-  if (cfg.use_sliding_window === true) {
-    throw new InputError(`${file}: field 'use_sliding_window' is true; sliding-window attention is not modelled (its KV cache and attention cost are bounded by the window). Profile it on hardware instead.`);
+  // Qwen2/3 configs carry a sliding_window size but switch it off with use_sliding_window: false;
+  // Mistral v0.1 sets only sliding_window.
+  const window = cfg.sliding_window;
+  if (cfg.use_sliding_window === true || (typeof window === 'number' && cfg.use_sliding_window !== false && window < Number(cfg.max_position_embeddings ?? Infinity))) {
+    throw new InputError(`${file}: sliding-window attention (fields 'sliding_window'/'use_sliding_window') is not modelled: its KV cache and attention cost are bounded by the window. Profile it on hardware instead.`);
   }
   if (cfg.quantization_config !== undefined && cfg.quantization_config !== null) {
     throw new InputError(`${file}: field 'quantization_config' is set; only bf16/fp16 weights are modelled (FP8/INT4 change both the bytes and the tensor-core peak). Use the config of the bf16 checkpoint.`);

@@ -26,16 +26,16 @@ export function layerLinearParamsPerGpu(model: ModelShape, tp: number): number {
   return q + kv + o + mlp;
 }
 
-/** LM-head parameters on one GPU (vocab-parallel). */
-export function lmHeadParamsPerGpu(model: ModelShape, tp: number): number {
+/** Parameters of a vocab x hidden matrix (embedding or LM head) on one GPU (vocab-parallel). */
+export function vocabMatrixParamsPerGpu(model: ModelShape, tp: number): number {
   return (model.vocabSize * model.hiddenSize) / tp;
 }
 
 /** Bytes of weights resident on one GPU: layers, embedding, LM head (unless tied), norms. */
 export function weightBytesPerGpu(model: ModelShape, tp: number): number {
   const layers = model.numLayers * layerLinearParamsPerGpu(model, tp);
-  const embedding = lmHeadParamsPerGpu(model, tp);
-  const lmHead = model.tiedEmbeddings ? 0 : lmHeadParamsPerGpu(model, tp);
+  const embedding = vocabMatrixParamsPerGpu(model, tp);
+  const lmHead = model.tiedEmbeddings ? 0 : vocabMatrixParamsPerGpu(model, tp);
   const norms = (2 * model.numLayers + 1) * model.hiddenSize;
   return (layers + embedding + lmHead + norms) * model.bytesPerParam;
 }

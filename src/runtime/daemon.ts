@@ -204,6 +204,11 @@ export class Daemon {
     if (!view) return;
     const current = this.updateWorkerGauges(view);
     const obs: IntervalObservation = { ...result.observation, current_prefill: view.prefill, current_decode: view.decode };
+    if (c.hold_on_missing_data) {
+      // "No series" reads 0 upstream; for the request count and duration that 0 really means
+      // "not observed", which hold_on_missing_data turns into a hold instead of a scale-down.
+      for (const f of ['num_req', 'request_duration'] as const) if (result.emptyFields.includes(f)) obs[f] = null;
+    }
     const m = this.metrics;
     m.set('observedTtft', obs.ttft);
     m.set('observedItl', obs.itl);
@@ -236,8 +241,16 @@ export class Daemon {
       return;
     }
     this.markObserved();
-    const view = await this.readView('load');
-    if (!view) return;
+    const read = await this.readView('load');
+    if (!read) return;
+    // Environments without a worker-count source (virtual, global-planner) count the workers the
+    // router reports, as the original counts registered runtime instances there.
+    const latest = samples[samples.length - 1];
+    const view = {
+      ...read,
+      prefill: read.prefill ?? (this.o.info.services.prefill === undefined && latest.prefill ? Object.keys(latest.prefill).length : null),
+      decode: read.decode ?? (this.o.info.services.decode === undefined && latest.decode ? Object.keys(latest.decode).length : null),
+    };
     const current = this.updateWorkerGauges(view);
     const decision = this.o.planner.loadTick(samples, current);
     await this.act('load', decision, current, undefined, true, undefined);

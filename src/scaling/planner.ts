@@ -103,6 +103,14 @@ function strongest(...bindings: (string | undefined)[]): string {
   return best;
 }
 
+/** A load hold says why when every pool agrees (e.g. all still learning), else 'no_change'. */
+function holdCode(steps: { prefill?: LoadStep; decode?: LoadStep }): string {
+  const codes = [steps.prefill?.code, steps.decode?.code].filter((c) => c !== undefined);
+  const first = codes[0];
+  if (first !== undefined && first !== 'scale_up' && first !== 'scale_down' && codes.every((c) => c === first)) return first;
+  return 'no_change';
+}
+
 export class Planner {
   readonly config: PlannerConfig;
   readonly managed: { prefill: boolean; decode: boolean };
@@ -169,7 +177,7 @@ export class Planner {
 
     if (!cfg.enable_throughput_scaling) return this.hold('throughput_scaling_disabled', current, { observed: metricsOf(obs) });
     if (!hasLatencyAndShape(obs)) {
-      const missing = (['ttft', 'itl', 'isl', 'osl'] as const).filter((k) => typeof obs[k] !== 'number' || Number.isNaN(obs[k]));
+      const missing = (['ttft', 'itl', 'isl', 'osl'] as const).filter((k) => !Number.isFinite(obs[k] ?? NaN));
       return this.hold('hold_invalid_metrics', current, { observed: metricsOf(obs), missing });
     }
     if (cfg.hold_on_missing_data) {
@@ -315,7 +323,7 @@ export class Planner {
         let desired: number | undefined;
         if (p === 'scale_up' || d === 'scale_up') desired = n + 1;
         else if (p === 'scale_down' && d === 'scale_down') desired = n - 1;
-        if (desired === undefined) return this.hold('no_change', current, { load: steps });
+        if (desired === undefined) return this.hold(holdCode(steps), current, { load: steps });
         return this.finishLoad({ prefill: 0, decode: desired }, current, steps);
       }
       return this.hold('worker_count_mismatch', current, { mismatch });
@@ -354,7 +362,7 @@ export class Planner {
       prefill: steps.prefill?.desired ?? counts.prefill,
       decode: steps.decode?.desired ?? counts.decode,
     };
-    if (desired.prefill === counts.prefill && desired.decode === counts.decode) return this.hold('no_change', current, { load: steps });
+    if (desired.prefill === counts.prefill && desired.decode === counts.decode) return this.hold(holdCode(steps), current, { load: steps });
     return this.finishLoad(desired, current, steps);
   }
 

@@ -21,7 +21,7 @@ export interface Forecast {
   osl: number;
 }
 
-/** The original's validity test: TTFT, ITL, ISL and OSL all observed (an idle 0/0 window is NaN). */
+/** The original's validity test: TTFT, ITL, ISL and OSL all observed (an idle 0/0 window is NaN); we also reject ±Inf. */
 export function hasLatencyAndShape(obs: IntervalObservation): boolean {
   return isNum(obs.ttft) && isNum(obs.itl) && isNum(obs.isl) && isNum(obs.osl);
 }
@@ -38,8 +38,9 @@ export function missingTrafficFields(obs: IntervalObservation): string[] {
   return missing;
 }
 
+/** NaN (idle 0/0) and ±Inf (a sum over a zero count) both mean "no usable average". */
 function isNum(v: number | null | undefined): v is number {
-  return typeof v === 'number' && !Number.isNaN(v);
+  return typeof v === 'number' && Number.isFinite(v);
 }
 
 /** Observed TTFT over the profiled TTFT at the observed ISL (>1 = slower than profiled, e.g. queueing). */

@@ -19,7 +19,7 @@
 // - Scaling: new replicas are ready after the cold start; removed ones stop taking requests and
 //   leave when they have drained. GPUs count from the scale-up until the replica is gone.
 import type { Mode } from '../config/schema.js';
-import type { RouterSnapshot } from '../scaling/observation.js';
+import type { DecodeWorkerSample, PrefillWorkerSample, RouterSnapshot } from '../scaling/observation.js';
 import { MinHeap } from './stats.js';
 import type { EngineLatencyModel, PoolCounts, TraceRequest } from './types.js';
 
@@ -264,23 +264,33 @@ export class Engine {
     return { gpuSeconds: this.gpuSeconds + this.gpusNow * (nowS - this.gpuAtS), maxGpus: this.maxGpus };
   }
 
-  /** The router's per-worker gauges at `nowS` for ready workers (draining ones have deregistered). */
+  /**
+   * The router's per-worker gauges at `nowS` for ready workers (draining ones have deregistered).
+   * agg engines register as decode workers and carry the prefill gauges too, as the router exports them.
+   */
   routerSnapshot(nowS: number): RouterSnapshot {
     const prefill: NonNullable<RouterSnapshot['prefill']> = {};
     const decode: NonNullable<RouterSnapshot['decode']> = {};
-    const prefillPool: PoolName = this.agg ? 'decode' : 'prefill';
-    for (const r of this.replicas[prefillPool]) {
-      if (r.state !== 'ready') continue;
-      prefill[String(r.id)] = { active_prefill_tokens: r.prefillTokens, last_ttft: r.lastTtftS, last_isl: r.lastIsl };
+    if (!this.agg) {
+      for (const r of this.replicas.prefill) {
+        if (r.state !== 'ready') continue;
+        prefill[String(r.id)] = { active_prefill_tokens: r.prefillTokens, last_ttft: r.lastTtftS, last_isl: r.lastIsl };
+      }
     }
     for (const r of this.replicas.decode) {
       if (r.state !== 'ready') continue;
-      decode[String(r.id)] = {
+      const gauges: DecodeWorkerSample & Partial<PrefillWorkerSample> = {
         active_decode_blocks: Math.ceil(r.kvUsedAt(nowS) / KV_BLOCK_TOKENS),
         last_itl: r.lastItlS,
       };
+      if (this.agg) {
+        gauges.active_prefill_tokens = r.prefillTokens;
+        gauges.last_ttft = r.lastTtftS;
+        gauges.last_isl = r.lastIsl;
+      }
+      decode[String(r.id)] = gauges;
     }
-    return { prefill, decode };
+    return this.agg ? { decode } : { prefill, decode };
   }
 
   /** Prefill busy seconds credited so far (at completion) over all prefill-serving replicas. */

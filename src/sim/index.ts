@@ -4,6 +4,7 @@ import type { PlannerConfig } from '../config/schema.js';
 import { buildInterpolators, loadProfileDir } from '../profile/index.js';
 import type { DecodeInterpolator, PrefillInterpolator } from '../profile/types.js';
 import { Planner } from '../scaling/planner.js';
+import { createPredictor } from '../predict/index.js';
 import { InputError } from '../util/errors.js';
 import { ExecPolicy, HPA_DEFAULTS, HpaPolicy, PlannerPolicy, parseHpaSpec, parseStaticSpec, staticPolicy } from './policies.js';
 import { simulate, type SimulationResult } from './simulator.js';
@@ -59,12 +60,15 @@ export function buildPolicy(
   interp: Interpolators,
   gpus: PoolCounts,
   initial: PoolCounts | undefined,
+  log: (m: string) => void = (m) => process.stderr.write(`${m}\n`),
 ): PolicyBuild {
   const agg = config.mode === 'agg';
   const defaultInitial: PoolCounts = { prefill: agg ? 0 : config.min_endpoint, decode: config.min_endpoint };
   const start = initial ?? defaultInitial;
   if (spec === 'planner') {
-    const planner = new Planner({ config, interpolators: interp, gpusPerReplica: gpus });
+    // The planner's own predictors, with their notices (e.g. the ARIMA order chosen) sent to `log`.
+    const predictor = () => createPredictor(config.load_predictor, config, { log });
+    const planner = new Planner({ config, interpolators: interp, gpusPerReplica: gpus, predictors: { numReq: predictor(), isl: predictor(), osl: predictor() } });
     return { policy: new PlannerPolicy(planner, config), initial: start };
   }
   if (spec.startsWith('static:')) {
@@ -100,14 +104,17 @@ export interface RunOptions {
   shaping?: TraceShaping;
   coldStartS?: number;
   initial?: PoolCounts;
+  numReqSource?: 'finished' | 'started';
   warn?: (m: string) => void;
+  /** Informational notices of the policy (predictor model choices); default stderr. */
+  log?: (m: string) => void;
   onProgress?: (nowS: number) => void;
 }
 
 export async function runSimulation(opts: RunOptions): Promise<SimulationResult> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
   const gpus = gpusPerReplica(opts.config, warn);
-  const { policy, initial } = buildPolicy(opts.policy, opts.config, opts.interpolators, gpus, opts.initial);
+  const { policy, initial } = buildPolicy(opts.policy, opts.config, opts.interpolators, gpus, opts.initial, opts.log);
   const shaping = opts.shaping ?? {};
   const source = typeof opts.trace === 'string' ? readTrace(opts.trace) : opts.trace;
   try {
@@ -119,6 +126,7 @@ export async function runSimulation(opts: RunOptions): Promise<SimulationResult>
       gpusPerReplica: gpus,
       coldStartS: opts.coldStartS,
       endS: shapedDuration(shaping),
+      numReqSource: opts.numReqSource,
       onProgress: opts.onProgress,
     });
   } finally {

@@ -67,7 +67,6 @@ export function lineChart(title: string, xs: number[], series: Series[], yLabel:
   series.forEach((s, i) => {
     let d = '';
     let pen = false;
-    let prevY = 0;
     s.values.forEach((v, k) => {
       if (!Number.isFinite(v)) {
         pen = false;
@@ -79,9 +78,7 @@ export function lineChart(title: string, xs: number[], series: Series[], yLabel:
       else if (s.step) d += `H${X}V${Y}`;
       else d += `L${X},${Y}`;
       pen = true;
-      prevY = v;
     });
-    void prevY;
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
     const ly = T + 12 + i * 16;
     parts.push(`<line x1="${L + pw + 10}" x2="${L + pw + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);

@@ -25,10 +25,16 @@ export interface SimulationOptions {
   initial: PoolCounts;
   gpusPerReplica: PoolCounts;
   coldStartS?: number;
-  /** End of the simulated window (s); default: the last arrival. Ticks stop here. */
+  /** End of the simulated window (s); default: the end of the interval of the last arrival. Ticks stop here. */
   endS?: number;
   /** How long after endS in-flight requests may still finish (s); later ones count as unfinished. */
   drainLimitS?: number;
+  /**
+   * What `num_req` counts: 'finished' = requests completed in the interval, as upstream's
+   * `dynamo_frontend_requests_total` (default); 'started' = arrivals, as the newer
+   * `requests_started_total` (offered load, which a saturated pool does not cap).
+   */
+  numReqSource?: 'finished' | 'started';
   /** Called now and then with the simulated time. */
   onProgress?: (nowS: number) => void;
 }
@@ -143,7 +149,7 @@ export async function simulate(
     win = new Window();
     const ready = engine.readyCounts();
     const obs: IntervalObservation = {
-      num_req: w.completed,
+      num_req: opts.numReqSource === 'started' ? w.arrivals : w.completed,
       isl: mean(w.islSum, w.completed),
       osl: mean(w.oslSum, w.completed),
       ttft: mean(w.ttftSum, w.ttftCount),
@@ -238,7 +244,9 @@ export async function simulate(
     win.arrivals++;
     requests++;
   }
-  const endS = opts.endS ?? lastT;
+  // By default the run ends with the interval that holds the last arrival, so every request is
+  // seen by a full interval.
+  const endS = opts.endS ?? Math.max(intervalS, Math.ceil(lastT / intervalS) * intervalS);
   await advance(endS);
   const { gpuSeconds, maxGpus } = engine.gpuUsage(endS);
   engine.runUntil(endS + (opts.drainLimitS ?? 3600));

@@ -11,7 +11,8 @@ export interface TraceShaping {
   durationS?: number;
   /**
    * Multiply the arrival rate: each request is kept floor(x) times, plus once more with
-   * probability frac(x) from a seeded generator (x < 1 thins, x > 1 replicates).
+   * probability frac(x) from a seeded generator (x < 1 thins, x > 1 replicates; copies are spread
+   * over the gap to the next request).
    */
   loadScale?: number;
   /** Divide every time by this factor (2 = twice as fast). */
@@ -43,12 +44,24 @@ export async function* shapeTrace(trace: AsyncIterable<TraceRequest> | Iterable<
   const whole = Math.floor(scale);
   const frac = scale - whole;
   const random = seededRandom(s.seed ?? 1);
+  // Copies of one request are spread evenly over the gap to the next original request, so a
+  // replicated trace keeps its rate curve without turning every arrival into a synchronized burst.
+  let held: { t: number; isl: number; osl: number; copies: number } | null = null;
+  const release = function* (nextT: number): Generator<TraceRequest> {
+    if (!held) return;
+    const gap = Number.isFinite(nextT) ? nextT - held.t : 0;
+    for (let i = 0; i < held.copies; i++) yield { t: held.t + (gap * i) / held.copies, isl: held.isl, osl: held.osl };
+    held = null;
+  };
   for await (const r of trace as AsyncIterable<TraceRequest>) {
     if (r.t < start) continue;
     if (r.t >= end) break;
     const copies = whole + (frac > 0 && random() < frac ? 1 : 0);
     if (copies === 0) continue;
-    const shaped = { t: (r.t - start) / speedup, isl: r.isl, osl: r.osl };
-    for (let i = 0; i < copies; i++) yield shaped;
+    const t = (r.t - start) / speedup;
+    yield* release(t);
+    if (copies === 1) yield { t, isl: r.isl, osl: r.osl };
+    else held = { t, isl: r.isl, osl: r.osl, copies };
   }
+  yield* release(Infinity);
 }

@@ -8,8 +8,8 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
   } catch (err) {
-    const msg = err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err);
-    throw new InputError(`${command}: ${msg}; run 'sla-planner ${command} --help' for usage.`);
+    const msg = err instanceof Error ? err.message.replace(/\. To specify.*$/s, '').replace(/\s*\n\s*/g, ' ') : String(err);
+    throw new InputError(`${msg}; run 'sla-planner ${command} --help' for usage.`);
   }
 }
 
@@ -21,21 +21,21 @@ export function numberFlag(
   opts: { required?: boolean; integer?: boolean; min?: number } = {},
 ): number | undefined {
   if (raw === undefined) {
-    if (opts.required) throw new InputError(`${command}: --${flag} is required; run 'sla-planner ${command} --help' for usage.`);
+    if (opts.required) throw new InputError(`--${flag} is required; run 'sla-planner ${command} --help' for usage.`);
     return undefined;
   }
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || (opts.integer && !Number.isInteger(value)) || (opts.min !== undefined && value < opts.min)) {
     const kind = opts.integer ? 'an integer' : 'a number';
     const bound = opts.min !== undefined ? ` >= ${opts.min}` : '';
-    throw new InputError(`${command}: --${flag} must be ${kind}${bound}, got '${raw}'.`);
+    throw new InputError(`--${flag} must be ${kind}${bound}, got '${raw}'.`);
   }
   return value;
 }
 
 export function requireFlag(command: string, flag: string, value: string | undefined): string {
   if (value === undefined || value === '') {
-    throw new InputError(`${command}: --${flag} is required; run 'sla-planner ${command} --help' for usage.`);
+    throw new InputError(`--${flag} is required; run 'sla-planner ${command} --help' for usage.`);
   }
   return value;
 }

@@ -1,0 +1,52 @@
+// A small HTTP client on node:http for the light calls (router scrape, etcd gateway, global
+// planner). It keeps the daemon's footprint small: undici is only loaded for the Kubernetes API,
+// which needs its TLS agent.
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+}
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(readonly code: 'timeout' | 'connect' | 'aborted', message: string) {
+    super(message);
+  }
+}
+
+export function httpCall(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; maxBytes?: number },
+): Promise<HttpResponse> {
+  const u = new URL(url);
+  const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: opts.method ?? 'GET', headers: opts.headers });
+  const maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    // One deadline for connect + headers + body, so a server that trickles bytes still times out.
+    const timer = setTimeout(() => {
+      req.destroy(new HttpError('timeout', `${opts.method ?? 'GET'} ${url} timed out after ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err instanceof HttpError ? err : new HttpError('connect', `${opts.method ?? 'GET'} ${url} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) req.destroy(new HttpError('aborted', `${url}: answer larger than ${maxBytes} bytes`));
+        else chunks.push(c);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', () => { /* reported through req 'error' */ });
+    });
+    if (opts.body !== undefined) req.write(opts.body);
+    req.end();
+  });
+}
