@@ -10,6 +10,9 @@ RUN npm ci --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# A 1 MiB young generation keeps the idle daemon under 80 MB RSS (87 MB with the default); the
+# planner allocates little per tick, so the extra scavenges cost nothing measurable.
+ENV NODE_OPTIONS=--max-semi-space-size=1
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the compiled output comes from the build stage; no compiler in the runtime image.

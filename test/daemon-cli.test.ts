@@ -102,10 +102,12 @@ describe('sla-planner run (process)', () => {
 
   it('virtual environment writes decisions as JSON lines', async () => {
     const out = join(dir, 'decisions.jsonl');
-    const p = runCli(['--config', config({ environment: 'virtual', model_name: 'Qwen/Qwen3-0.6B', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1 }), '--decisions-out', out], {});
+    const p = runCli(['--config', config({ environment: 'virtual', model_name: 'Qwen/Qwen3-0.6B', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, load_predictor_warmup_trace: '../shared/traces/mooncake_arxiv_first1000.jsonl' }), '--decisions-out', out], {});
     await waitFor(async () => existsSync(out) && readFileSync(out, 'utf8').trim().length > 0, 6000, 'a JSONL decision');
     p.child.kill('SIGTERM');
     expect((await p.exit).code).toBe(0);
+    // 177 s of trace in 1 s intervals pre-fill the predictors before the first live interval.
+    expect(events(p).find((e) => e.event === 'predictor_warmup')).toMatchObject({ intervals: 178 });
     const first = JSON.parse(readFileSync(out, 'utf8').trim().split('\n')[0]);
     expect(first).toMatchObject({ decision_id: 0, num_prefill_workers: 4, num_decode_workers: 2 });
   }, 20_000);

@@ -3,6 +3,7 @@ import { loadConfig, applyDerivedRules, type PlannerConfig } from '../config/ind
 import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { Planner } from '../scaling/planner.js';
+import { createPredictor, warmUpPredictors } from '../predict/index.js';
 import { TrafficObserver } from '../observe/prometheus.js';
 import { RouterSampler } from '../observe/router.js';
 import { KubeClient, KubernetesActuator, inClusterConnection } from '../actuate/kubernetes.js';
@@ -125,9 +126,25 @@ export const command: Command = {
     if (info.modelName === null && config.enable_throughput_scaling && config.throughput_metrics_source === 'frontend') {
       logger.warn('config_warning', { message: 'model_name is unknown: frontend series are filtered on dynamo_namespace only; set model_name to filter on the model too.' });
     }
+    const predictorLog = (message: string) => logger.info('predictor_notice', { message });
+    const predictors = {
+      numReq: createPredictor(config.load_predictor, config, { log: predictorLog }),
+      isl: createPredictor(config.load_predictor, config, { log: predictorLog }),
+      osl: createPredictor(config.load_predictor, config, { log: predictorLog }),
+    };
+    if (config.load_predictor_warmup_trace && config.enable_throughput_scaling) {
+      try {
+        const intervals = await warmUpPredictors(predictors, config.load_predictor_warmup_trace, config.throughput_adjustment_interval);
+        logger.info('predictor_warmup', { trace: config.load_predictor_warmup_trace, intervals });
+      } catch (err) {
+        // As the original: a bad warm-up trace is a warning and the predictors start cold.
+        logger.warn('predictor_warmup_failed', { trace: config.load_predictor_warmup_trace, error: errorMessage(err) });
+      }
+    }
     const planner = new Planner({
       config: { ...config, model_name: info.modelName },
       interpolators,
+      predictors,
       gpusPerReplica: { prefill: info.prefillGpus ?? 1, decode: info.decodeGpus ?? 1 },
     });
     const traffic = config.enable_throughput_scaling

@@ -15,6 +15,8 @@ export const ENVIRONMENTS = ['kubernetes', 'virtual', 'global-planner'] as const
 export const PREDICTORS = ['constant', 'arima', 'kalman', 'prophet'] as const;
 export const SWEEPING_MODES = ['none', 'rapid', 'thorough'] as const;
 export const METRICS_SOURCES = ['frontend', 'router'] as const;
+export const PREFILL_SIZINGS = ['throughput', 'queueing'] as const;
+export const NUM_REQ_SOURCES = ['finished', 'started'] as const;
 
 export type Mode = (typeof MODES)[number];
 export type Backend = (typeof BACKENDS)[number];
@@ -123,6 +125,26 @@ export const plannerConfigSchema = z.object({
     .describe('sla-planner extension: pick the highest decode throughput among grid cells under the ITL target instead of the first from the top.'),
   hold_on_missing_data: z.boolean().default(true)
     .describe('sla-planner: never scale down on an interval whose observations are missing or invalid; hold and count it.'),
+  prefill_sizing: z.enum(PREFILL_SIZINGS).default('throughput')
+    .describe('sla-planner extension. throughput (upstream): prefill replicas = forecast input tokens/s / profiled tokens/s, i.e. 100% utilisation. queueing: the fewest replicas whose predicted TTFT (M/G/c queueing wait, Allen-Cunneen, + profiled TTFT) meets ttft for prefill_ttft_quantile of requests, never fewer than the throughput count.'),
+  prefill_ttft_quantile: z.number().gt(0).lt(1).default(0.95)
+    .describe('sla-planner extension (prefill_sizing queueing): fraction of requests whose TTFT the queueing model must keep under ttft.'),
+  prefill_max_utilization: z.number().gt(0).lt(1).default(0.9)
+    .describe('sla-planner extension (prefill_sizing queueing): highest planned prefill utilisation (forecast load / capacity), whatever the queueing model says.'),
+  prefill_burstiness: z.number().positive().default(1.0)
+    .describe('sla-planner extension (prefill_sizing queueing): prior and floor of the burstiness B = (ca^2 + cs^2)/2 of the queueing model; 1 = Poisson arrivals with exponential prefill times.'),
+  prefill_learn_burstiness: z.boolean().default(true)
+    .describe('sla-planner extension (prefill_sizing queueing): learn B from each interval as observed queueing delay (observed TTFT - profiled TTFT) over the M/M/c prediction at the observed load (EWMA, floored at prefill_burstiness).'),
+  decode_max_utilization: z.number().gt(0).max(1).default(1.0)
+    .describe('sla-planner extension: plan decode at this fraction of the profiled throughput under the ITL target; 1 = upstream.'),
+  num_req_source: z.enum(NUM_REQ_SOURCES).default('finished')
+    .describe('What the request count of an interval counts. finished (upstream): dynamo_frontend_requests_total, so a saturated pool reports its own capacity. started (newer upstream): arrivals, from dynamo_frontend_requests_started_total, falling back to requests_total when that series is absent.'),
+  forecast_quantile: z.number().gt(0).lt(1).nullable().default(null)
+    .describe('sla-planner extension: size for this quantile of the request-count forecast instead of its mean, using the recent ratios observed / forecast (null = the mean, upstream).'),
+  forecast_error_window: int().min(2).default(20)
+    .describe('sla-planner extension: intervals of observed / forecast ratios kept for forecast_quantile.'),
+  scale_down_window: int().positive().default(1)
+    .describe('sla-planner extension: a throughput decision may not go below the highest count planned over this many intervals (scale-up is immediate); 1 = upstream.'),
 });
 
 export type PlannerConfigInput = z.input<typeof plannerConfigSchema>;

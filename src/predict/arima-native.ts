@@ -33,13 +33,23 @@ export interface NativeArimaOptions {
 export type NativeArima = new (options: NativeArimaOptions) => NativeArimaModel;
 
 const require = createRequire(import.meta.url);
-const packageDir = dirname(require.resolve('arima'));
-const instantiate = require(join(packageDir, 'wasm', 'native-sync.js')) as (opts: object) => unknown;
-const wasmBinary = require(join(packageDir, 'wrapper', 'native.bin.js')) as unknown;
-const wrap = require(join(packageDir, 'load.js')) as (module: unknown) => NativeArima;
-
 const silent = () => {};
-export const ARIMA: NativeArima = wrap(instantiate({ wasmBinary, print: silent, printErr: silent }));
+let arima: NativeArima | undefined;
+
+/**
+ * The wasm ARIMA constructor, instantiated on first use: a daemon running the constant or Kalman
+ * predictor never pays for the module (about 12 MB of RSS).
+ */
+export function nativeArima(): NativeArima {
+  if (!arima) {
+    const packageDir = dirname(require.resolve('arima'));
+    const instantiate = require(join(packageDir, 'wasm', 'native-sync.js')) as (opts: object) => unknown;
+    const wasmBinary = require(join(packageDir, 'wrapper', 'native.bin.js')) as unknown;
+    const wrap = require(join(packageDir, 'load.js')) as (module: unknown) => NativeArima;
+    arima = wrap(instantiate({ wasmBinary, print: silent, printErr: silent }));
+  }
+  return arima;
+}
 
 /** Point `model` at a new series of the length it was fitted on (see NativeArimaModel.ts). */
 export function setSeries(model: NativeArimaModel, series: readonly number[]): void {

@@ -6,7 +6,7 @@
 // AIC is the conditional Gaussian approximation n·ln(σ²) + 2k, with σ² the package's one-step
 // forecast error variance; pmdarima uses the exact likelihood, so close calls between two orders
 // can go the other way.
-import { ARIMA, setSeries, type NativeArimaModel } from './arima-native.js';
+import { nativeArima, setSeries, type NativeArimaModel } from './arima-native.js';
 
 export interface ArimaOrder {
   p: number;
@@ -146,6 +146,7 @@ export class ArimaFit {
     // on MA(2) terms of ordinary load series (forecast variance 1e5 on a series of variance 1e2,
     // forecasts off by 2x). CSS gives the same one-step forecasts as CSS-ML to within noise on
     // our test series and costs about half (2-4 ms instead of 5-11 ms for (2,0,2) on 128 points).
+    const ARIMA = nativeArima();
     const model = new ARIMA({ p: order.p, d: order.d, q: order.q, method: 2, optimizer: 5, verbose: false });
     try {
       model.train(y.slice());

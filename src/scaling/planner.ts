@@ -28,6 +28,7 @@ import {
   planPrefill,
   prefillCorrectionFactor,
 } from './throughput.js';
+import { observedBurstiness, sizeQueueForSla } from './queueing.js';
 
 export interface ReplicaCounts {
   prefill: number;
@@ -67,6 +68,10 @@ export interface PlannerState {
   lastPredicted?: PredictedLoad;
   gpuHours: number;
   holds: Record<string, number>;
+  /** Allen-Cunneen burstiness B in use (prefill_sizing queueing); 1 otherwise. */
+  prefillBurstiness?: number;
+  /** Multiplier applied to the request-count forecast (forecast_quantile); 1 otherwise. */
+  forecastMultiplier?: number;
 }
 
 export interface PlannerOptions {
@@ -79,6 +84,21 @@ export interface PlannerOptions {
 }
 
 type Pool = 'prefill' | 'decode';
+
+/** Highest learned burstiness: beyond this the interval is an outage, not a traffic shape. */
+const BURSTINESS_CAP = 100;
+/** Highest forecast multiplier (forecast_quantile): one wild interval must not take the whole budget. */
+const FORECAST_MULTIPLIER_CAP = 4;
+
+/** Linear-interpolated quantile of a sample (numpy's default). */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
 
 /** The interval's traffic fields only (router gauges are bulky and explained by the load reasons). */
 function metricsOf(obs: IntervalObservation): IntervalObservation {
@@ -125,6 +145,13 @@ export class Planner {
   private readonly itlRegression: LatencyRegression;
   private lastPredicted: PredictedLoad | undefined;
   private gpuHours = 0;
+  /** Burstiness of the prefill queueing model, learned from observed TTFT (prefill_sizing queueing). */
+  private prefillBurstiness: number;
+  /** Recent observed / forecast request-count ratios (forecast_quantile). */
+  private readonly forecastRatios: number[] = [];
+  private forecastMultiplier = 1;
+  /** Planned counts of the last scale_down_window intervals, newest last. */
+  private readonly plannedHistory: Array<{ prefill: number | null; decode: number | null }> = [];
   private readonly holds: Record<string, number> = {};
 
   constructor(opts: PlannerOptions) {
@@ -149,6 +176,7 @@ export class Planner {
     this.lowerBound = { prefill: 1, decode: 1 };
     this.ttftRegression = new LatencyRegression(config.load_learning_window, config.load_min_observations);
     this.itlRegression = new LatencyRegression(config.load_learning_window, config.load_min_observations);
+    this.prefillBurstiness = config.prefill_burstiness;
   }
 
   private requiredGpus(pool: Pool): number {
@@ -169,6 +197,7 @@ export class Planner {
     const counts = this.managedCounts(current);
     this.gpuHours += ((counts.prefill * this.gpusPerReplica.prefill + counts.decode * this.gpusPerReplica.decode) * intervalS) / 3600;
 
+    if (cfg.forecast_quantile !== null) this.recordForecastRatio(obs.num_req);
     // The predictors see every interval, idle ones included (an unobserved value counts as 0), as
     // the original feeds them before it checks validity.
     this.predictors.numReq.observe(obs.num_req ?? 0);
@@ -193,6 +222,9 @@ export class Planner {
       requestDurationS: obs.request_duration ?? 0,
     };
     const interp = this.interpolators!;
+    if (cfg.prefill_sizing === 'queueing' && cfg.prefill_learn_burstiness && this.managed.prefill) {
+      this.learnBurstiness(observed, counts.prefill, intervalS, interp.prefill);
+    }
 
     if (this.correctionOn) {
       let pCf = this.correctionFactor.prefill;
@@ -218,24 +250,27 @@ export class Planner {
     }
     const predicted: PredictedLoad = { num_req: forecast.numReq, isl: forecast.isl, osl: forecast.osl };
     this.lastPredicted = predicted;
+    // forecast_quantile: size for an upper quantile of the count, not the mean (reported raw).
+    const sized = this.forecastMultiplier === 1 ? forecast : { ...forecast, numReq: forecast.numReq * this.forecastMultiplier };
 
     const planned: { prefill: number | null; decode: number | null } = { prefill: null, decode: null };
     const bindings: { prefill?: string; decode?: string } = {};
     const details: Record<string, unknown> = {};
     const prefillInput = {
-      forecast,
+      forecast: sized,
       intervalS,
       correctionFactor: this.correctionFactor.prefill,
       correctionCanScaleUp: cfg.prefill_correction_can_scale_up,
       prefill: interp.prefill,
     };
     const decodeInput = {
-      forecast,
+      forecast: sized,
       intervalS,
       correctionFactor: this.correctionFactor.decode,
       itlTargetMs: cfg.itl,
       decode: interp.decode,
       monotoneSearch: cfg.monotone_decode_search,
+      maxUtilization: cfg.decode_max_utilization,
     };
     if (cfg.mode === 'agg') {
       const plan = planAgg({ prefill: prefillInput, decode: decodeInput, gpusPerReplica: this.gpusPerReplica.decode, minEndpoint: cfg.min_endpoint });
@@ -249,6 +284,15 @@ export class Planner {
         bindings.prefill = plan.binding;
         details.prefill_demand_tok_s = plan.demandTokensPerS;
         details.prefill_thpt_per_gpu = plan.thptPerGpu;
+        if (cfg.prefill_sizing === 'queueing') {
+          const q = this.queueingPrefill(sized, intervalS, interp.prefill);
+          details.prefill_queueing = q;
+          // Never below the throughput count: the queueing model only adds headroom.
+          if (q.replicas > plan.replicas) {
+            planned.prefill = q.replicas;
+            bindings.prefill = 'sla_queueing';
+          }
+        }
       }
       if (this.managed.decode) {
         const plan = planDecode({ ...decodeInput, gpusPerReplica: this.gpusPerReplica.decode, minEndpoint: cfg.min_endpoint });
@@ -259,6 +303,9 @@ export class Planner {
       }
     }
 
+    if (cfg.scale_down_window > 1) this.holdScaleDown(planned, bindings);
+    if (this.forecastMultiplier !== 1) details.forecast_multiplier = this.forecastMultiplier;
+
     const base: DecisionReason = {
       code: 'scale',
       observed: metricsOf(obs),
@@ -267,6 +314,7 @@ export class Planner {
       planned,
       ...details,
     };
+
 
     if (cfg.enable_load_scaling) {
       // Both modes on: throughput only sets the floor that load decisions may not go under.
@@ -444,7 +492,98 @@ export class Planner {
       lastPredicted: this.lastPredicted,
       gpuHours: this.gpuHours,
       holds: { ...this.holds },
+      prefillBurstiness: this.prefillBurstiness,
+      forecastMultiplier: this.forecastMultiplier,
     };
+  }
+
+  /**
+   * prefill_sizing queueing: replicas from the M/G/c model (queueing.ts) at the forecast arrival
+   * rate. One replica serves a prompt of the forecast ISL in isl / (thpt_per_gpu × GPUs) seconds,
+   * the same capacity the throughput formula assumes, so the two counts are directly comparable.
+   */
+  private queueingPrefill(forecast: { numReq: number; isl: number }, intervalS: number, prefill: PrefillInterpolator) {
+    const cfg = this.config;
+    const gpus = this.gpusPerReplica.prefill;
+    const thpt = prefill.thptPerGpu(forecast.isl) * gpus;
+    const serviceS = thpt > 0 && forecast.isl > 0 ? forecast.isl / thpt : NaN;
+    // The search stops at what the budget could ever give prefill (the budget code caps it again).
+    const maxReplicas = cfg.max_gpu_budget >= 0 ? Math.floor(cfg.max_gpu_budget / gpus) : 100_000;
+    const sizing = sizeQueueForSla({
+      arrivalRatePerS: Math.max(0, forecast.numReq) / intervalS,
+      serviceS,
+      idleTtftMs: prefill.ttftMs(forecast.isl),
+      ttftTargetMs: cfg.ttft,
+      quantile: cfg.prefill_ttft_quantile,
+      burstiness: this.prefillBurstiness,
+      maxUtilization: cfg.prefill_max_utilization,
+      maxReplicas,
+    });
+    return { ...sizing, burstiness: this.prefillBurstiness };
+  }
+
+  /**
+   * EWMA (weight 1/2: an interval of a few minutes is one noisy sample, two in a row are a trend)
+   * of the burstiness that explains the interval just observed, floored at the configured prior so
+   * a quiet interval cannot talk the model into running hot, and capped so one pathological
+   * interval (e.g. replicas still warming up) cannot demand the whole budget.
+   */
+  private learnBurstiness(
+    observed: { numReq: number; isl: number; ttftMs: number },
+    replicas: number,
+    intervalS: number,
+    prefill: PrefillInterpolator,
+  ): void {
+    const thpt = prefill.thptPerGpu(observed.isl) * this.gpusPerReplica.prefill;
+    if (!(thpt > 0) || !(observed.isl > 0)) return;
+    const b = observedBurstiness({
+      arrivalRatePerS: observed.numReq / intervalS,
+      serviceS: observed.isl / thpt,
+      replicas,
+      observedTtftMs: observed.ttftMs,
+      idleTtftMs: prefill.ttftMs(observed.isl),
+    });
+    if (b === undefined || !Number.isFinite(b)) return;
+    const floor = this.config.prefill_burstiness;
+    this.prefillBurstiness = Math.min(BURSTINESS_CAP, Math.max(floor, 0.5 * this.prefillBurstiness + 0.5 * b));
+  }
+
+  /**
+   * forecast_quantile: the ratio observed / forecast of each interval (forecasts under one request
+   * say nothing about relative error and are skipped); the multiplier is the configured quantile
+   * of the recent ratios, never below 1 (it adds headroom, never removes it).
+   */
+  private recordForecastRatio(numReq: number | null | undefined): void {
+    const last = this.lastPredicted?.num_req;
+    if (last === undefined || !(last >= 1) || typeof numReq !== 'number' || !Number.isFinite(numReq)) return;
+    this.forecastRatios.push(numReq / last);
+    if (this.forecastRatios.length > this.config.forecast_error_window) this.forecastRatios.shift();
+    const q = quantile(this.forecastRatios, this.config.forecast_quantile ?? 0.5);
+    this.forecastMultiplier = Math.min(FORECAST_MULTIPLIER_CAP, Math.max(1, q));
+  }
+
+  /**
+   * scale_down_window: a pool goes down only to the highest count planned over the last N
+   * intervals (like the HPA's stabilisation window), so a one-interval dip does not release a
+   * replica that takes a cold start to get back. Scale-up is never delayed.
+   */
+  private holdScaleDown(planned: { prefill: number | null; decode: number | null }, bindings: { prefill?: string; decode?: string }): void {
+    const raw = { ...planned };
+    for (const pool of ['prefill', 'decode'] as const) {
+      const now = planned[pool];
+      if (now === null) continue;
+      let held = now;
+      for (const h of this.plannedHistory) {
+        const v = h[pool];
+        if (v !== null && v > held) held = v;
+      }
+      if (held > now) {
+        planned[pool] = held;
+        bindings[pool] = 'scale_down_window';
+      }
+    }
+    this.plannedHistory.push(raw);
+    while (this.plannedHistory.length > this.config.scale_down_window - 1) this.plannedHistory.shift();
   }
 
   /** Counts of the pools this mode manages; an unmanaged pool counts as 0. */

@@ -95,6 +95,8 @@ export interface DecodePlanInput {
   decode: DecodeInterpolator;
   /** sla-planner extension: best throughput over all cells under the target, not the first from the top. */
   monotoneSearch: boolean;
+  /** sla-planner extension (decode_max_utilization): plan at this fraction of the profiled rate; 1 = upstream. */
+  maxUtilization?: number;
   gpusPerReplica: number;
   minEndpoint: number;
 }
@@ -113,7 +115,7 @@ export function planDecode(input: DecodePlanInput): PoolPlan & { best: DecodeBes
   const contextLength = input.forecast.isl + input.forecast.osl / 2;
   const best = bestDecodeThroughput(input.decode, target, contextLength, input.monotoneSearch);
   const demand = decodeDemandTokensPerS(input.forecast, input.intervalS);
-  return { ...sizePool(demand, best.thptPerGpu, input.gpusPerReplica, input.minEndpoint), best };
+  return { ...sizePool(demand, best.thptPerGpu * (input.maxUtilization ?? 1), input.gpusPerReplica, input.minEndpoint), best };
 }
 
 /** Grid resolution of the original decode interpolator (kv-usage axis). */
@@ -185,7 +187,7 @@ export function planAgg(input: AggPlanInput): AggPlan {
     return { replicas: input.minEndpoint, binding: 'no_capacity', prefillGpus: NaN, decodeGpus: NaN };
   }
   const prefillGpus = prefillDemand / prefillThpt;
-  const decodeGpus = decodeDemand / best.thptPerGpu;
+  const decodeGpus = decodeDemand / (best.thptPerGpu * (input.decode.maxUtilization ?? 1));
   const needed = Math.ceil((prefillGpus + decodeGpus) / input.gpusPerReplica);
   if (!(needed > input.minEndpoint)) return { replicas: input.minEndpoint, binding: 'min_endpoint', prefillGpus, decodeGpus };
   return { replicas: needed, binding: 'demand', prefillGpus, decodeGpus };
