@@ -14,6 +14,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   profile: { summary: 'Generate profile data, ConfigMaps and a DGD from a model shape and a GPU spec', load: () => import('./commands/profile.js') },
 };
 
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+export function loadCommand(name: string): Promise<{ command: Command }> {
+  const entry = COMMANDS[name];
+  if (!entry) throw new Error(`unknown command '${name}'`);
+  return entry.load();
+}
+
 function topHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);

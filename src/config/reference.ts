@@ -3,13 +3,13 @@
 //   node dist/src/config/reference.js                  print the Markdown
 //   node dist/src/config/reference.js --write README.md  replace the marked section in place
 //   node dist/src/config/reference.js --check README.md  exit 1 when the section is stale
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readMarkedSection, replaceMarkedSection, sectionMain, sectionMarkers } from '../util/markdown.js';
 import { pathToFileURL } from 'node:url';
 import { FIELD_SPECS, type FieldSpec } from './fields.js';
 import { CONFIG_KEYS, DEFAULT_PROMETHEUS_ENDPOINT, KEY_ALIASES } from './schema.js';
 
-export const REFERENCE_START = '<!-- config-reference:start -->';
-export const REFERENCE_END = '<!-- config-reference:end -->';
+const REFERENCE_SECTION = 'config-reference';
+export const { start: REFERENCE_START, end: REFERENCE_END } = sectionMarkers(REFERENCE_SECTION);
 
 const ENV_DEFAULT_TEXT: Record<string, string> = {
   namespace: 'env `DYN_NAMESPACE`, else `"dynamo"`',
@@ -61,53 +61,16 @@ export function configReferenceMarkdown(): string {
   return lines.join('\n');
 }
 
-/** `text` with the marked section replaced by `body`; throws when the markers are missing. */
+/** `text` with the config-reference section replaced by `body`; throws when the markers are missing. */
 export function replaceReferenceSection(text: string, body: string, file = 'README.md'): string {
-  const start = text.indexOf(REFERENCE_START);
-  const end = text.indexOf(REFERENCE_END);
-  if (start < 0 || end < start) {
-    throw new Error(`${file} has no '${REFERENCE_START}' ... '${REFERENCE_END}' section; add both markers where the config reference belongs.`);
-  }
-  return `${text.slice(0, start)}${REFERENCE_START}\n${body}${text.slice(end)}`;
+  return replaceMarkedSection(text, REFERENCE_SECTION, body, file);
 }
 
-/** The section currently between the markers, or undefined when there are none. */
+/** The config-reference section currently in `text`, or undefined when there are no markers. */
 export function readReferenceSection(text: string): string | undefined {
-  const start = text.indexOf(REFERENCE_START);
-  const end = text.indexOf(REFERENCE_END);
-  if (start < 0 || end < start) return undefined;
-  return text.slice(start + REFERENCE_START.length + 1, end);
-}
-
-function main(argv: string[]): number {
-  const [flag, file] = argv;
-  if (flag === undefined) {
-    process.stdout.write(configReferenceMarkdown());
-    return 0;
-  }
-  if ((flag !== '--write' && flag !== '--check') || !file) {
-    process.stderr.write('usage: reference.js [--write FILE | --check FILE]\n');
-    return 2;
-  }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-    const updated = replaceReferenceSection(text, configReferenceMarkdown(), file);
-    if (flag === '--check') {
-      if (updated !== text) {
-        process.stderr.write(`${file}: the config reference is stale; run 'node dist/src/config/reference.js --write ${file}'.\n`);
-        return 1;
-      }
-      return 0;
-    }
-    if (updated !== text) writeFileSync(file, updated);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
+  return readMarkedSection(text, REFERENCE_SECTION);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = sectionMain(process.argv.slice(2), REFERENCE_SECTION, configReferenceMarkdown, 'dist/src/config/reference.js');
 }

@@ -82,8 +82,14 @@ export function waitTailProbability(c: number, arrivalRatePerS: number, serviceS
   if (!(arrivalRatePerS > 0)) return 0;
   const spare = c / serviceS - arrivalRatePerS;
   if (!(spare > 0)) return 1;
-  return erlangC(c, arrivalRatePerS * serviceS) * Math.exp((-spare * Math.max(0, tS)) / burstiness);
+  return missFraction(erlangC(c, arrivalRatePerS * serviceS), spare, burstiness, tS);
 }
+
+function missFraction(waitProb: number, spareRatePerS: number, burstiness: number, tS: number): number {
+  if (TAIL_MODE === 'markov') return Math.min(1, (waitProb * burstiness) / spareRatePerS / Math.max(1e-9, tS));
+  return waitProb * Math.exp((-spareRatePerS * Math.max(0, tS)) / burstiness);
+}
+const TAIL_MODE = process.env.SLA_TAIL ?? 'exp';
 
 /**
  * Fewest replicas (≥ 1 when there is any load) with utilisation ≤ maxUtilization and
@@ -118,7 +124,7 @@ export function sizeQueueForSla(input: QueueSizingInput): QueueSizing {
     if (k < capped) continue;
     const rho = a / k;
     const waitProb = b / (1 - rho * (1 - b));
-    const miss = waitProb * Math.exp((-(k / s - lambda) * slackS) / burst);
+    const miss = missFraction(waitProb, k / s - lambda, burst, slackS);
     if (miss <= allowedMiss) return result(k, k === capped ? 'utilization_cap' : 'sla');
   }
   return result(limit, 'max_replicas');
