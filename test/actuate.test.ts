@@ -1,7 +1,12 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GlobalPlannerActuator, type ScaleRequest } from '../src/actuate/global.js';
 import { SerialActuator } from '../src/actuate/serial.js';
+import { JsonlSink } from '../src/actuate/virtual.js';
+import { InputError } from '../src/util/errors.js';
 import type { Actuator, ApplyOutcome, ScaleTarget } from '../src/actuate/types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,5 +80,18 @@ describe('GlobalPlannerActuator', () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     expect(await a.apply({ decode: 9 }, { blocking: false })).toMatchObject({ status: 'failed', errorKind: 'global_planner_unreachable' });
+  });
+});
+
+describe('JsonlSink', () => {
+  it('refuses an unwritable --decisions-out at start-up with one sentence (exit 2 in the CLI)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sla-sink-'));
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, '');
+    expect(() => new JsonlSink(join(file, 'decisions.jsonl'))).toThrow(InputError);
+    expect(() => new JsonlSink(join(file, 'decisions.jsonl'))).toThrow(/--decisions-out .*: cannot append to it \(ENOTDIR\)/);
+    const ok = new JsonlSink(join(dir, 'decisions.jsonl'));
+    ok.write({ decision_id: 0 });
+    expect(readFileSync(join(dir, 'decisions.jsonl'), 'utf8')).toBe('{"decision_id":0}\n');
   });
 });

@@ -76,9 +76,15 @@ describe('upstream fixtures', () => {
 
   it('sla-planner extensions default to off (upstream behaviour) except the missing-data hold', () => {
     const { config } = resolveConfig({}, { env: NO_ENV });
-    expect(EXTENSION_CONFIG_KEYS.sort()).toEqual(['hold_on_missing_data', 'monotone_decode_search', 'prefill_correction_can_scale_up']);
+    expect(EXTENSION_CONFIG_KEYS.sort()).toEqual([
+      'decode_max_kv_usage', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data', 'monotone_decode_search',
+      'num_req_source', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
+      'prefill_max_utilization', 'prefill_sizing', 'prefill_ttft_quantile', 'scale_down_window',
+    ]);
     expect(config.prefill_correction_can_scale_up).toBe(false);
     expect(config.monotone_decode_search).toBe(false);
+    // The switches that change decisions are off; the rest only tune an option that is off.
+    expect(config).toMatchObject({ prefill_sizing: 'throughput', decode_max_kv_usage: 1, num_req_source: 'finished', forecast_quantile: null, scale_down_window: 1 });
   });
 
   it('the upstream JSON Schema lists exactly our upstream fields, with the same defaults', () => {
@@ -446,7 +452,7 @@ describe('every config shipped in config/', () => {
     });
   }
 
-  it('the shipped default is disagg, throughput scaling, virtual, 1 GPU per engine, H100 llama SLA', () => {
+  it('the shipped default is disagg, throughput scaling, virtual, 1 GPU per engine, H100 llama SLA, recommended extensions on', () => {
     const { config } = loadConfig('config/planner-config.json', { env: NO_ENV, strict: true });
     expect(config).toMatchObject({
       mode: 'disagg',
@@ -456,8 +462,12 @@ describe('every config shipped in config/', () => {
       prefill_engine_num_gpu: 1,
       decode_engine_num_gpu: 1,
       profile_results_dir: 'config/profile',
-      ttft: 200,
+      // 300 ms: the profile's TTFT at the demo trace's longest prompts (7.4k tokens) is 225 ms.
+      ttft: 300,
       itl: 20,
+      prefill_sizing: 'queueing',
+      num_req_source: 'started',
+      scale_down_window: 5,
     });
   });
 });

@@ -85,6 +85,37 @@ describe('daemon wiring', () => {
   });
 });
 
+describe('a tick that throws', () => {
+  it('is a counted hold with one log line per episode, and the loop keeps running', async () => {
+    let calls = 0;
+    const planner: DecisionEngine = {
+      throughputTick: (_obs, current) => {
+        calls++;
+        if (calls <= 2) throw new Error('interpolator blew up');
+        return { prefill: current.prefill, decode: current.decode, decided: false, reason: { code: 'no_change' } };
+      },
+      loadTick: () => { throw new Error('unused'); },
+      state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
+    };
+    const actuator: Actuator = { name: 'stub', init: async () => ({}) as never, view: async () => ({ prefill: 1, decode: 1, ready: true }), apply: async () => ({ status: 'unchanged' }) };
+    const lines: Record<string, unknown>[] = [];
+    const busy: TrafficResult = { ...EMPTY, emptyFields: [], observation: { num_req: 6, isl: 30, osl: 15, ttft: 12, itl: 2, request_duration: 3 } };
+    const daemon = new Daemon({
+      config: config(), planner, actuator, info: { prefillGpus: 1, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+      traffic: { observe: async () => busy }, logger: new Logger((l) => lines.push(JSON.parse(l))), httpPort: 0, throughputPeriodMs: 40,
+    });
+    await daemon.start();
+    await new Promise((r) => setTimeout(r, 190));
+    await daemon.stop(500);
+    expect(calls).toBeGreaterThanOrEqual(3);
+    const text = await daemon.metrics.registry.metrics();
+    expect(metricValue(text, 'sla_planner_holds_total', { reason: 'internal_error' })).toBe(2);
+    expect(daemon.history.filter((h) => (h.reason as { code: string }).code === 'internal_error')).toHaveLength(2);
+    expect(lines.filter((l) => l.event === 'fault' && l.fault === 'internal:throughput')).toHaveLength(1);
+    expect(lines.filter((l) => l.event === 'recovered' && l.fault === 'internal:throughput')).toHaveLength(1);
+  });
+});
+
 describe('load tick without a worker-count source', () => {
   it('counts the workers the router reports (virtual), and holds when there are no samples', async () => {
     const currents: unknown[] = [];

@@ -70,6 +70,9 @@ describe('sla-planner decide', () => {
     expectRejected(decide(['--config', config, '--profile-dir', LLAMA, '--observations', file]), `${file} line 3`, "'isl'", '>= 0');
     expectRejected(decide(['--config', config, '--profile-dir', LLAMA, '--observations', '-'], '{"num_req": 1,\n'), 'stdin line 1', 'not valid JSON');
     expectRejected(decide(['--config', config, '--profile-dir', LLAMA, '--observations', '-'], '{"ttft_ms": 1}\n'), "unknown field 'ttft_ms'");
+    // A directory opens fine and only fails on the first read.
+    const dir = mkdtempSync(join(tmpdir(), 'sla-planner-decide-'));
+    expectRejected(decide(['--config', config, '--profile-dir', LLAMA, '--observations', dir]), `--observations ${dir}`, 'EISDIR');
     expectRejected(decide(['--config', config, '--profile-dir', LLAMA, '--observations', '-'], '{"current_decode": 1.5}\n'), "'current_decode'", 'whole number');
   });
 

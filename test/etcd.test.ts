@@ -79,6 +79,35 @@ describe('virtual environment against a real etcd (planner-reference.md §7.2)',
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
   });
 
+  it('resumes from garbage keys as if they were never written, not with NaN ids', async () => {
+    const Pg = plannerPrefix('ns-garbage');
+    await client.put(Pg + 'decision_id', 'seven');
+    await client.put(Pg + 'num_prefill_workers', '-3');
+    await client.put(Pg + 'num_decode_workers', '2.5');
+    const a = make({ dynamoNamespace: 'ns-garbage' });
+    await a.init();
+    expect(await a.view()).toEqual({ prefill: null, decode: null, ready: true });
+    expect(await a.apply({ prefill: 1, decode: 2 }, { blocking: false })).toMatchObject({ status: 'applied' });
+    expect(await client.get(Pg + 'decision_id')).toBe('0');
+  });
+
+  it('a blocking wait on the daemon-long signal leaves no abort listener behind', async () => {
+    const a = make({ dynamoNamespace: 'ns-listeners', maxWaitMs: 400, checkIntervalMs: 20 });
+    await a.init();
+    await a.apply({ prefill: 1, decode: 1 }, { blocking: true });
+    const ctl = new AbortController();
+    let added = 0;
+    let removed = 0;
+    const add = ctl.signal.addEventListener.bind(ctl.signal);
+    const remove = ctl.signal.removeEventListener.bind(ctl.signal);
+    ctl.signal.addEventListener = ((...args: Parameters<typeof add>) => { added++; add(...args); }) as typeof add;
+    ctl.signal.removeEventListener = ((...args: Parameters<typeof remove>) => { removed++; remove(...args); }) as typeof remove;
+    // Never acknowledged: about 20 polls, each must clean up after itself.
+    expect(await a.waitReady(ctl.signal)).toBe(false);
+    expect(added).toBeGreaterThan(5);
+    expect(removed).toBe(added);
+  });
+
   it('an unreachable etcd is a failed outcome, not a crash', async () => {
     const a = make({ etcd: new EtcdJson('127.0.0.1:1', 500), dynamoNamespace: 'x' });
     const out = await a.apply({ prefill: 1, decode: 1 }, { blocking: false });

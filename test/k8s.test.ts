@@ -37,6 +37,10 @@ describe('reading a DGD (contracts.md §2.3)', () => {
     expect(gpusPerReplica(trt.spec!.services!.TRTLLMDecodeWorker)).toBe(1);
     expect(gpusPerReplica({ resources: { requests: { gpu: '4' } } })).toBe(4);
     expect(gpusPerReplica({})).toBeNull();
+    // Python's `limits.gpu or requests.gpu`: an empty or "0" limit falls through to the request.
+    expect(gpusPerReplica({ resources: { limits: { gpu: '' }, requests: { gpu: '2' } } })).toBe(2);
+    expect(gpusPerReplica({ resources: { limits: { gpu: '0' }, requests: { gpu: '2' } } })).toBe(2);
+    expect(gpusPerReplica({ resources: { limits: { gpu: '0' } } })).toBe(0);
     expect(modelNameOf(trt.spec!.services!.TRTLLMDecodeWorker)).toBe('qwen/qwen3-0.6b');
     expect(modelNameOf({ extraPodSpec: { mainContainer: { args: ['python3 -m dynamo.vllm --model "My Org/M" --served-model-name=Served'] } } })).toBe('served');
     expect(frontendMetricsUrl(trt, 'trt-dgd')).toBe('http://trt-dgd-frontend:8000/metrics');
@@ -111,6 +115,20 @@ describe('KubernetesActuator against a strict fake API server', () => {
     const before = kube.log.filter((r) => r.method === 'PATCH').length;
     expect(await a.apply({ prefill: 1, decode: 4 }, { blocking: false })).toEqual({ status: 'unchanged' });
     expect(kube.log.filter((r) => r.method === 'PATCH').length).toBe(before);
+  });
+
+  it('merge-patches both pools in one apply without tripping over its own resourceVersion', async () => {
+    const a = make();
+    await a.init();
+    const out = await a.apply({ prefill: 3, decode: 5 }, { blocking: false });
+    expect(out).toEqual({ status: 'applied', written: { prefill: 3, decode: 5 } });
+    // Two DGD writes, the second conditional on the version the first one produced; no 409 round.
+    const dgdPatches = kube.log.filter((r) => r.method === 'PATCH' && r.path.endsWith('/dynamographdeployments/vllm-disagg-planner'));
+    expect(dgdPatches.map((r) => r.status)).toEqual([200, 200]);
+    const rvs = dgdPatches.map((r) => (r.body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion);
+    expect(rvs[0]).not.toEqual(rvs[1]);
+    expect(kube.replicas('VllmPrefillWorker')).toBe(3);
+    expect(kube.replicas('VllmDecodeWorker')).toBe(5);
   });
 
   it('drops the decision while the DGD is not Ready, as the original', async () => {
@@ -188,6 +206,14 @@ describe('KubernetesActuator against a strict fake API server', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(20 + 40); // two back-off sleeps
     kube.outageStatus = null;
     expect((await a.apply({ decode: 3 }, { blocking: false })).status).toBe('applied');
+  });
+
+  it('retries a 429 (API priority and fairness) like a 5xx', async () => {
+    const a = make('test-token', { retries: 2 });
+    await a.init();
+    kube.faults.push({ status: 429, times: 1 });
+    expect((await a.apply({ decode: 2 }, { blocking: false })).status).toBe('applied');
+    expect(kube.replicas('VllmDecodeWorker')).toBe(2);
   });
 
   it('reports ready workers from status and waits for Ready after a blocking scale', async () => {

@@ -31,6 +31,23 @@ describe('Prometheus text parsing of the router gauges', () => {
     expect(groupWorkerGauges(parsePromText(text))).toEqual({ decode: { '7': { active_decode_blocks: 25 }, unknown: { active_decode_blocks: 3 } } });
   });
 
+  it('a hostile worker_id or worker_type cannot write onto Object.prototype', () => {
+    const text = [
+      'dynamo_frontend_worker_active_decode_blocks{worker_id="__proto__",worker_type="decode"} 5',
+      'dynamo_frontend_worker_active_prefill_tokens{worker_id="w1",worker_type="__proto__"} 6',
+      'constructor{worker_id="w2",worker_type="decode"} 7',
+    ].join('\n');
+    const snap = groupWorkerGauges(parsePromText(text));
+    expect(({} as Record<string, unknown>).active_decode_blocks).toBeUndefined();
+    expect(({} as Record<string, unknown>).w1).toBeUndefined();
+    expect(Object.keys(snap.decode ?? {})).toEqual(['__proto__']);
+    expect(snap.decode?.['__proto__' as string]?.active_decode_blocks).toBe(5);
+  });
+
+  it('reads special values in any case, as Prometheus does (prom-client writes "Nan")', () => {
+    expect(parsePromText('a Nan\nb +inf\nc -INF\nd nan').map((s) => s.value)).toEqual([NaN, Infinity, -Infinity, NaN]);
+  });
+
   it('handles escapes, timestamps and special values', () => {
     const s = parsePromText('m{a="x\\"y\\\\z",b="1"} +Inf 1700000000\nn -Inf\no 1e3\n');
     expect(s).toEqual([

@@ -197,5 +197,9 @@ describe('sla-planner profile (CLI)', () => {
     expect(cli(['profile', '--model', 'qwen3-8b', '--gpu', 'h100', '--output-dir', tmp('g'), '--prefill-interpolation-granularity', '3']).code).toBe(2);
     expect(cli(['profile', '--model', 'qwen3-8b', '--gpu', 'h100']).stderr).toMatch(/--output-dir is required/);
     expect(cli(['profile', '--model', 'qwen3-8b', '--gpu', 'h100', '--output-dir', tmp('i'), '--isl', 'abc']).code).toBe(2);
+    // A huge granularity used to overflow the stack in the plot page (exit 1, no sentence).
+    const huge = cli(['profile', '--model', 'qwen3-8b', '--gpu', 'h100', '--output-dir', tmp('h'), '--decode-interpolation-granularity', '100000']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/--decode-interpolation-granularity must be at most 100/);
   });
 });

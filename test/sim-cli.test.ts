@@ -64,5 +64,18 @@ describe('sla-planner simulate', () => {
     const trace = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'no/such/trace.jsonl']);
     expect(trace.code).toBe(2);
     expect(trace.stderr).toMatch(/no\/such\/trace\.jsonl/);
+    // An --out that cannot be a directory is refused before any simulation time is spent.
+    const blocker = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'a-file');
+    writeFileSync(blocker, 'x');
+    const out = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--out', join(blocker, 'report')]);
+    expect(out.code).toBe(2);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toMatch(/--out .*a-file\/report: cannot create or write this directory \(ENOTDIR\)/);
+    // Epoch seconds in a seconds-since-start trace used to mean ~28 million empty intervals (a hang).
+    const epoch = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'epoch.jsonl');
+    writeFileSync(epoch, '{"t": 1700000000, "isl": 100, "osl": 10}\n');
+    const hang = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', epoch, '--policy', 'static:1,1']);
+    expect(hang.code).toBe(2);
+    expect(hang.stderr).toMatch(/more than a year after the trace start/);
   });
 });

@@ -115,6 +115,17 @@ describe('readTrace errors name the file and line', () => {
     expect(msg).toMatch(/line 2: .*earlier than the previous request.*sort the trace by time/);
   });
 
+  it('rejects epoch seconds or milliseconds where seconds since the start are expected', async () => {
+    // 1.7e9 s from the start would be ~28 million empty 60 s intervals for the bucketer/simulator.
+    const epoch = tmpFile('epoch.jsonl', '{"t":1700000000,"isl":1,"osl":1}\n');
+    expect(await inputError(collect(readTrace(epoch)))).toMatch(/line 1: time 1700000000 s is more than a year after the trace start; "t" must be seconds since the trace start/);
+    const mooncakeEpochMs = tmpFile('epoch-mc.jsonl', '{"timestamp":0,"input_length":1,"output_length":1}\n{"timestamp":1700000000000,"input_length":1,"output_length":1}\n');
+    expect(await inputError(collect(readTrace(mooncakeEpochMs)))).toMatch(/line 2: .*"timestamp" must be milliseconds since the trace start/);
+    // A day-long trace is fine.
+    const day = tmpFile('day.jsonl', '{"t":0,"isl":1,"osl":1}\n{"t":86399,"isl":1,"osl":1}\n');
+    expect(await collect(readTrace(day))).toHaveLength(2);
+  });
+
   it('rejects a bad Azure TIMESTAMP', async () => {
     const path = tmpFile('bad.csv', 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03,1,1\nsoon,1,1\n');
     expect(await inputError(collect(readTrace(path)))).toMatch(/line 3: TIMESTAMP 'soon' is not a datetime/);

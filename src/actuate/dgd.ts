@@ -55,7 +55,10 @@ export function findPoolService(dgd: Dgd, pool: Pool, backend: Backend): string 
 
 /** GPUs per replica: limits.gpu, else requests.gpu; null when the service declares none. */
 export function gpusPerReplica(svc: DgdService): number | null {
-  const raw = svc.resources?.limits?.gpu ?? svc.resources?.requests?.gpu;
+  // `limits.gpu or requests.gpu` upstream: an empty or zero limit falls through to the request.
+  const present = (v: string | number | undefined) => v !== undefined && v !== null && v !== '' && Number(v) !== 0;
+  const limit = svc.resources?.limits?.gpu;
+  const raw = present(limit) ? limit : svc.resources?.requests?.gpu ?? limit;
   if (raw === undefined || raw === null || raw === '') return null;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new DgdError(`resources gpu '${raw}' is not a whole number`);

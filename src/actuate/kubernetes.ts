@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Backend, Mode } from '../config/schema.js';
 import { RuntimeFailure } from '../util/errors.js';
+import { sleep } from '../util/sleep.js';
 import {
   type Dgd, DgdError, findPoolService, frontendMetricsUrl, gpusPerReplica, isReady, managedPools, modelNameOf, readyReplicas, specReplicas,
 } from './dgd.js';
@@ -100,7 +101,8 @@ export class KubeClient {
       try {
         return await this.once<T>(verb, path, resource, body, signal);
       } catch (err) {
-        const retryable = err instanceof KubeApiError && (err.status >= 500 || err.status === 0);
+        // 429: API priority-and-fairness throttling, which asks the client to come back.
+        const retryable = err instanceof KubeApiError && (err.status >= 500 || err.status === 0 || err.status === 429);
         if (!retryable || attempt >= retries || signal?.aborted) throw err;
         await new Promise((r) => setTimeout(r, delay));
         delay *= 2;
@@ -231,6 +233,11 @@ export class KubernetesActuator implements Actuator {
     return { prefill: count('prefill'), decode: count('decode'), ready: isReady(dgd) };
   }
 
+  /**
+   * Scale one pool. `dgd` is the copy read at the start of this apply; after a merge patch of the
+   * DGD its resourceVersion is advanced to the server's answer, so the next pool's conditional
+   * patch in the same apply is not refused as stale by our own write.
+   */
   private async patchPool(dgd: Dgd, service: string, replicas: number, signal?: AbortSignal): Promise<void> {
     const scalePath = `/apis/${GROUP_VERSION}/namespaces/${this.ns}/dynamographdeploymentscalingadapters/${this.o.dgdName}-${service.toLowerCase()}/scale`;
     try {
@@ -241,9 +248,11 @@ export class KubernetesActuator implements Actuator {
       if (!(err instanceof KubeApiError && err.status === 404)) throw err;
     }
     // resourceVersion makes the merge patch conditional, so a concurrent writer yields a 409.
-    const body = { metadata: { resourceVersion: dgd.metadata?.resourceVersion }, spec: { services: { [service]: { replicas } } } };
-    if (!dgd.metadata?.resourceVersion) delete (body as { metadata?: unknown }).metadata;
-    await this.o.client.call('patch', this.dgdPath(), 'dynamographdeployments.nvidia.com', body, signal);
+    const rv = dgd.metadata?.resourceVersion;
+    const body = rv ? { metadata: { resourceVersion: rv }, spec: { services: { [service]: { replicas } } } } : { spec: { services: { [service]: { replicas } } } };
+    const updated = await this.o.client.call<Dgd | null>('patch', this.dgdPath(), 'dynamographdeployments.nvidia.com', body, signal);
+    const newRv = updated?.metadata?.resourceVersion;
+    if (dgd.metadata) dgd.metadata.resourceVersion = typeof newRv === 'string' ? newRv : undefined;
   }
 
   async apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome> {
@@ -287,17 +296,4 @@ export class KubernetesActuator implements Actuator {
     }
     return false;
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -4,8 +4,10 @@
 //
 // etcd is reached through its JSON gRPC gateway (/v3/kv/range, /v3/kv/txn; keys and values
 // base64), so no etcd client library is needed.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { InputError } from '../util/errors.js';
 import { httpCall } from '../runtime/http.js';
+import { sleep } from '../util/sleep.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
 import type { Actuator, ApplyContext, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
@@ -76,7 +78,17 @@ export function plannerPrefix(dynamoNamespace: string): string {
 
 /** A JSON line per decision, to a file or stdout ('-'). */
 export class JsonlSink {
-  constructor(private readonly target: string) {}
+  constructor(private readonly target: string) {
+    // Checked once at start-up: a sink that cannot be written is a usage mistake, not a fault
+    // to discover on the first decision.
+    if (target !== '-') {
+      try {
+        closeSync(openSync(target, 'a'));
+      } catch (err) {
+        throw new InputError(`--decisions-out ${target}: cannot append to it (${(err as NodeJS.ErrnoException).code ?? String(err)}); give a writable file or - for stdout.`);
+      }
+    }
+  }
   write(record: Record<string, unknown>): void {
     const line = JSON.stringify(record) + '\n';
     if (this.target === '-') process.stdout.write(line);
@@ -118,7 +130,13 @@ export class VirtualActuator implements Actuator {
     if (this.o.etcd) {
       // Resume after a restart: continue the decision ids instead of starting over at 0.
       const kvs = await this.o.etcd.getPrefix(this.prefix);
-      const num = (k: string) => (kvs[this.prefix + k] !== undefined ? Number(kvs[this.prefix + k]) : -1);
+      // A key that is missing or not a whole number >= 0 (hand-edited, another writer) counts as
+      // never written, so garbage never becomes a NaN decision id or replica count.
+      const num = (k: string) => {
+        const raw = kvs[this.prefix + k];
+        const n = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw);
+        return Number.isInteger(n) && n >= 0 ? n : -1;
+      };
       this.numPrefill = num('num_prefill_workers');
       this.numDecode = num('num_decode_workers');
       this.decisionId = num('decision_id');
@@ -184,7 +202,7 @@ export class VirtualActuator implements Actuator {
     const tries = Math.max(1, Math.floor((this.o.maxWaitMs ?? 1_800_000) / check));
     for (let i = 0; i < tries && !signal?.aborted; i++) {
       if (await this.acknowledged().catch(() => false)) return true;
-      await new Promise<void>((r) => { const t = setTimeout(r, check); signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true }); });
+      await sleep(check, signal);
     }
     return false;
   }

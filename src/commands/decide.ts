@@ -9,7 +9,7 @@ import { buildInterpolators, loadProfileDir } from '../profile/index.js';
 import { Planner } from '../scaling/planner.js';
 import { parseObservation, type IntervalObservation } from '../scaling/observation.js';
 import { replayObservations, type ReplayLine } from '../scaling/replay.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { parseCommandArgs, requireFlag } from '../util/args.js';
 
 const usage = `Usage: sla-planner decide --config <file|inline JSON> --observations <file|-> [--profile-dir <dir>]
@@ -114,7 +114,14 @@ export const command: Command = {
     // Observations are read in full before replay: a load tick at the start of an interval reads
     // the scrapes of the interval before, and the replay indexes intervals by position.
     const observations: IntervalObservation[] = [];
-    for await (const obs of readObservations(stream, observationsPath === '-' ? 'stdin' : observationsPath)) observations.push(obs);
+    try {
+      for await (const obs of readObservations(stream, observationsPath === '-' ? 'stdin' : observationsPath)) observations.push(obs);
+    } catch (err) {
+      // A directory opens fine and fails on the first read (EISDIR).
+      if (err instanceof InputError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new InputError(`--observations ${observationsPath}: cannot read it (${code ?? errorMessage(err)}); give a JSON-lines file or - for stdin.`);
+    }
 
     for (const line of replayObservations(planner, observations)) {
       if (!process.stdout.write(outputLine(line) + '\n')) await new Promise((r) => process.stdout.once('drain', r));

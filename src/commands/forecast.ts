@@ -44,7 +44,7 @@ export interface ForecastReport {
 function predictorList(raw: string | undefined): PredictorKind[] {
   if (raw === undefined || raw === 'all') return [...PREDICTORS];
   if ((PREDICTORS as readonly string[]).includes(raw)) return [raw as PredictorKind];
-  throw new InputError(`forecast: --predictor must be one of ${PREDICTORS.join(', ')} or all, got '${raw}'.`);
+  throw new InputError(`--predictor must be one of ${PREDICTORS.join(', ')} or all, got '${raw}'.`);
 }
 
 export async function forecastTrace(
@@ -75,7 +75,7 @@ export const command: Command = {
     });
     const trace = requireFlag('forecast', 'trace', values.trace);
     const intervalS = numberFlag('forecast', 'interval', values.interval, { required: true })!;
-    if (intervalS <= 0) throw new InputError(`forecast: --interval must be a positive number of seconds, got '${values.interval}'.`);
+    if (intervalS <= 0) throw new InputError(`--interval must be a positive number of seconds, got '${values.interval}'.`);
     const kinds = predictorList(values.predictor);
     let settings: PredictorSettings;
     if (values.config !== undefined) {

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from './types.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
-import { RuntimeFailure } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import { DEFAULT_SLA, rapidProfile, resolveGpu, resolveModel } from '../profiler/index.js';
 import { DEFAULT_RUNTIME_IMAGE, PLANNER_IMAGE } from '../profiler/assemble.js';
 import { GPU_FILE_FIELDS, SUPPORTED_ARCHITECTURES } from '../profiler/inputs.js';
@@ -112,7 +112,7 @@ export const command: Command = {
         writeFileSync(path, content);
       }
     } catch (err) {
-      throw new RuntimeFailure(`cannot write to --output-dir ${outputDir}: ${(err as Error).message}`);
+      throw new InputError(`cannot write to --output-dir ${outputDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass a writable directory.`);
     }
     process.stdout.write(`wrote ${paths.length} files to ${outputDir}; deploy with: kubectl apply -f ${join(outputDir!, 'final_config.yaml')}\n`);
     return 0;

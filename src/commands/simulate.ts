@@ -1,9 +1,9 @@
 // `sla-planner simulate`: replay a request trace against a simulated deployment under a policy.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './types.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
-import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulation, timelineCsv } from '../sim/index.js';
 import { readTrace } from '../sim/trace.js';
@@ -49,7 +49,7 @@ Exit codes: 0 ok, 2 bad input or usage, 1 other failure.`;
 function parseInitial(raw: string | undefined): PoolCounts | undefined {
   if (raw === undefined) return undefined;
   const m = /^(\d+),(\d+)$/.exec(raw.trim());
-  if (!m) throw new InputError(`simulate: --initial must be <prefill>,<decode> (e.g. 1,2), got '${raw}'.`);
+  if (!m) throw new InputError(`--initial must be <prefill>,<decode> (e.g. 1,2), got '${raw}'.`);
   return { prefill: Number(m[1]), decode: Number(m[2]) };
 }
 
@@ -117,15 +117,24 @@ export const command: Command = {
       seed: numberFlag('simulate', 'seed', values.seed, { integer: true, min: 0 }),
     };
     for (const [flag, v] of [['duration', shaping.durationS], ['load-scale', shaping.loadScale], ['speedup', shaping.speedup]] as const) {
-      if (v !== undefined && !(v > 0)) throw new InputError(`simulate: --${flag} must be a number > 0, got '${v}'.`);
+      if (v !== undefined && !(v > 0)) throw new InputError(`--${flag} must be a number > 0, got '${v}'.`);
     }
     const coldStartS = numberFlag('simulate', 'cold-start', values['cold-start'], { min: 0 });
     const initial = parseInitial(values.initial);
     const numReqSource = values['num-req-source'] ?? 'finished';
     if (numReqSource !== 'finished' && numReqSource !== 'started') {
-      throw new InputError(`simulate: --num-req-source must be finished or started, got '${numReqSource}'.`);
+      throw new InputError(`--num-req-source must be finished or started, got '${numReqSource}'.`);
     }
 
+    if (values.out) {
+      // Before the run, so a bad --out costs no simulation time.
+      try {
+        mkdirSync(values.out, { recursive: true });
+        accessSync(values.out, constants.W_OK);
+      } catch (err) {
+        throw new InputError(`--out ${values.out}: cannot create or write this directory (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); pass a writable directory.`);
+      }
+    }
     const { config, warnings } = loadSimConfig(configSource, values.predictor);
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const interpolators = loadInterpolators(profileDir);
@@ -151,7 +160,7 @@ export const command: Command = {
         writeFileSync(join(values.out, 'timeline.csv'), timelineCsv(timeline));
         writeFileSync(join(values.out, 'report.html'), reportHtml({ summary, timeline, trace: tracePath, profileDir }));
       } catch (err) {
-        throw new RuntimeFailure(`cannot write the report to '${values.out}' (${errorMessage(err)}); pass a writable --out directory.`);
+        throw new InputError(`--out ${values.out}: cannot write the report (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); pass a writable directory.`);
       }
       process.stderr.write(`wrote ${join(values.out, 'timeline.csv')} and ${join(values.out, 'report.html')}\n`);
     }

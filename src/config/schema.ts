@@ -135,8 +135,8 @@ export const plannerConfigSchema = z.object({
     .describe('sla-planner extension (prefill_sizing queueing): prior and floor of the burstiness B = (ca^2 + cs^2)/2 of the queueing model; 1 = Poisson arrivals with exponential prefill times.'),
   prefill_learn_burstiness: z.boolean().default(true)
     .describe('sla-planner extension (prefill_sizing queueing): learn B from each interval as observed queueing delay (observed TTFT - profiled TTFT) over the M/M/c prediction at the observed load (EWMA, floored at prefill_burstiness).'),
-  decode_max_utilization: z.number().gt(0).max(1).default(1.0)
-    .describe('sla-planner extension: plan decode at this fraction of the profiled throughput under the ITL target; 1 = upstream.'),
+  decode_max_kv_usage: z.number().gt(0).max(1).default(1.0)
+    .describe('sla-planner extension: highest KV-cache fill decode is planned at; when the point picked under the ITL target is fuller, its throughput is scaled by cap / fill. 1 = upstream.'),
   num_req_source: z.enum(NUM_REQ_SOURCES).default('finished')
     .describe('What the request count of an interval counts. finished (upstream): dynamo_frontend_requests_total, so a saturated pool reports its own capacity. started (newer upstream): arrivals, from dynamo_frontend_requests_started_total, falling back to requests_total when that series is absent.'),
   forecast_quantile: z.number().gt(0).lt(1).nullable().default(null)

@@ -15,10 +15,12 @@ export class PromTextError extends Error {
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 
 function parseValue(raw: string, lineNo: number): number {
-  switch (raw) {
-    case 'NaN': return NaN;
-    case '+Inf': case 'Inf': return Infinity;
-    case '-Inf': return -Infinity;
+  // Case-insensitive like Prometheus's own parser (Go's ParseFloat) and Python's float():
+  // prom-client, for one, writes NaN as "Nan".
+  switch (raw.toLowerCase()) {
+    case 'nan': return NaN;
+    case '+inf': case 'inf': case '+infinity': case 'infinity': return Infinity;
+    case '-inf': case '-infinity': return -Infinity;
   }
   const v = Number(raw);
   if (raw === '' || Number.isNaN(v)) throw new PromTextError(`line ${lineNo}: value '${raw}' is not a number`);

@@ -21,13 +21,15 @@ export const ROUTER_FETCH_TIMEOUT_MS = 2000;
  * dropped so a garbage gauge can never reach the regression.
  */
 export function groupWorkerGauges(samples: TextSample[]): RouterSnapshot {
-  const out: Record<string, Record<string, Record<string, number>>> = {};
+  // Label values come from outside: null-prototype maps, so a worker_id such as "__proto__"
+  // is just a key and can never write onto Object.prototype.
+  const out: Record<string, Record<string, Record<string, number>>> = Object.create(null);
   for (const s of samples) {
-    const field = WORKER_GAUGE_FIELDS[s.name];
+    const field = Object.hasOwn(WORKER_GAUGE_FIELDS, s.name) ? WORKER_GAUGE_FIELDS[s.name] : undefined;
     if (!field || !Number.isFinite(s.value)) continue;
     const type = s.labels.worker_type ?? 'unknown';
     const id = s.labels.worker_id ?? 'unknown';
-    ((out[type] ??= {})[id] ??= {})[field] = s.value;
+    ((out[type] ??= Object.create(null))[id] ??= Object.create(null))[field] = s.value;
   }
   const snap: RouterSnapshot = {};
   if (out.prefill) snap.prefill = out.prefill as unknown as RouterSnapshot['prefill'];

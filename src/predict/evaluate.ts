@@ -2,6 +2,7 @@
 // predictor forecasts it, then sees it (as the planner does on every throughput tick).
 import type { PredictorKind } from '../config/schema.js';
 import type { TraceBucket } from '../sim/trace.js';
+import { quantile } from '../util/stats.js';
 import { createPredictor, type PredictorOptions, type PredictorSettings } from './index.js';
 
 export const FORECAST_SERIES = ['num_req', 'isl', 'osl'] as const;
@@ -26,12 +27,7 @@ export type PredictorScores = Record<ForecastSeries, ForecastScore>;
 
 /** Linear-interpolated percentile (numpy's default) of unsorted values; 0 for none. */
 export function percentile(values: readonly number[], pct: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (pct / 100) * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  return values.length === 0 ? 0 : quantile(values, pct / 100);
 }
 
 function seriesValue(bucket: TraceBucket, series: ForecastSeries): number {
@@ -79,7 +75,7 @@ export function scorePredictor(
       mae: n ? absSum / n : 0,
       under_rate: n ? under / n : 0,
       p95_predict_ms: percentile(timesMs, 95),
-      max_predict_ms: timesMs.length ? Math.max(...timesMs) : 0,
+      max_predict_ms: timesMs.reduce((a, b) => (b > a ? b : a), 0),
       n,
     };
   }

@@ -1,12 +1,17 @@
 // Delaunay triangulation of a small 2-D point set (the decode sweep: tens to a few hundred
 // points) that copes with the degenerate layouts this data has: many collinear points (one row
-// per context length, and the one-request points of all rows on a line through the origin) and
-// exactly cocircular quads (KV-usage values shared across rows).
+// per context length, and the one-request points of all rows on a line through the origin),
+// exactly cocircular quads (KV-usage values shared across rows) and exact duplicate points.
 //
 // Method: sweep-line fan triangulation of the points sorted lexicographically, then Lawson edge
-// flips until every interior edge is locally Delaunay. Where four points are exactly cocircular
-// both diagonals are Delaunay; we keep whichever the sweep produced (Qhull, which scipy uses, makes
-// its own arbitrary choice there, so the two may differ on such quads).
+// flips until every interior edge is locally Delaunay. That fixes the triangulation wherever it
+// is unique. Where it is not, we make Qhull's choice (scipy's griddata triangulates with Qhull),
+// because the Clough-Tocher gradient fit spreads a different choice across the whole grid:
+// - of exact duplicates, the vertex is the point Qhull inserts first;
+// - a polygon of four or more cocircular points is split into a fan from the polygon's vertex
+//   that Qhull inserted last (its option Qt triangulates a merged facet from the newest vertex).
+// Both need Qhull's insertion order, which qhull-order.ts reproduces.
+import { qhullVertexOrder } from './qhull-order.js';
 
 /** Relative size below which a predicate's determinant counts as zero (see delaunay()). */
 const ROUNDOFF = 1e-12;
@@ -21,11 +26,13 @@ export interface Triangulation {
 }
 
 /**
- * Delaunay triangulation of the distinct points among (xs[i], ys[i]). Of exact duplicates,
- * `keepDuplicate` picks which input index becomes the vertex (default: the last).
+ * Delaunay triangulation of the distinct points among (xs[i], ys[i]). Ties (duplicates,
+ * cocircular points) are broken as Qhull breaks them (`tieBreak` 'qhull', the default), or
+ * without regard to Qhull: of duplicates the first or the last index is the vertex and cocircular
+ * polygons keep the sweep's diagonals.
  * Throws if the points are all collinear or fewer than three distinct points exist.
  */
-export function delaunay(xs: number[], ys: number[], keepDuplicate: 'first' | 'last' = 'last'): Triangulation {
+export function delaunay(xs: number[], ys: number[], tieBreak: 'qhull' | 'first' | 'last' = 'qhull'): Triangulation {
   // Orientation and in-circle signs, with results within a relative 1e-12 of zero taken as
   // exactly zero. The profiler's points are computed in floating point: e.g. the one-request
   // points of every row satisfy kv = context / max_kv_tokens, so they are collinear up to
@@ -54,11 +61,21 @@ export function delaunay(xs: number[], ys: number[], keepDuplicate: 'first' | 'l
     return Math.abs(det) <= ROUNDOFF * permanent ? 0 : Math.sign(det);
   };
 
+  // rank[i]: when Qhull makes point i a vertex (-1: never, e.g. a later duplicate).
+  const rank = new Array<number>(xs.length).fill(-1);
+  if (tieBreak === 'qhull') {
+    try {
+      qhullVertexOrder(xs, ys).forEach((p, r) => (rank[p] = r));
+    } catch {
+      // Qhull's own initial simplex is degenerate here; the checks below report why.
+    }
+  }
   // Distinct locations, sorted lexicographically by (x, y).
   const byLocation = new Map<string, number>();
   xs.forEach((x, i) => {
     const key = `${x},${ys[i]}`;
-    if (keepDuplicate === 'last' || !byLocation.has(key)) byLocation.set(key, i);
+    const kept = byLocation.get(key);
+    if (kept === undefined || tieBreak === 'last' || (tieBreak === 'qhull' && rank[i]! >= 0 && (rank[kept]! < 0 || rank[i]! < rank[kept]!))) byLocation.set(key, i);
   });
   const pts = [...byLocation.values()].sort((i, j) => xs[i]! - xs[j]! || ys[i]! - ys[j]!);
   if (pts.length < 3) throw new Error('delaunay: fewer than 3 distinct points');
@@ -130,7 +147,69 @@ export function delaunay(xs: number[], ys: number[], keepDuplicate: 'first' | 'l
     stack.push([a, d], [d, b], [b, c], [c, a]);
   }
 
+  if (tieBreak === 'qhull') fanCocircularPolygons(tris, inCircle, orient, rank);
   return withNeighbors(tris, pts);
+}
+
+/**
+ * Re-triangulate each polygon of cocircular points (triangles joined across edges whose
+ * in-circle test is zero) as a fan from its vertex of highest rank, in place. A group whose fan
+ * would not be a proper triangulation (tolerance chains that are not one convex polygon) keeps
+ * its triangles.
+ */
+function fanCocircularPolygons(
+  tris: Array<[number, number, number]>,
+  inCircle: (a: number, b: number, c: number, d: number) => number,
+  orient: (a: number, b: number, c: number) => number,
+  rank: number[],
+): void {
+  const owner = new Map<string, number>();
+  tris.forEach(([a, b, c], t) => {
+    owner.set(`${a},${b}`, t);
+    owner.set(`${b},${c}`, t);
+    owner.set(`${c},${a}`, t);
+  });
+  const parent = tris.map((_, t) => t);
+  const find = (t: number): number => (parent[t] === t ? t : (parent[t] = find(parent[t]!)));
+  tris.forEach(([a, b, c], t) => {
+    for (const [u, v, w] of [[a, b, c], [b, c, a], [c, a, b]] as const) {
+      const o = owner.get(`${v},${u}`);
+      if (o === undefined || o < t) continue;
+      const d = thirdVertex(tris[o]!, v, u);
+      if (inCircle(u, v, w, d) === 0) parent[find(o)] = find(t);
+    }
+  });
+  const groups = new Map<number, number[]>();
+  tris.forEach((_, t) => {
+    const r = find(t);
+    const g = groups.get(r);
+    if (g) g.push(t);
+    else groups.set(r, [t]);
+  });
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    // Boundary of the polygon: directed edges whose reverse lies outside the group.
+    const inGroup = new Set(group);
+    const next = new Map<number, number>();
+    for (const t of group) {
+      const [a, b, c] = tris[t]!;
+      for (const [u, v] of [[a, b], [b, c], [c, a]] as const) {
+        const o = owner.get(`${v},${u}`);
+        if (o === undefined || !inGroup.has(o)) next.set(u, v);
+      }
+    }
+    const apex = [...next.keys()].reduce((best, v) => (rank[v]! > rank[best]! ? v : best));
+    const fan: Array<[number, number, number]> = [];
+    let u = next.get(apex)!;
+    let guard = 0;
+    while (next.get(u) !== apex && guard++ <= next.size) {
+      const v = next.get(u)!;
+      fan.push([apex, u, v]);
+      u = v;
+    }
+    if (fan.length !== group.length || fan.some(([a, b, c]) => orient(a, b, c) <= 0)) continue;
+    group.forEach((t, i) => (tris[t] = fan[i]!));
+  }
 }
 
 /** Complete a triangulation given as counter-clockwise triangles with its adjacency. */

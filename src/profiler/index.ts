@@ -40,6 +40,11 @@ export interface RapidProfile {
 }
 
 export const MIN_PREFILL_GRANULARITY = 4; // the planner's cubic prefill fit needs 4 points
+// Upper bounds keep the files, the plot page and the planner's start-up (a Delaunay triangulation
+// of the decode points) small: 1000 ISL points and ~2,500 decode points at 100 are far beyond
+// what the interpolators resolve (the decode grid is 100 x 100), and the original's defaults are 16 and 6.
+export const MAX_PREFILL_GRANULARITY = 1000;
+export const MAX_DECODE_GRANULARITY = 100;
 
 export function rapidProfile(o: RapidProfileOptions): RapidProfile {
   const eff = o.eff ?? DEFAULT_EFFICIENCY;
@@ -48,6 +53,12 @@ export function rapidProfile(o: RapidProfileOptions): RapidProfile {
   }
   if (o.decodeGranularity < 2) {
     throw new InputError(`--decode-interpolation-granularity must be at least 2 (the decode interpolator needs an area of points), got ${o.decodeGranularity}.`);
+  }
+  if (o.prefillGranularity > MAX_PREFILL_GRANULARITY) {
+    throw new InputError(`--prefill-interpolation-granularity must be at most ${MAX_PREFILL_GRANULARITY} (the default is 16), got ${o.prefillGranularity}.`);
+  }
+  if (o.decodeGranularity > MAX_DECODE_GRANULARITY) {
+    throw new InputError(`--decode-interpolation-granularity must be at most ${MAX_DECODE_GRANULARITY} (the default is 6), got ${o.decodeGranularity}.`);
   }
   const selection = selectParallelism(o.model, o.gpu, eff, o.workload, o.tp);
   const prefillEngine: Engine = { model: o.model, gpu: o.gpu, tp: selection.prefill.chosen.tp, eff };

@@ -1,6 +1,7 @@
 // A self-contained HTML page (inline SVG, no scripts) with the profile curves: TTFT vs ISL and
 // ITL vs KV usage for each decode context length, plus the parallelism choice.
 import type { DecodeSweep, PrefillSweep } from './sweep.js';
+import { escapeXml as esc, finiteExtent, niceTicks } from '../util/svg.js';
 
 export interface Series {
   label: string;
@@ -10,19 +11,6 @@ export interface Series {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-/** Round numbers for axis ticks: about `count` steps of 1, 2 or 5 times a power of ten. */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
-  return ticks;
-}
-
 const tickLabel = (v: number) => (Math.abs(v) >= 1e4 ? `${v / 1000}k` : String(v));
 
 /** One line chart as an SVG element. */
@@ -30,11 +18,10 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   const W = 640;
   const H = 380;
   const m = { l: 64, r: 150, t: 34, b: 48 };
-  const xs = series.flatMap((s) => s.x);
-  const ys = series.flatMap((s) => s.y);
-  const xMin = Math.min(0, ...xs);
-  const xMax = Math.max(...xs);
-  const yMax = Math.max(...ys) * 1.05;
+  const xRange = finiteExtent(series.flatMap((s) => s.x));
+  const xMin = Math.min(0, xRange?.min ?? 0);
+  const xMax = xRange?.max ?? 1;
+  const yMax = (finiteExtent(series.flatMap((s) => s.y))?.max ?? 1) * 1.05;
   const px = (x: number) => m.l + ((x - xMin) / (xMax - xMin || 1)) * (W - m.l - m.r);
   const py = (y: number) => H - m.b - (y / (yMax || 1)) * (H - m.t - m.b);
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`];

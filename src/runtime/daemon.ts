@@ -140,14 +140,18 @@ export class Daemon {
     const end = this.metrics.decisionDuration.startTimer({ loop });
     try {
       await fn();
+      this.logger.recover(`internal:${loop}`);
     } finally {
       end();
     }
   }
 
-  private internalError(loop: string, err: unknown): void {
+  /** A tick that threw: nothing was scaled, so it is a hold like any other, counted and recorded. */
+  private internalError(loop: TickLoop, err: unknown): void {
+    const message = (err as Error)?.message ?? String(err);
     this.metrics.dataSourceErrors.inc({ kind: 'internal' });
-    this.logger.fault(`internal:${loop}`, { loop, error: (err as Error)?.message ?? String(err) });
+    this.logger.fault(`internal:${loop}`, { loop, error: message });
+    this.hold(loop, 'internal_error', { error: message });
   }
 
   private dataSourceFault(kind: string, message: string): void {

@@ -270,7 +270,7 @@ export class Planner {
       itlTargetMs: cfg.itl,
       decode: interp.decode,
       monotoneSearch: cfg.monotone_decode_search,
-      maxUtilization: cfg.decode_max_utilization,
+      maxKvUsage: cfg.decode_max_kv_usage,
     };
     if (cfg.mode === 'agg') {
       const plan = planAgg({ prefill: prefillInput, decode: decodeInput, gpusPerReplica: this.gpusPerReplica.decode, minEndpoint: cfg.min_endpoint });

@@ -95,8 +95,8 @@ export interface DecodePlanInput {
   decode: DecodeInterpolator;
   /** sla-planner extension: best throughput over all cells under the target, not the first from the top. */
   monotoneSearch: boolean;
-  /** sla-planner extension (decode_max_utilization): plan at this fraction of the profiled rate; 1 = upstream. */
-  maxUtilization?: number;
+  /** sla-planner extension (decode_max_kv_usage): highest KV-cache fill to plan at; 1 = upstream. */
+  maxKvUsage?: number;
   gpusPerReplica: number;
   minEndpoint: number;
 }
@@ -115,7 +115,20 @@ export function planDecode(input: DecodePlanInput): PoolPlan & { best: DecodeBes
   const contextLength = input.forecast.isl + input.forecast.osl / 2;
   const best = bestDecodeThroughput(input.decode, target, contextLength, input.monotoneSearch);
   const demand = decodeDemandTokensPerS(input.forecast, input.intervalS);
-  return { ...sizePool(demand, best.thptPerGpu * (input.maxUtilization ?? 1), input.gpusPerReplica, input.minEndpoint), best };
+  return { ...sizePool(demand, best.thptPerGpu * kvHeadroom(best, input.maxKvUsage), input.gpusPerReplica, input.minEndpoint), best };
+}
+
+/**
+ * decode_max_kv_usage: when the cell picked under the ITL target fills the KV cache past the cap,
+ * plan at the cap instead. By Little's law the KV a pool holds is (arrivals × tokens held × time
+ * held), so at the same ITL the pool's sustainable rate scales with the KV fill: cap / kvUsage of
+ * the picked cell's throughput (conservative, since ITL only falls with less KV in use). A plan
+ * at a full cache leaves nothing for the spread of request lengths, and the engine then queues or
+ * preempts, which users see as ITL.
+ */
+export function kvHeadroom(best: DecodeBest, maxKvUsage: number | undefined): number {
+  const cap = maxKvUsage ?? 1;
+  return cap < 1 && best.kvUsage > cap ? cap / best.kvUsage : 1;
 }
 
 /** Grid resolution of the original decode interpolator (kv-usage axis). */
@@ -187,7 +200,7 @@ export function planAgg(input: AggPlanInput): AggPlan {
     return { replicas: input.minEndpoint, binding: 'no_capacity', prefillGpus: NaN, decodeGpus: NaN };
   }
   const prefillGpus = prefillDemand / prefillThpt;
-  const decodeGpus = decodeDemand / (best.thptPerGpu * (input.decode.maxUtilization ?? 1));
+  const decodeGpus = decodeDemand / (best.thptPerGpu * kvHeadroom(best, input.decode.maxKvUsage));
   const needed = Math.ceil((prefillGpus + decodeGpus) / input.gpusPerReplica);
   if (!(needed > input.minEndpoint)) return { replicas: input.minEndpoint, binding: 'min_endpoint', prefillGpus, decodeGpus };
   return { replicas: needed, binding: 'demand', prefillGpus, decodeGpus };

@@ -1,6 +1,7 @@
 // Writers for `simulate --out`: timeline.csv (one row per throughput interval) and report.html, a
 // self-contained page (inline SVG, no scripts, no network) with the run's charts and summary.
 import type { SimSummary, TimelineRow } from './types.js';
+import { escapeXml as escapeHtml, finiteExtent, niceStep } from '../util/svg.js';
 
 const COLUMNS: Array<keyof TimelineRow> = [
   't_s', 'arrivals', 'completed', 'rps', 'forecast_rps', 'isl', 'osl', 'prefill_ready', 'decode_ready',
@@ -23,17 +24,6 @@ interface Series {
   step?: boolean;
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** Round tick spacing (1, 2 or 5 times a power of ten) giving about `count` ticks. */
-export function niceStep(span: number, count: number): number {
-  if (!(span > 0)) return 1;
-  const raw = span / count;
-  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const norm = raw / mag;
-  return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
-}
-
 function fmt(v: number): string {
   if (Math.abs(v) >= 1000) return `${Math.round(v / 100) / 10}k`;
   return String(Math.round(v * 100) / 100);
@@ -42,8 +32,7 @@ function fmt(v: number): string {
 export function lineChart(title: string, xs: number[], series: Series[], yLabel: string, xLabel: string): string {
   const W = 900, H = 240, L = 60, R = 150, T = 28, B = 36;
   const pw = W - L - R, ph = H - T - B;
-  const finite = series.flatMap((s) => s.values.filter((v) => Number.isFinite(v)));
-  const yMax = Math.max(1e-9, ...finite) * 1.08;
+  const yMax = Math.max(1e-9, finiteExtent(series.flatMap((s) => s.values))?.max ?? 0) * 1.08;
   const xMin = xs.length ? xs[0] : 0;
   const xMax = xs.length > 1 ? xs[xs.length - 1] : xMin + 1;
   const sx = (x: number) => L + ((x - xMin) / (xMax - xMin || 1)) * pw;

@@ -148,6 +148,13 @@ export function parseAzureTimestamp(text: string): number {
   return whole + frac;
 }
 
+/**
+ * Latest arrival accepted, seconds after the trace start. Consumers emit one bucket or tick per
+ * interval from 0, so an epoch time or milliseconds in a seconds field (1.7e9) would otherwise
+ * mean tens of millions of empty intervals: a hang, not an error.
+ */
+export const MAX_TRACE_TIME_S = 366 * 24 * 3600;
+
 function tokens(value: unknown): number | undefined {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
@@ -206,6 +213,9 @@ export async function* readTrace(path: string, options: { format?: TraceFormat }
         if (isl === undefined) bad(`"${islKey}" must be a number >= 0.`);
         if (osl === undefined) bad(`"${oslKey}" must be a number >= 0.`);
         request = { t: (rawT as number) * scale, isl: isl!, osl: osl! };
+      }
+      if (request.t > MAX_TRACE_TIME_S) {
+        bad(`time ${request.t} s is more than a year after the trace start; ${format === 'jsonl' ? '"t" must be seconds since the trace start, not an epoch time or milliseconds' : format === 'mooncake' ? '"timestamp" must be milliseconds since the trace start, not an epoch time' : 'the trace must span at most a year'}.`);
       }
       if (request.t < prevT) bad(`time ${request.t} s is earlier than the previous request (${prevT} s); sort the trace by time.`);
       prevT = request.t;

@@ -15,6 +15,7 @@ import type { Dgd } from '../../src/actuate/dgd.js';
 import { Daemon } from '../../src/runtime/daemon.js';
 import { Logger } from '../../src/runtime/log.js';
 import { FakeKube } from './fakeKube.js';
+import { parsePromText } from '../../src/observe/promtext.js';
 
 export const PROFILE_DIR = '../shared/fixtures/h100/llama-3.1-8b/npz';
 
@@ -73,12 +74,7 @@ export async function buildDaemon(opts: { config: Record<string, unknown>; env: 
 
 /** A value of one sample in Prometheus text, e.g. metricValue(text, 'sla_planner_holds_total', {reason: 'x'}). */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    if (!Object.entries(labels).every(([k, v]) => rest.includes(`${k}="${v}"`))) continue;
-    return Number(line.split(' ').at(-1));
-  }
-  return undefined;
+  // The daemon's own exposition read back with the parser the router sampler uses.
+  const sample = parsePromText(text).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return sample?.value;
 }
