@@ -13,11 +13,13 @@ describe('PromQL and client-side post-processing (contracts.md §4.2)', () => {
   it('builds the exact frontend queries', () => {
     expect(frontendQuery('ttft', 180)).toBe('increase(dynamo_frontend_time_to_first_token_seconds_sum[180s])/increase(dynamo_frontend_time_to_first_token_seconds_count[180s])');
     expect(frontendQuery('num_req', 60)).toBe('increase(dynamo_frontend_requests_total[60s])');
+    expect(frontendQuery('num_req', 60, 'started')).toBe('increase(dynamo_frontend_requests_started_total[60s])');
     expect(frontendQuery('osl', 5)).toBe('increase(dynamo_frontend_output_sequence_tokens_sum[5s])/increase(dynamo_frontend_output_sequence_tokens_count[5s])');
   });
 
   it('builds the router queries with dashes turned into underscores', () => {
     expect(routerQuery('num_req', 30, 'default-my-dgd')).toBe('sum(increase(dynamo_component_router_requests_total{dynamo_namespace="default_my_dgd"}[30s]))');
+    expect(routerQuery('num_req', 30, 'a-b', 'started')).toBe('sum(increase(dynamo_component_router_requests_started_total{dynamo_namespace="a_b"}[30s]) or ignoring(__name__) increase(dynamo_component_router_requests_total{dynamo_namespace="a_b"}[30s]))');
     expect(routerQuery('itl', 30, 'a-b')).toBe('sum(increase(dynamo_component_router_inter_token_latency_seconds_sum{dynamo_namespace="a_b"}[30s])) / sum(increase(dynamo_component_router_inter_token_latency_seconds_count{dynamo_namespace="a_b"}[30s]))');
   });
 
@@ -43,7 +45,7 @@ describe('TrafficObserver against a real Prometheus scraping a fake frontend', (
   let other: FakeFrontend;
   let prom: Managed;
   beforeAll(async () => {
-    fe = await new FakeFrontend('Qwen/Qwen3-0.6B').start();
+    fe = await new FakeFrontend('Qwen/Qwen3-0.6B', { exportStarted: true }).start();
     other = await new FakeFrontend('Qwen/Qwen3-0.6B').start();
     prom = await startPrometheus([
       { address: fe.address, labels: { dynamo_namespace: 'ns-a' } },
@@ -79,6 +81,7 @@ describe('TrafficObserver against a real Prometheus scraping a fake frontend', (
       fe.record(warm);
       other.record({ isl: 50, osl: 5, ttftS: 3, itlS: 1 });
     }
+    fe.startOnly(20); // arrived, still in flight: offered load the finished count cannot see
     await sleep(2500);
     const r = await observer(30).observe();
     expect(r.ok).toBe(true);
@@ -92,6 +95,15 @@ describe('TrafficObserver against a real Prometheus scraping a fake frontend', (
     expect(r.observation.num_req).toBeGreaterThanOrEqual(10);
     expect(r.observation.num_req).toBeLessThan(16);
     expect(r.emptyFields).toEqual([]);
+
+    // num_req_source 'started': the offered load (10 finished + 20 in flight).
+    const started = await new TrafficObserver({ endpoint: prom.url, intervalS: 30, source: 'frontend', modelName: 'Qwen/Qwen3-0.6B', dynamoNamespace: 'ns-a', numReqSource: 'started' }).observe();
+    expect(started.ok && started.observation.num_req).toBeGreaterThanOrEqual(30);
+    expect(started.ok && started.observation.num_req).toBeLessThan(46);
+    // A frontend without requests_started_total (ns-b): falls back to the finished count.
+    const fallback = await new TrafficObserver({ endpoint: prom.url, intervalS: 30, source: 'frontend', modelName: 'Qwen/Qwen3-0.6B', dynamoNamespace: 'ns-b', numReqSource: 'started' }).observe();
+    expect(fallback.ok && fallback.observation.num_req).toBeGreaterThanOrEqual(10);
+    expect(fallback.ok && fallback.observation.num_req).toBeLessThan(16);
   }, 30_000);
 
   it('an idle window reads NaN: fields unobserved, no decision material', async () => {

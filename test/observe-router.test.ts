@@ -111,6 +111,33 @@ describe('router sampler against a fake frontend', () => {
   });
 });
 
+describe('a connection reset in the middle of the answer', () => {
+  it('fails the scrape instead of leaving it (and every later scrape) pending forever', async () => {
+    const { createServer } = await import('node:http');
+    let mode: 'reset' | 'ok' = 'reset';
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      if (mode === 'ok') return res.end('dynamo_frontend_worker_active_decode_blocks{worker_id="d1",worker_type="decode"} 4\n');
+      res.write('dynamo_frontend_worker_active_decode_blocks{worker_id="d1",worker_type="de');
+      setTimeout(() => req.socket.destroy(), 50);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`;
+    const errors: string[] = [];
+    const sampler = new RouterSampler({ url, periodMs: 1_000_000, keep: 3, timeoutMs: 1500, onError: (e) => errors.push(e.kind) });
+    const t0 = Date.now();
+    await sampler.scrapeOnce();
+    // Before the fix the promise never settled: inFlight stayed true and the sampler went silent.
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(errors).toEqual(['router_unreachable']);
+    mode = 'ok';
+    await sampler.scrapeOnce();
+    expect(sampler.samples().at(-1)?.decode?.d1).toEqual({ active_decode_blocks: 4 });
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+});
+
 describe('router sampler staleness', () => {
   it('hands out only snapshots younger than maxAgeMs', async () => {
     const fe = await new FakeFrontend().start();

@@ -1,7 +1,7 @@
 // The `validate` command end to end: spawns the built CLI (`npx tsc -p tsconfig.json` first;
 // `npm test` does that).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -146,7 +146,8 @@ describe('validate --profile-dir', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('profile ../shared/fixtures/h100/llama-3.1-8b/configmap: prefill 11 points, ISL 128-16384; decode');
     expect(run.stderr).toContain('max_kv_tokens 400018');
-    expect(JSON.parse(run.stdout).ttft).toBe(200);
+    // The shipped config's SLA is tuned by its owner; what matters here is that the file's value comes through.
+    expect(JSON.parse(run.stdout).ttft).toBe(JSON.parse(readFileSync('config/planner-config.json', 'utf8')).ttft);
   });
 
   it.skipIf(!hasProfileReader)('a directory without profile data: exit 2', () => {

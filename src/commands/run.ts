@@ -150,7 +150,7 @@ export const command: Command = {
     const traffic = config.enable_throughput_scaling
       ? new TrafficObserver({
         endpoint: config.metric_pulling_prometheus_endpoint, intervalS: config.throughput_adjustment_interval, source: config.throughput_metrics_source,
-        modelName: info.modelName, dynamoNamespace: config.namespace, timeoutMs: promTimeoutMs,
+        modelName: info.modelName, dynamoNamespace: config.namespace, timeoutMs: promTimeoutMs, numReqSource: config.num_req_source,
       })
       : undefined;
     const routerUrl = config.load_router_metrics_url ?? info.routerMetricsUrl;

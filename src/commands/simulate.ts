@@ -38,10 +38,10 @@ Options:
   --cold-start <s>      Seconds before a new replica serves (default ${DEFAULT_COLD_START_S}).
   --initial <p>,<d>     Replicas at t = 0 for planner/hpa/exec (default min_endpoint each).
   --predictor <name>    Override the config's load_predictor (constant, arima, kalman, prophet).
-  --num-req-source <s>  What the planner's num_req counts: finished (default; upstream's
-                        dynamo_frontend_requests_total counts finished requests, so a saturated
-                        pool reports its own capacity) or started (offered load, as the newer
-                        requests_started_total).
+  --num-req-source <s>  What the planner's num_req counts (default: the config's num_req_source):
+                        finished (upstream's dynamo_frontend_requests_total counts finished
+                        requests, so a saturated pool reports its own capacity) or started
+                        (offered load, as the newer requests_started_total).
   -h, --help            Show this help.
 
 Exit codes: 0 ok, 2 bad input or usage, 1 other failure.`;
@@ -121,9 +121,9 @@ export const command: Command = {
     }
     const coldStartS = numberFlag('simulate', 'cold-start', values['cold-start'], { min: 0 });
     const initial = parseInitial(values.initial);
-    const numReqSource = values['num-req-source'] ?? 'finished';
-    if (numReqSource !== 'finished' && numReqSource !== 'started') {
-      throw new InputError(`--num-req-source must be finished or started, got '${numReqSource}'.`);
+    const numReqFlag = values['num-req-source'];
+    if (numReqFlag !== undefined && numReqFlag !== 'finished' && numReqFlag !== 'started') {
+      throw new InputError(`--num-req-source must be finished or started, got '${numReqFlag}'.`);
     }
 
     if (values.out) {
@@ -136,6 +136,8 @@ export const command: Command = {
       }
     }
     const { config, warnings } = loadSimConfig(configSource, values.predictor);
+    // The flag overrides the config's num_req_source (what the daemon would query).
+    const numReqSource = numReqFlag ?? config.num_req_source;
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const interpolators = loadInterpolators(profileDir);
     const trace = readTrace(tracePath);

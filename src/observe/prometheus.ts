@@ -30,17 +30,30 @@ const ROUTER_METRICS: Record<TrafficField, string> = {
 /** Query order of the original: TTFT, ITL, request count, duration, ISL, OSL. */
 export const TRAFFIC_FIELDS: TrafficField[] = ['ttft', 'itl', 'num_req', 'request_duration', 'isl', 'osl'];
 
-export function frontendQuery(field: TrafficField, intervalS: number): string {
+/**
+ * What `num_req` counts: `finished` requests (`requests_total`, +1 when a request ends: the
+ * original's pin) or `started` ones (`requests_started_total`, the offered load, which newer
+ * upstream prefers; a saturated pool's completions only show its own capacity).
+ */
+export type NumReqSource = 'finished' | 'started';
+
+export function frontendQuery(field: TrafficField, intervalS: number, numReqSource: NumReqSource = 'finished'): string {
   const I = `${intervalS}s`;
-  if (field === 'num_req') return `increase(dynamo_frontend_requests_total[${I}])`;
+  if (field === 'num_req') {
+    return numReqSource === 'started' ? `increase(dynamo_frontend_requests_started_total[${I}])` : `increase(dynamo_frontend_requests_total[${I}])`;
+  }
   const m = FRONTEND_HISTOGRAMS[field];
   return `increase(${m}_sum[${I}])/increase(${m}_count[${I}])`;
 }
 
-export function routerQuery(field: TrafficField, intervalS: number, dynamoNamespace: string): string {
+export function routerQuery(field: TrafficField, intervalS: number, dynamoNamespace: string, numReqSource: NumReqSource = 'finished'): string {
   const I = `${intervalS}s`;
   const sel = `{dynamo_namespace="${dynamoNamespace.replace(/-/g, '_')}"}`;
   const m = ROUTER_METRICS[field];
+  if (field === 'num_req' && numReqSource === 'started') {
+    // Started count where the router exports it, else the finished count (newer upstream's query).
+    return `sum(increase(dynamo_component_router_requests_started_total${sel}[${I}]) or ignoring(__name__) increase(dynamo_component_${m}${sel}[${I}]))`;
+  }
   if (field === 'num_req') return `sum(increase(dynamo_component_${m}${sel}[${I}]))`;
   return `sum(increase(dynamo_component_${m}_sum${sel}[${I}])) / sum(increase(dynamo_component_${m}_count${sel}[${I}]))`;
 }
@@ -81,6 +94,8 @@ export interface TrafficObserverOptions {
   modelName: string | null;
   dynamoNamespace: string;
   timeoutMs?: number;
+  /** Default `finished` (the original's pin). */
+  numReqSource?: NumReqSource;
 }
 
 function classify(err: unknown): { kind: TrafficErrorKind; message: string } {
@@ -104,14 +119,24 @@ export class TrafficObserver {
     ));
   }
 
-  queryFor(field: TrafficField): string {
+  queryFor(field: TrafficField, numReqSource: NumReqSource = this.opts.numReqSource ?? 'finished'): string {
     return this.opts.source === 'router'
-      ? routerQuery(field, this.opts.intervalS, this.opts.dynamoNamespace)
-      : frontendQuery(field, this.opts.intervalS);
+      ? routerQuery(field, this.opts.intervalS, this.opts.dynamoNamespace, numReqSource)
+      : frontendQuery(field, this.opts.intervalS, numReqSource);
   }
 
   private async queryOne(field: TrafficField): Promise<{ value: number; empty: boolean }> {
-    const res = await (await this.getDriver()).instantQuery(this.queryFor(field));
+    const result = await this.queryWith(field, this.opts.numReqSource ?? 'finished');
+    // A frontend too old to export requests_started_total: fall back to the finished count, as
+    // newer upstream does.
+    if (result.empty && field === 'num_req' && this.opts.numReqSource === 'started' && this.opts.source === 'frontend') {
+      return this.queryWith(field, 'finished');
+    }
+    return result;
+  }
+
+  private async queryWith(field: TrafficField, numReqSource: NumReqSource): Promise<{ value: number; empty: boolean }> {
+    const res = await (await this.getDriver()).instantQuery(this.queryFor(field, numReqSource));
     if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
     const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
       labels: (r.metric?.labels ?? {}) as Record<string, string>,

@@ -78,7 +78,7 @@ export function qhullVertexOrder(xs: number[], ys: number[], trace?: QhullOrderT
   {
     const newHigh = maxAbs;
     const scale = newHigh / (highZ - lowZ);
-    const shift = -lowZ * newHigh / (highZ - lowZ);
+    const shift = -(lowZ * scale);
     for (const p of P) p[2] = p[2] * scale + shift;
   }
   const dim = 3;
@@ -101,39 +101,59 @@ export function qhullVertexOrder(xs: number[], ys: number[], trace?: QhullOrderT
       else if (P[minPt[k]!]![k]! > P[i]![k]!) minPt[k] = i;
     }
   }
-  let maxWidth = 0;
-  for (let k = 0; k < 3; k++) maxWidth = Math.max(maxWidth, P[maxPt[k]!]![k]! - P[minPt[k]!]![k]!);
+  const maxWidth = Math.max(P[maxPt[0]!]![0] - P[minPt[0]!]![0], P[maxPt[1]!]![1] - P[minPt[1]!]![1]);
+  // Determinants below 10 * this are "nearly zero" (per dimension of the simplex so far).
+  const absMax = [0, 0, 0];
+  for (const p of P) for (let k = 0; k < 3; k++) absMax[k] = Math.max(absMax[k]!, Math.abs(p[k]!));
+  const nearZero = [80 * REAL_EPSILON * absMax[0]!, 80 * REAL_EPSILON * (absMax[0]! + absMax[1]!), 80 * REAL_EPSILON * (absMax[0]! + absMax[1]! + absMax[2]!)];
   const maxPoints = [minPt[0]!, maxPt[0]!, minPt[1]!, maxPt[1]!, minPt[2]!, maxPt[2]!];
 
-  // Initial simplex: the x extremes, then the points spanning the largest area and volume.
-  const simplex: number[] = [minPt[0]!, maxPt[0]!];
-  if (simplex[0] === simplex[1]) throw new Error('qhull-order: all points share one x');
-  const detSimplex = (p: number, k: number): number => {
-    const r = simplex.slice(0, k).map((s) => [P[s]![0] - P[p]![0], P[s]![1] - P[p]![1], P[s]![2] - P[p]![2]]);
-    if (k === 2) return r[0]![0]! * r[1]![1]! - r[0]![1]! * r[1]![0]!;
-    const [a, b, c] = r as [number[], number[], number[]];
-    return a[0]! * (b[1]! * c[2]! - b[2]! * c[1]!) - a[1]! * (b[0]! * c[2]! - b[2]! * c[0]!) + a[2]! * (b[0]! * c[1]! - b[1]! * c[0]!);
-  };
-  let prevDet = Math.abs(P[simplex[1]!]![0] - P[simplex[0]!]![0]);
-  for (let k = 2; k < 4; k++) {
-    let best = -1, bestDet = -1;
-    for (const p of maxPoints) {
-      if (simplex.includes(p)) continue;
-      const d = Math.abs(detSimplex(p, k));
-      if (d > bestDet) [best, bestDet] = [p, d];
+  // Initial simplex: the x extremes among the extreme points, then the extreme point spanning
+  // the largest area, then volume; all points are searched only when that is (nearly) zero.
+  let minX = -1, maxX = -1;
+  for (const p of maxPoints) {
+    if (maxX < 0 || P[maxX]![0] < P[p]![0]) maxX = p;
+    if (minX < 0 || P[minX]![0] > P[p]![0]) minX = p;
+  }
+  const simplex: number[] = [minX];
+  if (maxX !== minX) simplex.push(maxX);
+  if (simplex.length < 2) throw new Error('qhull-order: all points share one x');
+  const detSimplex = (p: number, k: number): [number, boolean] => {
+    const r = simplex.slice(0, k).map((s) => [P[s]![0] - P[p]![0], P[s]![1] - P[p]![1], P[s]![2] - P[p]![2]] as const);
+    if (k === 2) {
+      const det = r[0]![0] * r[1]![1] - r[0]![1] * r[1]![0];
+      return [Math.abs(det), Math.abs(det) < 10 * nearZero[1]!];
     }
-    // Other points are searched only if the extremes span (nearly) nothing.
-    const minDet = prevDet * maxWidth * 0.01;
-    if (best < 0 || bestDet < minDet) {
+    const a = r[0]!, b = r[1]!, c = r[2]!;
+    const det2 = (p1: number, p2: number, q1: number, q2: number) => p1 * q2 - p2 * q1;
+    const det = a[0]! * det2(b[1]!, b[2]!, c[1]!, c[2]!) - b[0]! * det2(a[1]!, a[2]!, c[1]!, c[2]!) + c[0]! * det2(a[1]!, a[2]!, b[1]!, b[2]!);
+    return [Math.abs(det), Math.abs(det) < 10 * nearZero[2]!];
+  };
+  let maxDet = P[maxX]![0] - P[minX]![0];
+  for (let k = 2; k < 4; k++) {
+    const prevDet = maxDet;
+    let best = -1, bestNear = false;
+    maxDet = -1;
+    for (const p of maxPoints) {
+      if (simplex.includes(p) || p === best) continue;
+      const [d, near] = detSimplex(p, k);
+      if (d > maxDet) [best, maxDet, bestNear] = [p, d, near];
+    }
+    const targetDet = prevDet * maxWidth;
+    const minDet = 0.01 * targetDet;
+    const falseNarrow = maxDet > 0 && maxDet / targetDet < 0.001;
+    if (best < 0 || bestNear || falseNarrow) {
       for (let p = 0; p < N; p++) {
-        if (simplex.includes(p)) continue;
-        const d = Math.abs(detSimplex(p, k));
-        if (d > bestDet) [best, bestDet] = [p, d];
+        if (maxPoints.includes(p) || simplex.includes(p)) continue;
+        const [d, near] = detSimplex(p, k);
+        if (d > maxDet) {
+          [best, maxDet, bestNear] = [p, d, near];
+          if (!bestNear && maxDet > minDet) break;
+        }
       }
     }
-    if (best < 0 || bestDet === 0) throw new Error('qhull-order: degenerate initial simplex');
+    if (best < 0 || maxDet === 0) throw new Error('qhull-order: degenerate initial simplex');
     simplex.push(best);
-    prevDet = bestDet;
   }
   const vid = new Int32Array(N).fill(-1);
   let vidCounter = 0;

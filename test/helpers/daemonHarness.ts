@@ -56,7 +56,7 @@ export async function buildDaemon(opts: { config: Record<string, unknown>; env: 
   const interpolators = config.enable_throughput_scaling ? buildInterpolators(loadProfileDir(config.profile_results_dir)) : undefined;
   const plannerFactory = () => new Planner({ config: { ...config, model_name: info.modelName }, interpolators, gpusPerReplica: { prefill: info.prefillGpus ?? 1, decode: info.decodeGpus ?? 1 } });
   const traffic = config.enable_throughput_scaling
-    ? new TrafficObserver({ endpoint: opts.promUrl, intervalS: config.throughput_adjustment_interval, source: 'frontend', modelName: info.modelName, dynamoNamespace: config.namespace, timeoutMs: 1000 })
+    ? new TrafficObserver({ endpoint: opts.promUrl, intervalS: config.throughput_adjustment_interval, source: 'frontend', modelName: info.modelName, dynamoNamespace: config.namespace, timeoutMs: 1000, numReqSource: config.num_req_source })
     : undefined;
   let daemonRef: Daemon | undefined;
   const router = opts.routerUrl

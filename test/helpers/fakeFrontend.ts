@@ -31,7 +31,13 @@ export class FakeFrontend {
   private timers: NodeJS.Timeout[] = [];
   served = 0;
 
-  constructor(readonly model = 'Qwen/Qwen3-0.6B') {
+  /** `dynamo_frontend_requests_started_total`, exported by newer frontends only (opt in). */
+  readonly started: Counter<'model'> | undefined;
+
+  constructor(readonly model = 'Qwen/Qwen3-0.6B', opts: { exportStarted?: boolean } = {}) {
+    this.started = opts.exportStarted
+      ? new Counter({ name: 'dynamo_frontend_requests_started_total', help: 'Requests started', labelNames: ['model'], registers: [this.registry] })
+      : undefined;
     const h = (name: string, help: string) => new Histogram({ name, help, labelNames: ['model'], buckets: bucketsFor(name) ?? [0.01, 0.1, 1, 10, 100, 1000, 10000], registers: [this.registry] });
     this.requests = new Counter({ name: 'dynamo_frontend_requests_total', help: 'Total requests', labelNames: ['model', 'endpoint', 'request_type', 'status', 'error_type'], registers: [this.registry] });
     this.ttft = h('dynamo_frontend_time_to_first_token_seconds', 'TTFT');
@@ -49,9 +55,15 @@ export class FakeFrontend {
     };
   }
 
+  /** Requests that arrived but have not finished (count in requests_started_total only). */
+  startOnly(n: number): void {
+    this.started?.inc({ model: this.model.toLowerCase() }, n);
+  }
+
   /** One finished request, observed as the frontend does (ITL once per token after the first). */
   record(r: { isl: number; osl: number; ttftS: number; itlS: number }): void {
     const model = this.model.toLowerCase();
+    this.started?.inc({ model });
     this.ttft.observe({ model }, r.ttftS);
     this.isl.observe({ model }, r.isl);
     for (let i = 1; i < Math.min(r.osl, 50); i++) this.itl.observe({ model }, r.itlS);
