@@ -264,6 +264,8 @@ describe('field errors', () => {
 
   it('null where the original needs a value is refused; nullable fields accept null', () => {
     expect(inputError(() => resolveConfig({ ttft: null }, { env: NO_ENV }))).toContain("field 'ttft' must be a number > 0, got null");
+    // YAML .inf / JSON 1e400 parse to Infinity; the message must not call it null.
+    expect(inputError(() => resolveConfig({ ttft: Infinity }, { env: NO_ENV }))).toContain('got Infinity');
     expect(resolveConfig({ pre_deployment_sweeping_mode: null, enable_throughput_scaling: false, enable_load_scaling: true }, { env: NO_ENV }).config.pre_deployment_sweeping_mode).toBeNull();
   });
 

@@ -144,4 +144,21 @@ describe('TrafficObserver failures are holds with a kind, never values', () => {
     expect(await obs(hangUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_timeout' });
     expect(await obs(errUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_http' });
   });
+
+  it('a server that trickles bytes is a timeout too (axios only times out an idle socket)', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const trickle = createServer((_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status":"success","data":{"resultType":"vector","result":[');
+      timers.push(setInterval(() => res.write(' '), 100));
+    });
+    await new Promise<void>((r) => trickle.listen(0, '127.0.0.1', () => r()));
+    const t0 = Date.now();
+    const out = await obs(`http://127.0.0.1:${(trickle.address() as { port: number }).port}`).observe();
+    expect(out).toMatchObject({ ok: false, kind: 'prometheus_timeout' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    for (const t of timers) clearInterval(t);
+    trickle.closeAllConnections();
+    await new Promise((r) => trickle.close(r));
+  });
 });

@@ -57,7 +57,9 @@ describe('forecast command input errors', () => {
   it('rejects an unknown predictor, a missing --trace and a bad --interval', async () => {
     await expect(command.run(['--trace', SMALL, '--interval', '60', '--predictor', 'lstm'])).rejects.toThrow(/--predictor must be one of constant, arima, kalman, prophet or all, got 'lstm'/);
     await expect(command.run(['--interval', '60'])).rejects.toThrow(/--trace is required/);
-    await expect(command.run(['--trace', SMALL, '--interval', '0'])).rejects.toThrow(/--interval must be a positive number of seconds, got '0'/);
+    await expect(command.run(['--trace', SMALL, '--interval', '0'])).rejects.toThrow(/--interval must be at least 1 second .*got '0'/);
+    // A nanosecond interval used to mean trillions of empty buckets: a hang, not an error.
+    await expect(command.run(['--trace', SMALL, '--interval', '1e-9'])).rejects.toThrow(/--interval must be at least 1 second/);
     await expect(command.run(['--trace', SMALL, '--interval', 'abc'])).rejects.toThrow(/--interval must be a number/);
   });
 });

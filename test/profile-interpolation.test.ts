@@ -35,8 +35,8 @@ const rel = (ours: number, ref: number) => Math.abs(ours - ref) / Math.abs(ref);
  * The triangulations scipy 1.17.1 (Qhull) builds for the two H100 decode sweeps
  * (`scipy.spatial.Delaunay(np.column_stack([x_kv_usage, y_context_length])).simplices`). These
  * point sets have exact duplicates and exactly cocircular quads, where Qhull's choice depends on
- * its insertion order; feeding its choice to our Clough-Tocher code separates "our interpolation
- * is right" from "our tie-breaking differs".
+ * its insertion order; feeding its choice to our Clough-Tocher code checks the interpolation on its
+ * own, apart from the triangulation (which delaunay.ts now builds the same way).
  */
 const QHULL_TRIANGLES: Record<(typeof MODELS)[number], Array<[number, number, number]>> = {
   'qwen3-0.6b': [

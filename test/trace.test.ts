@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   bucketTrace,
+  MAX_BUCKETS,
   detectTraceFormat,
   parseAzureTimestamp,
   readTrace,
@@ -167,6 +168,18 @@ describe('bucketTrace', () => {
   it('yields nothing for an empty stream and rejects a non-positive interval', async () => {
     expect(await collect(bucketTrace(from([]), 60))).toEqual([]);
     await expect(collect(bucketTrace(from([]), 0))).rejects.toBeInstanceOf(InputError);
+  });
+
+  it('refuses an interval/span combination of more than MAX_BUCKETS intervals instead of looping on', async () => {
+    const far = from([{ t: 0, isl: 1, osl: 1 }, { t: 3600, isl: 1, osl: 1 }]);
+    let emitted = 0;
+    const err = await (async () => {
+      for await (const _ of bucketTrace(far, 3600 / (MAX_BUCKETS + 1))) emitted++;
+    })().catch((e) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/more than 10000000 intervals; use a longer interval/);
+    // It stops before emitting the empty run, not after.
+    expect(emitted).toBe(0);
   });
 
   it('conserves the request count of the shared Azure trace at 60 s', async () => {

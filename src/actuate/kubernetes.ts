@@ -104,7 +104,7 @@ export class KubeClient {
         // 429: API priority-and-fairness throttling, which asks the client to come back.
         const retryable = err instanceof KubeApiError && (err.status >= 500 || err.status === 0 || err.status === 429);
         if (!retryable || attempt >= retries || signal?.aborted) throw err;
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay, signal);
         delay *= 2;
       }
     }

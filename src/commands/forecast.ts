@@ -75,7 +75,8 @@ export const command: Command = {
     });
     const trace = requireFlag('forecast', 'trace', values.trace);
     const intervalS = numberFlag('forecast', 'interval', values.interval, { required: true })!;
-    if (intervalS <= 0) throw new InputError(`--interval must be a positive number of seconds, got '${values.interval}'.`);
+    // Whole seconds at least, like the planner's throughput_adjustment_interval (a PromQL range).
+    if (!(intervalS >= 1)) throw new InputError(`--interval must be at least 1 second (the planner's throughput_adjustment_interval is whole seconds), got '${values.interval}'.`);
     const kinds = predictorList(values.predictor);
     let settings: PredictorSettings;
     if (values.config !== undefined) {

@@ -120,6 +120,8 @@ export function parseYamlText(text: string, origin: string): unknown {
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // JSON.stringify writes Infinity/NaN (YAML .inf, JSON 1e400) as null, which would misname the mistake.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   const text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -106,6 +106,19 @@ function classify(err: unknown): { kind: TrafficErrorKind; message: string } {
   return { kind: 'prometheus_bad_response', message: e.error ?? e.message ?? String(err) };
 }
 
+/**
+ * The driver's timeout is axios's, a socket-idle timer: a Prometheus (or proxy) that trickles
+ * bytes never trips it and would stall the throughput loop. This bounds the whole query; the
+ * rejection has the driver's shape so `classify` reads it as a timeout.
+ */
+function withDeadline<T>(query: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject({ errorType: 'timeout_error', error: `no complete answer within ${ms} ms` }), ms);
+  });
+  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** One PromQL round per throughput tick. Never throws. */
 export class TrafficObserver {
   private driver: Promise<PrometheusDriver> | undefined;
@@ -136,7 +149,7 @@ export class TrafficObserver {
   }
 
   private async queryWith(field: TrafficField, numReqSource: NumReqSource): Promise<{ value: number; empty: boolean }> {
-    const res = await (await this.getDriver()).instantQuery(this.queryFor(field, numReqSource));
+    const res = await withDeadline((await this.getDriver()).instantQuery(this.queryFor(field, numReqSource)), this.opts.timeoutMs ?? 5000);
     if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
     const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
       labels: (r.metric?.labels ?? {}) as Record<string, string>,

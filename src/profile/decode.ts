@@ -11,9 +11,12 @@
 // the nearest cell, and KV usage or context beyond the grid is clamped to its edge row/column.
 //
 // Where the sweep holds exact duplicate points or exactly cocircular quads (common: profilers
-// reuse KV-usage values across context rows), the Delaunay triangulation is not unique. Qhull
-// (behind scipy) then picks by its insertion order, we pick by our sweep (delaunay.ts), and the
-// global gradient fit carries the difference across the grid: a few percent at some cells.
+// reuse KV-usage values across context rows), the Delaunay triangulation is not unique, and the
+// global gradient fit would carry a different choice across the grid (a few percent at some
+// cells). Qhull (behind scipy) picks by its insertion order; delaunay.ts replays that order
+// (qhull-order.ts) so our triangles are scipy's. Among duplicates outside the hull, the nearest
+// fill keeps the highest index; scipy's k-d tree occasionally keeps another (0.13% at one cell
+// of the llama H100 sweep).
 import { CloughTocher2D } from './clough-tocher.js';
 import type { Triangulation } from './delaunay.js';
 import { InputError } from '../util/errors.js';

@@ -10,8 +10,12 @@
 // - of exact duplicates, the vertex is the point Qhull inserts first;
 // - a polygon of four or more cocircular points is split into a fan from the polygon's vertex
 //   that Qhull inserted last (its option Qt triangulates a merged facet from the newest vertex).
-// Both need Qhull's insertion order, which qhull-order.ts reproduces.
-import { qhullVertexOrder } from './qhull-order.js';
+// Both need Qhull's insertion order, which qhull-order.ts reproduces by replaying Qhull's build;
+// its result also carries Qhull's Delaunay regions, which we use directly when they form a valid
+// triangulation (so nearly cocircular or collinear points, which Qhull settles with its own
+// round-off tolerances, come out as in Qhull too). Otherwise the sweep-and-flip triangulation
+// with the tie-breaks above is the answer.
+import { qhullDelaunay, type QhullDelaunay } from './qhull-order.js';
 
 /** Relative size below which a predicate's determinant counts as zero (see delaunay()). */
 const ROUNDOFF = 1e-12;
@@ -64,10 +68,16 @@ export function delaunay(xs: number[], ys: number[], tieBreak: 'qhull' | 'first'
   // rank[i]: when Qhull makes point i a vertex (-1: never, e.g. a later duplicate).
   const rank = new Array<number>(xs.length).fill(-1);
   if (tieBreak === 'qhull') {
+    let qhull: QhullDelaunay | null = null;
     try {
-      qhullVertexOrder(xs, ys).forEach((p, r) => (rank[p] = r));
+      qhull = qhullDelaunay(xs, ys);
     } catch {
       // Qhull's own initial simplex is degenerate here; the checks below report why.
+    }
+    if (qhull) {
+      const fromQhull = triangulateRegions(xs, ys, qhull.regions);
+      if (fromQhull) return withNeighbors(fromQhull, [...new Set(fromQhull.flat())].sort((a, b) => a - b));
+      qhull.order.forEach((p, r) => (rank[p] = r));
     }
   }
   // Distinct locations, sorted lexicographically by (x, y).
@@ -210,6 +220,56 @@ function fanCocircularPolygons(
     if (fan.length !== group.length || fan.some(([a, b, c]) => orient(a, b, c) <= 0)) continue;
     group.forEach((t, i) => (tris[t] = fan[i]!));
   }
+}
+
+/**
+ * Qhull's Delaunay regions as counter-clockwise triangles, a polygon as a fan from its first
+ * (newest) vertex as Qhull's option Qt splits it; null unless they tile the convex hull of the
+ * points with positive-area triangles, each edge used once per direction.
+ */
+function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Array<[number, number, number]> | null {
+  const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
+  const tris: Array<[number, number, number]> = [];
+  for (const region of regions) {
+    const boundary = convexHull(xs, ys, region);
+    if (boundary.length !== region.length) return null;
+    const apex = region[0]!;
+    const at = boundary.indexOf(apex);
+    for (let i = 1; i + 1 < boundary.length; i++) {
+      tris.push([apex, boundary[(at + i) % boundary.length]!, boundary[(at + i + 1) % boundary.length]!]);
+    }
+  }
+  const edges = new Set<string>();
+  let area = 0;
+  for (const [a, b, c] of tris) {
+    const twice = cross(a, b, c);
+    if (!(twice > 0)) return null;
+    area += twice;
+    for (const e of [`${a},${b}`, `${b},${c}`, `${c},${a}`]) {
+      if (edges.has(e)) return null;
+      edges.add(e);
+    }
+  }
+  const hull = convexHull(xs, ys, xs.map((_, i) => i));
+  let hullArea = 0;
+  for (let i = 1; i + 1 < hull.length; i++) hullArea += cross(hull[0]!, hull[i]!, hull[i + 1]!);
+  // Qhull may leave out a nearly collinear point on the hull boundary (a sliver of round-off size).
+  return Math.abs(area - hullArea) <= 1e-7 * hullArea ? tris : null;
+}
+
+/** Counter-clockwise convex hull (monotone chain, collinear points dropped) of the given points. */
+function convexHull(xs: number[], ys: number[], points: number[]): number[] {
+  const idx = [...points].sort((a, b) => xs[a]! - xs[b]! || ys[a]! - ys[b]!);
+  const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
+  const half = (order: number[]) => {
+    const h: number[] = [];
+    for (const p of order) {
+      while (h.length >= 2 && cross(h[h.length - 2]!, h[h.length - 1]!, p) <= 0) h.pop();
+      h.push(p);
+    }
+    return h.slice(0, -1);
+  };
+  return [...half(idx), ...half([...idx].reverse())];
 }
 
 /** Complete a triangulation given as counter-clockwise triangles with its adjacency. */

@@ -37,7 +37,7 @@ export function prefillSweep(e: Engine, maxContextLength: number, granularity: n
   const top = maxContextLength - 512;
   const step = Math.floor((top - 100) / granularity);
   if (top <= 100 || step <= 0) {
-    throw new InputError(`--max-context-length ${maxContextLength} is too small to sweep prefill at granularity ${granularity}; need at least ${612 + granularity} tokens.`);
+    throw new InputError(`the context length ${maxContextLength} (--max-context-length, else the model's max_position_embeddings) is too small to sweep prefill at granularity ${granularity}; need at least ${612 + granularity} tokens.`);
   }
   const out: PrefillSweep = { prefill_isl: [], prefill_ttft: [], prefill_thpt_per_gpu: [] };
   for (const isl of pyRange(100, top, step)) {

@@ -228,6 +228,9 @@ export async function* readTrace(path: string, options: { format?: TraceFormat }
   }
 }
 
+/** Most intervals bucketTrace emits (every interval, even empty ones, is a step for the predictors). */
+export const MAX_BUCKETS = 10_000_000;
+
 /**
  * Per-interval request count and mean ISL/OSL, as the original's warm-up: interval k holds the
  * requests with floor((t - origin) / intervalS) = k, origin = the first request's time, and every
@@ -249,6 +252,9 @@ export async function* bucketTrace(requests: AsyncIterable<TraceRequest>, interv
   for await (const r of requests) {
     origin ??= r.t;
     const k = Math.floor((r.t - origin) / intervalS);
+    if (k >= MAX_BUCKETS) {
+      throw new InputError(`bucketTrace: a ${intervalS} s interval over a trace that spans ${r.t - origin} s makes more than ${MAX_BUCKETS} intervals; use a longer interval or a shorter slice of the trace.`);
+    }
     while (index < k) {
       yield emit(index);
       index++;

@@ -1,12 +1,8 @@
 // Shapes shared by the simulator's engine, policies, driver and report.
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
 
-/** One request of a trace: arrival time (s from trace start), input and output tokens. */
-export interface TraceRequest {
-  t: number;
-  isl: number;
-  osl: number;
-}
+/** One request of a trace: defined once, next to the readers that produce it. */
+export type { TraceRequest } from './trace.js';
 
 export interface PoolCounts {
   prefill: number;

@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TraceRequest } from '../../src/sim/trace.js';
 
 const BUCKETS = JSON.parse(readFileSync(new URL('../../../shared/fixtures/dynamo/metrics/frontend-histogram-buckets.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -13,7 +14,7 @@ function bucketsFor(name: string): number[] | undefined {
   return entry?.['upper_bounds_excluding_+Inf']?.filter((b) => b > 0);
 }
 
-export interface TraceRequest { t: number; isl: number; osl: number }
+export type { TraceRequest };
 
 export type WorkerMode = 'ok' | 'garbage' | 'http500' | 'hang';
 
@@ -111,8 +112,4 @@ export class FakeFrontend {
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
-}
-
-export function readTrace(path: string, limit: number): TraceRequest[] {
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(0, limit).map((l) => JSON.parse(l) as TraceRequest);
 }
