@@ -364,6 +364,12 @@ describe('derived rules', () => {
     expect(resolveConfig({ environment: 'virtual', no_operation: true }, { env: NO_ENV, strict: true }).warnings).toEqual([]);
   });
 
+  it('queueing prefill sizing in agg mode: a warning that it does not apply there', () => {
+    const { warnings } = resolveConfig({ mode: 'agg', prefill_sizing: 'queueing', decode_engine_num_gpu: 1 }, { env: NO_ENV });
+    expect(warnings.some((w) => w.includes("prefill_sizing 'queueing' does not apply in mode 'agg'"))).toBe(true);
+    expect(resolveConfig({ mode: 'disagg', prefill_sizing: 'queueing' }, { env: NO_ENV }).warnings.some((w) => w.includes('prefill_sizing'))).toBe(false);
+  });
+
   it('agg with throughput scaling: accepted as an extension, with a note in both modes', () => {
     const input = { mode: 'agg', enable_load_scaling: true, prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1 };
     for (const strict of [false, true]) {

@@ -340,6 +340,9 @@ export function applyDerivedRules(input: PlannerConfig, opts: { strict?: boolean
   }
 
   const startup: string[] = [];
+  if (config.mode === 'agg' && config.prefill_sizing === 'queueing') {
+    warnings.push(`prefill_sizing 'queueing' does not apply in mode 'agg' yet: the one pool is sized with the original's throughput formula.`);
+  }
   if (config.mode === 'agg' && config.enable_throughput_scaling) {
     // The original's aggregated planner refuses throughput scaling; we support it (one pool sized
     // for prefill plus decode GPU-seconds, see src/scaling/throughput.ts), so this is a note.
