@@ -100,6 +100,26 @@ describe('sla-planner run (process)', () => {
     expect((await p.exit).code).toBe(0);
   }, 20_000);
 
+  it('SIGTERM during start-up (API server not answering) still exits 0 at once', async () => {
+    const { createServer } = await import('node:http');
+    const silent = createServer(() => { /* never answers: start-up waits on the DGD read */ });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+      const p = runCli(['--config', config()], { ...env, SLA_PLANNER_K8S_API_URL: url });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(p.child.exitCode).toBeNull(); // still starting
+      const sent = Date.now();
+      p.child.kill('SIGTERM');
+      const { code, at } = await p.exit;
+      expect(code).toBe(0);
+      expect(at - sent).toBeLessThan(2000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 20_000);
+
   it('virtual environment writes decisions as JSON lines', async () => {
     const out = join(dir, 'decisions.jsonl');
     const p = runCli(['--config', config({ environment: 'virtual', model_name: 'Qwen/Qwen3-0.6B', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, load_predictor_warmup_trace: '../shared/traces/mooncake_arxiv_first1000.jsonl' }), '--decisions-out', out], {});

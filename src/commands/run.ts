@@ -103,6 +103,16 @@ export const command: Command = {
       'global-planner-url': { type: 'string' },
       'prometheus-timeout-ms': { type: 'string' },
     });
+    // Listen for SIGTERM/SIGINT from the start: start-up (reading the DGD with retries, the
+    // predictor warm-up) can take a while, and a pod being deleted then must still exit 0 at once.
+    let started = false;
+    const stopSignal = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    void stopSignal.then(() => {
+      if (!started) process.exit(0);
+    });
     const env = process.env;
     const source = requireFlag('run', 'config', values.config);
     const { config: loaded, warnings } = loadConfig(source, { strict: false, env });
@@ -178,10 +188,8 @@ export const command: Command = {
     process.on('uncaughtException', onInternal);
 
     await daemon.start();
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
+    started = true;
+    const signal = await stopSignal;
     logger.info('stopping', { signal });
     // Hard stop: whatever is still running after 4.5 s is abandoned, so the pod exits within 5 s.
     setTimeout(() => process.exit(0), 4500).unref();

@@ -17,6 +17,7 @@ import {
   type PlannerConfig,
 } from './schema.js';
 import { nearest } from './suggest.js';
+import { isPlainObject } from '../util/objects.js';
 
 export interface ConfigOptions {
   /** true (validate): unknown keys and startup-fatal combinations are errors. false (run): warnings. */
@@ -126,9 +127,6 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 const TRUE_STRINGS = new Set(['true', 't', 'yes', 'y', 'on', '1']);
 const FALSE_STRINGS = new Set(['false', 'f', 'no', 'n', 'off', '0']);

@@ -2,6 +2,7 @@
 // the daemon reads from Prometheus. Times in ms except requestDuration (s). `undefined` = not
 // observed (no series / NaN from an idle 0/0 histogram ratio).
 import { InputError } from '../util/errors.js';
+import { isPlainObject } from '../util/objects.js';
 
 /** Router gauges of one prefill worker (seconds as the router exports them). */
 export interface PrefillWorkerSample {
@@ -43,25 +44,22 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([...METRIC_FIELDS, ...COUNT_FI
 const PREFILL_GAUGES = ['active_prefill_tokens', 'last_ttft', 'last_isl'] as const;
 const DECODE_GAUGES = ['active_decode_blocks', 'last_itl'] as const;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function describe(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v);
 }
 
 function parseSnapshot(raw: unknown, where: string): RouterSnapshot {
-  if (!isObject(raw)) throw new InputError(`${where}: must be an object {"prefill": {...}, "decode": {...}} of per-worker gauges, got ${describe(raw)}.`);
+  if (!isPlainObject(raw)) throw new InputError(`${where}: must be an object {"prefill": {...}, "decode": {...}} of per-worker gauges, got ${describe(raw)}.`);
   const snap: RouterSnapshot = {};
   for (const [pool, workers] of Object.entries(raw)) {
     if (pool !== 'prefill' && pool !== 'decode') throw new InputError(`${where}: unknown worker type '${pool}'; expected 'prefill' or 'decode'.`);
-    if (!isObject(workers)) throw new InputError(`${where}.${pool}: must be an object of worker id to gauges, got ${describe(workers)}.`);
+    if (!isPlainObject(workers)) throw new InputError(`${where}.${pool}: must be an object of worker id to gauges, got ${describe(workers)}.`);
     const required = pool === 'prefill' ? PREFILL_GAUGES : DECODE_GAUGES;
     const out: Record<string, Record<string, number>> = {};
     for (const [id, gauges] of Object.entries(workers)) {
       const at = `${where}.${pool}["${id}"]`;
-      if (!isObject(gauges)) throw new InputError(`${at}: must be an object of gauges, got ${describe(gauges)}.`);
+      if (!isPlainObject(gauges)) throw new InputError(`${at}: must be an object of gauges, got ${describe(gauges)}.`);
       for (const key of required) {
         if (!(key in gauges)) throw new InputError(`${at}: missing '${key}'; a ${pool} worker needs ${required.join(', ')} (latencies in seconds).`);
       }
@@ -80,7 +78,7 @@ function parseSnapshot(raw: unknown, where: string): RouterSnapshot {
  * (e.g. "obs.jsonl line 3").
  */
 export function parseObservation(raw: unknown, where: string): IntervalObservation {
-  if (!isObject(raw)) throw new InputError(`${where}: must be a JSON object like {"num_req": 120, "isl": 3000, ...}, got ${describe(raw)}.`);
+  if (!isPlainObject(raw)) throw new InputError(`${where}: must be a JSON object like {"num_req": 120, "isl": 3000, ...}, got ${describe(raw)}.`);
   for (const key of Object.keys(raw)) {
     if (!KNOWN_FIELDS.has(key)) {
       throw new InputError(`${where}: unknown field '${key}'; expected ${[...KNOWN_FIELDS].join(', ')} (times in ms except request_duration in s).`);

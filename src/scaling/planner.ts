@@ -29,6 +29,7 @@ import {
   prefillCorrectionFactor,
 } from './throughput.js';
 import { observedBurstiness, sizeQueueForSla } from './queueing.js';
+import { quantile } from '../util/stats.js';
 
 export interface ReplicaCounts {
   prefill: number;
@@ -90,15 +91,6 @@ const BURSTINESS_CAP = 100;
 /** Highest forecast multiplier (forecast_quantile): one wild interval must not take the whole budget. */
 const FORECAST_MULTIPLIER_CAP = 4;
 
-/** Linear-interpolated quantile of a sample (numpy's default). */
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 /** The interval's traffic fields only (router gauges are bulky and explained by the load reasons). */
 function metricsOf(obs: IntervalObservation): IntervalObservation {

@@ -1,0 +1,6 @@
+// Shape checks for parsed JSON/YAML input.
+
+/** A JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
