@@ -77,14 +77,17 @@ describe('upstream fixtures', () => {
   it('sla-planner extensions default to off (upstream behaviour) except the missing-data hold', () => {
     const { config } = resolveConfig({}, { env: NO_ENV });
     expect(EXTENSION_CONFIG_KEYS.sort()).toEqual([
-      'decode_max_kv_usage', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data', 'monotone_decode_search',
-      'num_req_source', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
+      'decode_max_kv_usage', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data',
+      'metric_pulling_prometheus_ca_bundle', 'metric_pulling_prometheus_ssl_verify', 'metric_pulling_prometheus_token_file',
+      'monotone_decode_search', 'num_req_source', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
       'prefill_max_utilization', 'prefill_sizing', 'prefill_ttft_quantile', 'scale_down_window',
     ]);
     expect(config.prefill_correction_can_scale_up).toBe(false);
     expect(config.monotone_decode_search).toBe(false);
     // The switches that change decisions are off; the rest only tune an option that is off.
     expect(config).toMatchObject({ prefill_sizing: 'throughput', decode_max_kv_usage: 1, num_req_source: 'finished', forecast_quantile: null, scale_down_window: 1 });
+    // The original queries Prometheus without TLS verification or auth.
+    expect(config).toMatchObject({ metric_pulling_prometheus_ssl_verify: false, metric_pulling_prometheus_ca_bundle: null, metric_pulling_prometheus_token_file: null });
   });
 
   it('the upstream JSON Schema lists exactly our upstream fields, with the same defaults', () => {

@@ -142,5 +142,9 @@ describe('sla-planner run (process)', () => {
     const q = runCli(['--config', config({ environment: 'kubernetes' })], { ...env, DYN_PARENT_DGD_K8S_NAME: '' });
     expect((await q.exit).code).toBe(2);
     expect(q.err.join('')).toMatch(/DYN_PARENT_DGD_K8S_NAME/);
+    const r = runCli(['--config', config({ metric_pulling_prometheus_ca_bundle: join(dir, 'no-such-ca.pem') })], env);
+    expect((await r.exit).code).toBe(2);
+    expect(r.err.join('').trim().split('\n')).toHaveLength(1);
+    expect(r.err.join('')).toMatch(/metric_pulling_prometheus_ca_bundle: cannot read .*no-such-ca\.pem.*ENOENT/);
   }, 20_000);
 });

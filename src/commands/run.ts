@@ -1,4 +1,5 @@
 // `sla-planner run --config <X>`: the planner daemon, the DGD sidecar service.
+import { readFileSync } from 'node:fs';
 import { loadConfig, applyDerivedRules, type PlannerConfig } from '../config/index.js';
 import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
@@ -125,6 +126,10 @@ export const command: Command = {
     const port = numberFlag('run', 'metrics-port', values['metrics-port'], { integer: true, min: 0 }) ?? config.metric_reporting_prometheus_port;
     const promTimeoutMs = numberFlag('run', 'prometheus-timeout-ms', values['prometheus-timeout-ms'], { integer: true, min: 1 }) ?? 5000;
 
+    const promTls = config.enable_throughput_scaling ? prometheusTls(config) : undefined;
+    if (promTls && !promTls.verify && config.metric_pulling_prometheus_endpoint.startsWith('https:')) {
+      logger.warn('config_warning', { message: 'Prometheus is queried over https without certificate verification (as the original); set metric_pulling_prometheus_ssl_verify (and metric_pulling_prometheus_ca_bundle for a private CA).' });
+    }
     const interpolators = config.enable_throughput_scaling ? loadInterpolators(config) : undefined;
     const inner = buildActuator(config, values, env);
     const actuator = new SerialActuator(inner, config.no_operation);
@@ -161,6 +166,7 @@ export const command: Command = {
       ? new TrafficObserver({
         endpoint: config.metric_pulling_prometheus_endpoint, intervalS: config.throughput_adjustment_interval, source: config.throughput_metrics_source,
         modelName: info.modelName, dynamoNamespace: config.namespace, timeoutMs: promTimeoutMs, numReqSource: config.num_req_source,
+        tls: promTls, tokenFile: config.metric_pulling_prometheus_token_file ?? undefined,
       })
       : undefined;
     const routerUrl = config.load_router_metrics_url ?? info.routerMetricsUrl;
@@ -197,3 +203,14 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** TLS settings of the Prometheus connection; an unreadable CA bundle is a start-up error. */
+function prometheusTls(config: PlannerConfig): { verify: boolean; ca?: string } {
+  const file = config.metric_pulling_prometheus_ca_bundle;
+  if (!file) return { verify: config.metric_pulling_prometheus_ssl_verify };
+  try {
+    return { verify: true, ca: readFileSync(file, 'utf8') };
+  } catch (err) {
+    throw new InputError(`metric_pulling_prometheus_ca_bundle: cannot read '${file}' (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); mount the CA bundle there or unset the field.`);
+  }
+}

@@ -104,6 +104,13 @@ export const plannerConfigSchema = z.object({
   metric_reporting_prometheus_port: int().min(0).max(65535).optional()
     .describe('Port of the planner\'s own /metrics; 0 disables it. Default: env PLANNER_PROMETHEUS_PORT, else 0.'),
 
+  metric_pulling_prometheus_ssl_verify: z.boolean().default(false)
+    .describe('Verify the TLS certificate of an https Prometheus. Off by default because the original queries with verification off; turn it on in production (with metric_pulling_prometheus_ca_bundle for a private CA).'),
+  metric_pulling_prometheus_ca_bundle: z.string().min(1).nullable().default(null)
+    .describe('PEM file of CA certificates trusted for an https Prometheus; setting it turns verification on.'),
+  metric_pulling_prometheus_token_file: z.string().min(1).nullable().default(null)
+    .describe('File holding a bearer token sent to Prometheus (e.g. a service-account token for an OpenShift or Thanos querier); read at every query, so a rotated token applies at once.'),
+
   // --- load scaling ---
   load_router_metrics_url: httpUrl().nullable().default(null)
     .describe('URL of the frontend/router /metrics with per-worker gauges. Auto-discovered in kubernetes; required elsewhere when load scaling is on.'),

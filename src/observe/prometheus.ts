@@ -5,6 +5,8 @@
 // a 0/0 histogram ratio (idle window) reads NaN and becomes an unobserved field, which the
 // decision code turns into "no decision"; a transport/HTTP error or timeout is a hold with a reason
 // (upstream reads 0 there, which would let a Prometheus outage scale the deployment down).
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import type { PrometheusDriver } from 'prometheus-query';
 import type { IntervalObservation } from '../scaling/observation.js';
 
@@ -81,7 +83,7 @@ export function aggregateFrontend(field: TrafficField, values: number[]): number
   return field === 'num_req' ? total : total / values.length;
 }
 
-export type TrafficErrorKind = 'prometheus_unreachable' | 'prometheus_timeout' | 'prometheus_http' | 'prometheus_bad_response';
+export type TrafficErrorKind = 'prometheus_unreachable' | 'prometheus_timeout' | 'prometheus_http' | 'prometheus_auth' | 'prometheus_bad_response';
 
 export type TrafficResult =
   | { ok: true; observation: IntervalObservation; raw: Record<TrafficField, number>; idle: boolean; emptyFields: TrafficField[] }
@@ -96,12 +98,49 @@ export interface TrafficObserverOptions {
   timeoutMs?: number;
   /** Default `finished` (the original's pin). */
   numReqSource?: NumReqSource;
+  /**
+   * https only. Default: no verification, as the original. `ca` (PEM text) trusts a private CA
+   * and implies verification.
+   */
+  tls?: { verify: boolean; ca?: string };
+  /** Bearer token file, read at every query so a rotated token applies at once. */
+  tokenFile?: string;
+}
+
+const AUTH_ERROR_CODE = 'SLA_PLANNER_PROMETHEUS_AUTH';
+
+/** The parts of an axios request config the connection options touch. */
+interface RequestConfig {
+  headers: { set(name: string, value: string): unknown };
+  httpsAgent?: unknown;
+}
+
+/** TLS and auth of the Prometheus connection, applied to every request. */
+export function connectionInterceptor(opts: Pick<TrafficObserverOptions, 'tls' | 'tokenFile'>): (config: RequestConfig) => RequestConfig {
+  const verify = Boolean(opts.tls?.verify || opts.tls?.ca);
+  const agent = new HttpsAgent({ rejectUnauthorized: verify, ca: opts.tls?.ca, keepAlive: true });
+  return (config) => {
+    config.httpsAgent = agent;
+    if (opts.tokenFile) {
+      let token: string;
+      try {
+        token = readFileSync(opts.tokenFile, 'utf8').trim();
+      } catch (err) {
+        // The driver passes `code` and `message` through, so the tick holds as prometheus_auth
+        // instead of querying anonymously.
+        throw Object.assign(new Error(`cannot read metric_pulling_prometheus_token_file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? err}`), { code: AUTH_ERROR_CODE });
+      }
+      config.headers.set('Authorization', `Bearer ${token}`);
+    }
+    return config;
+  };
 }
 
 function classify(err: unknown): { kind: TrafficErrorKind; message: string } {
   const e = (err ?? {}) as { errorType?: string; error?: string; code?: string; httpStatus?: number; message?: string };
   if (e.errorType === 'timeout_error' || e.code === 'ETIMEDOUT' || e.code === 'ECONNABORTED') return { kind: 'prometheus_timeout', message: e.error ?? 'timeout' };
   if (e.errorType === 'http_error') return { kind: 'prometheus_http', message: `HTTP ${e.httpStatus}: ${e.error}` };
+  if (e.code === AUTH_ERROR_CODE) return { kind: 'prometheus_auth', message: e.error ?? 'authentication' };
   if (e.errorType === 'network_error' || e.errorType === 'ssl_error') return { kind: 'prometheus_unreachable', message: `${e.code ?? ''} ${e.error ?? ''}`.trim() };
   return { kind: 'prometheus_bad_response', message: e.error ?? e.message ?? String(err) };
 }
@@ -128,7 +167,10 @@ export class TrafficObserver {
   /** Loaded on first use: prometheus-query brings axios (~19 MB), which load-only runs never need. */
   private getDriver(): Promise<PrometheusDriver> {
     return (this.driver ??= import('prometheus-query').then(
-      ({ PrometheusDriver }) => new PrometheusDriver({ endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: this.opts.timeoutMs ?? 5000 }),
+      ({ PrometheusDriver }) => new PrometheusDriver({
+        endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: this.opts.timeoutMs ?? 5000,
+        requestInterceptor: { onFulfilled: connectionInterceptor(this.opts) as never },
+      }),
     ));
   }
 
