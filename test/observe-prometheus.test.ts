@@ -104,6 +104,17 @@ describe('TrafficObserver against a real Prometheus scraping a fake frontend', (
     const fallback = await new TrafficObserver({ endpoint: prom.url, intervalS: 30, source: 'frontend', modelName: 'Qwen/Qwen3-0.6B', dynamoNamespace: 'ns-b', numReqSource: 'started' }).observe();
     expect(fallback.ok && fallback.observation.num_req).toBeGreaterThanOrEqual(10);
     expect(fallback.ok && fallback.observation.num_req).toBeLessThan(16);
+
+    // A namespace no series carries: read as 0 (upstream), and the result says what was there.
+    const wrong = await new TrafficObserver({ endpoint: prom.url, intervalS: 30, source: 'frontend', modelName: 'Qwen/Qwen3-0.6B', dynamoNamespace: 'ns-typo' }).observe();
+    expect(wrong.ok).toBe(true);
+    if (!wrong.ok) return;
+    expect(wrong.observation.num_req).toBe(0);
+    expect(wrong.emptyFields).toHaveLength(6);
+    expect(wrong.unmatched?.dynamo_namespace.sort()).toEqual(['ns-a', 'ns-b']);
+    expect(wrong.unmatched?.model).toEqual(['qwen/qwen3-0.6b']);
+    // A matching deployment carries no such note.
+    expect(r.unmatched).toBeUndefined();
   }, 30_000);
 
   it('an idle window reads NaN: fields unobserved, no decision material', async () => {

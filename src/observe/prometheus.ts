@@ -86,7 +86,15 @@ export function aggregateFrontend(field: TrafficField, values: number[]): number
 export type TrafficErrorKind = 'prometheus_unreachable' | 'prometheus_timeout' | 'prometheus_http' | 'prometheus_auth' | 'prometheus_bad_response';
 
 export type TrafficResult =
-  | { ok: true; observation: IntervalObservation; raw: Record<TrafficField, number>; idle: boolean; emptyFields: TrafficField[] }
+  | {
+    ok: true; observation: IntervalObservation; raw: Record<TrafficField, number>; idle: boolean; emptyFields: TrafficField[];
+    /**
+     * Set when Prometheus has frontend series but none match this deployment's model and
+     * dynamo_namespace: usually a scrape set-up without the Helm PodMonitor that adds the
+     * dynamo_namespace label, or a wrong namespace/model_name. Upstream then silently reads 0.
+     */
+    unmatched?: UnmatchedLabels;
+  }
   | { ok: false; kind: TrafficErrorKind; message: string };
 
 export interface TrafficObserverOptions {
@@ -158,6 +166,24 @@ function withDeadline<T>(query: Promise<T>, ms: number): Promise<T> {
   return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
 }
 
+interface QueryOutcome {
+  value: number;
+  empty: boolean;
+  /** Series existed but none passed the model/namespace filter: what they carry instead. */
+  unmatched?: UnmatchedLabels;
+}
+
+/** Label values of series the client-side filter dropped (a few of each, for a log line). */
+export interface UnmatchedLabels {
+  dynamo_namespace: string[];
+  model: string[];
+}
+
+function unmatchedLabels(series: SeriesValue[]): UnmatchedLabels {
+  const distinct = (key: string) => [...new Set(series.map((s) => s.labels[key] ?? '(none)'))].slice(0, 5);
+  return { dynamo_namespace: distinct('dynamo_namespace'), model: distinct('model') };
+}
+
 /** One PromQL round per throughput tick. Never throws. */
 export class TrafficObserver {
   private driver: Promise<PrometheusDriver> | undefined;
@@ -180,7 +206,7 @@ export class TrafficObserver {
       : frontendQuery(field, this.opts.intervalS, numReqSource);
   }
 
-  private async queryOne(field: TrafficField): Promise<{ value: number; empty: boolean }> {
+  private async queryOne(field: TrafficField): Promise<QueryOutcome> {
     const result = await this.queryWith(field, this.opts.numReqSource ?? 'finished');
     // A frontend too old to export requests_started_total: fall back to the finished count, as
     // newer upstream does.
@@ -190,7 +216,7 @@ export class TrafficObserver {
     return result;
   }
 
-  private async queryWith(field: TrafficField, numReqSource: NumReqSource): Promise<{ value: number; empty: boolean }> {
+  private async queryWith(field: TrafficField, numReqSource: NumReqSource): Promise<QueryOutcome> {
     const res = await withDeadline((await this.getDriver()).instantQuery(this.queryFor(field, numReqSource)), this.opts.timeoutMs ?? 5000);
     if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
     const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
@@ -203,16 +229,20 @@ export class TrafficObserver {
       return { value: v === undefined || Number.isNaN(v) ? 0 : v, empty: series.length === 0 };
     }
     const values = matchingValues(series, this.opts.modelName, this.opts.dynamoNamespace);
-    return { value: aggregateFrontend(field, values), empty: values.length === 0 };
+    const outcome: QueryOutcome = { value: aggregateFrontend(field, values), empty: values.length === 0 };
+    if (outcome.empty && series.length > 0) outcome.unmatched = unmatchedLabels(series);
+    return outcome;
   }
 
   async observe(): Promise<TrafficResult> {
     const raw = {} as Record<TrafficField, number>;
     const emptyFields: TrafficField[] = [];
+    let unmatched: UnmatchedLabels | undefined;
     try {
       for (const field of TRAFFIC_FIELDS) {
-        const { value, empty } = await this.queryOne(field);
+        const { value, empty, unmatched: u } = await this.queryOne(field);
         raw[field] = value;
+        unmatched ??= u;
         if (empty) emptyFields.push(field);
       }
     } catch (err) {
@@ -229,6 +259,6 @@ export class TrafficObserver {
       request_duration: plain(raw.request_duration),
     };
     const idle = TRAFFIC_FIELDS.some((f) => !Number.isFinite(raw[f]));
-    return { ok: true, observation, raw, idle, emptyFields };
+    return { ok: true, observation, raw, idle, emptyFields, ...(unmatched ? { unmatched } : {}) };
   }
 }

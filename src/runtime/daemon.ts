@@ -202,7 +202,16 @@ export class Daemon {
     }
     this.logger.recoverPrefix('source:prometheus_');
     this.markObserved();
-    if (result.emptyFields.length) this.logger.fault('empty:prometheus', { kind: 'no_matching_series', fields: result.emptyFields, note: 'read as 0, as the original does' });
+    if (result.emptyFields.length) {
+      this.logger.fault('empty:prometheus', {
+        kind: 'no_matching_series', fields: result.emptyFields, note: 'read as 0, as the original does',
+        ...(result.unmatched && {
+          wanted: { dynamo_namespace: this.o.config.namespace, model: this.o.info.modelName },
+          seen: result.unmatched,
+          hint: 'frontend series exist but none carry this dynamo_namespace and model: the Helm dynamo-frontend PodMonitor adds the dynamo_namespace label; with another scrape set-up, or a wrong namespace/model_name, nothing matches',
+        }),
+      });
+    }
     else this.logger.recover('empty:prometheus');
     const view = await this.readView('throughput');
     if (!view) return;
