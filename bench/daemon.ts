@@ -7,14 +7,14 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchNumber } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
 const PROFILE = resolve(ROOT, '../shared/fixtures/h100/llama-3.1-8b/npz');
 const CLK_TCK = 100; // Linux USER_HZ
 
-const windowArg = process.argv.indexOf('--window-s');
-const WINDOW_S = windowArg > 0 ? Number(process.argv[windowArg + 1]) : 10;
+const WINDOW_S = benchNumber('bench/daemon', 'window-s', 10, { min: 1 });
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));

@@ -11,15 +11,12 @@ import { resolveConfig } from '../src/config/index.js';
 import { buildInterpolators, loadProfileDir } from '../src/profile/index.js';
 import { Planner } from '../src/scaling/planner.js';
 import type { IntervalObservation, RouterSnapshot } from '../src/scaling/observation.js';
+import { benchFlag, benchNumber } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..'); // dist/bench -> repo root
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-const profileDir = arg('profile-dir') ?? resolve(repo, '..', 'shared', 'fixtures', 'h100', 'llama-3.1-8b', 'configmap');
-const LOAD_DECISIONS = Number(arg('load-decisions') ?? 1_000_000);
+const profileDir = benchFlag('profile-dir') ?? resolve(repo, '..', 'shared', 'fixtures', 'h100', 'llama-3.1-8b', 'configmap');
+const LOAD_DECISIONS = benchNumber('bench/decisions', 'load-decisions', 1_000_000, { integer: true, min: 1 });
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -15,11 +15,11 @@ import { rapidProfile } from '../src/profiler/index.js';
 import { SHIPPED_GPUS } from '../src/profiler/specs/gpus.js';
 import { SHIPPED_MODELS } from '../src/profiler/specs/models.js';
 import type { Efficiency } from '../src/profiler/types.js';
+import { benchFlag } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..'); // dist/bench -> repo root
-const argFixtures = process.argv.indexOf('--fixtures');
-const fixtures = argFixtures > 0 ? process.argv[argFixtures + 1] : resolve(repo, '..', 'shared', 'fixtures', 'h100');
+const fixtures = benchFlag('fixtures') ?? resolve(repo, '..', 'shared', 'fixtures', 'h100');
 const gpu = SHIPPED_GPUS['h100-sxm'];
 const TARGET = { median: 0.15, worst: 0.35 };
 
