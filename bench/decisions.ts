@@ -74,9 +74,9 @@ const observations: IntervalObservation[] = Array.from({ length: 1000 }, () => (
 }));
 const current = { prefill: 2, decode: 3 };
 
-function thptPlanner(predictor: 'constant' | 'kalman', correction: boolean) {
+function thptPlanner(predictor: 'constant' | 'kalman', correction: boolean, extra: Record<string, unknown> = {}) {
   const { config } = resolveConfig(
-    { environment: 'virtual', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, load_predictor: predictor, no_correction: !correction, max_gpu_budget: 64 },
+    { environment: 'virtual', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, load_predictor: predictor, no_correction: !correction, max_gpu_budget: 64, ...extra },
     { env: {} },
   );
   return new Planner({ config, interpolators });
@@ -92,11 +92,13 @@ const baselineThpt = quantiles(
 );
 
 console.log(`decision benchmark (profile ${profileDir}; node ${process.version})`);
-for (const [predictor, correction] of [['constant', false], ['constant', true], ['kalman', true]] as const) {
-  const planner = thptPlanner(predictor, correction);
+const RECOMMENDED = { prefill_sizing: 'queueing', num_req_source: 'started', scale_down_window: 3, forecast_quantile: 0.9 };
+for (const [predictor, correction, extra] of [['constant', false, {}], ['constant', true, {}], ['kalman', true, {}], ['kalman', false, RECOMMENDED]] as const) {
+  const planner = thptPlanner(predictor, correction, extra);
   timeEach(2000, (i) => planner.throughputTick(observations[i % observations.length], current)); // warm-up
   const t = quantiles(timeEach(N_THPT, (i) => planner.throughputTick(observations[i % observations.length], current)));
-  report(`throughput tick (${predictor}${correction ? ', correction' : ''})`, t, baselineThpt, 1);
+  const label = `${predictor}${correction ? ', correction' : ''}${extra === RECOMMENDED ? ', queueing sizing + forecast quantile' : ''}`;
+  report(`throughput tick (${label})`, t, baselineThpt, 1);
 }
 
 // --- load ticks ------------------------------------------------------------------------------
