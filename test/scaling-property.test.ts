@@ -177,3 +177,67 @@ describe('monotone decode search (extension)', () => {
     );
   });
 });
+
+describe('sla-planner extensions over several ticks (property)', () => {
+  /** Cycles through the given forecasts, one per tick: raw Kalman output can be 0 or negative. */
+  function sequence(values: number[]): LoadPredictor {
+    let i = 0;
+    return { name: 'sequence', observe: () => { i++; }, predict: () => values[i % values.length], resetIdleSkip: () => {} };
+  }
+  const forecastValue = fc.oneof(fc.constant(0), fc.constant(-3), fc.double({ min: -1e4, max: 1e6, noNaN: true }), fc.double({ min: 0, max: 1e-3, noNaN: true }));
+  const observation = fc.record({
+    num_req: fc.option(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1e5, noNaN: true })), { nil: undefined }),
+    isl: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 30000, noNaN: true })),
+    osl: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 8000, noNaN: true })),
+    ttft: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1e5, noNaN: true })),
+    itl: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1000, noNaN: true })),
+    request_duration: fc.option(fc.double({ min: 0, max: 1000, noNaN: true }), { nil: undefined }),
+  });
+  const extensions = fc.record({
+    queueing: fc.boolean(),
+    forecastQuantile: fc.option(fc.double({ min: 0.01, max: 0.99, noNaN: true }), { nil: null }),
+    scaleDownWindow: fc.integer({ min: 1, max: 5 }),
+    kvCap: fc.double({ min: 0.01, max: 1, noNaN: true }),
+    correctionUp: fc.boolean(),
+    holdOnMissing: fc.boolean(),
+    noCorrection: fc.boolean(),
+    burstiness: fc.double({ min: 0.01, max: 50, noNaN: true }),
+    maxUtil: fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+    ttftQuantile: fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+    intervalS: fc.integer({ min: 1, max: 600 }),
+  });
+
+  it('give integer counts >= 0 within the budget, finite learned state, and never decide on missing data', () => {
+    fc.assert(
+      fc.property(setupArb, extensions, fc.array(fc.record({ n: forecastValue, i: forecastValue, o: forecastValue }), { minLength: 1, maxLength: 6 }), fc.array(observation, { minLength: 1, maxLength: 8 }), (s, x, forecasts, observations) => {
+        const { config } = resolveConfig(
+          {
+            mode: s.mode, environment: 'virtual', min_endpoint: s.minEndpoint, max_gpu_budget: s.budget,
+            prefill_engine_num_gpu: s.pgpu, decode_engine_num_gpu: s.dgpu, ttft: s.ttft, itl: s.itl, monotone_decode_search: s.monotone,
+            prefill_sizing: x.queueing ? 'queueing' : 'throughput', forecast_quantile: x.forecastQuantile, scale_down_window: x.scaleDownWindow,
+            decode_max_kv_usage: x.kvCap, prefill_correction_can_scale_up: x.correctionUp, hold_on_missing_data: x.holdOnMissing,
+            no_correction: x.noCorrection, prefill_burstiness: x.burstiness, prefill_max_utilization: x.maxUtil,
+            prefill_ttft_quantile: x.ttftQuantile, throughput_adjustment_interval: x.intervalS,
+          },
+          { env: {} },
+        );
+        const planner = new Planner({
+          config,
+          interpolators: profiles[s.profile],
+          predictors: { numReq: sequence(forecasts.map((f) => f.n)), isl: sequence(forecasts.map((f) => f.i)), osl: sequence(forecasts.map((f) => f.o)) },
+        });
+        let current = { prefill: Math.max(1, s.minEndpoint), decode: Math.max(1, s.minEndpoint) };
+        for (const obs of observations) {
+          const d = planner.throughputTick(obs, current);
+          for (const c of [d.prefill, d.decode]) if (c !== null) expect(Number.isInteger(c) && c >= 0, `count ${c}`).toBe(true);
+          if (d.decided && s.budget >= 0) expect((d.prefill ?? 0) * s.pgpu + (d.decode ?? 0) * s.dgpu).toBeLessThanOrEqual(s.budget);
+          if (x.holdOnMissing && (obs.num_req === undefined || obs.request_duration === undefined)) expect(d.decided).toBe(false);
+          const state = planner.state();
+          expect(Number.isFinite(state.prefillBurstiness) && Number.isFinite(state.forecastMultiplier)).toBe(true);
+          if (d.decided) current = { prefill: d.prefill ?? 0, decode: d.decode ?? 0 };
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -180,6 +180,13 @@ describe('queueing prefill sizing in the planner (property)', () => {
     const d = decide(s, f, 'queueing');
     expect(d.prefill).toBe(2);
     expect(d.reason.bindings).toMatchObject({ prefill: 'sla_queueing' });
+    // With one pool, the decision's one-word binding is that pool's.
+    const single = new Planner({
+      config: configOf({ mode: 'prefill', ttft: 300, prefill_sizing: 'queueing', max_gpu_budget: -1 }),
+      interpolators: profiles[0],
+      predictors: { numReq: fixed(f.numReq), isl: fixed(f.isl), osl: fixed(f.osl) },
+    }).throughputTick(busy, { prefill: 1, decode: 0 });
+    expect(single).toMatchObject({ prefill: 2, reason: { binding: 'sla_queueing', bindings: { prefill: 'sla_queueing' } } });
   });
 
   it('learns burstiness from an interval whose TTFT is above the M/M/c prediction, and then adds replicas', () => {
@@ -253,6 +260,18 @@ describe('other extensions', () => {
     const over = new Planner({ config: configOf({ forecast_quantile: 0.9 }), interpolators: interp, predictors: { numReq: fixed(10_000), isl: fixed(2000), osl: fixed(200) } });
     for (let i = 0; i < 3; i++) over.throughputTick({ ...obs, num_req: 100 }, { prefill: 1, decode: 1 });
     expect(over.state().forecastMultiplier).toBe(1);
+  });
+
+  it('forecast_quantile compares an interval only with the forecast made for it (none after a held tick)', () => {
+    const planner = new Planner({ config: configOf({ forecast_quantile: 0.5 }), interpolators: interp, predictors: { numReq: fixed(100), isl: fixed(2000), osl: fixed(200) } });
+    const idle = { num_req: 0, isl: null, osl: null, ttft: null, itl: null, request_duration: null };
+    planner.throughputTick({ ...obs, num_req: 100 }, { prefill: 1, decode: 1 }); // forecasts 100 for the next interval
+    expect(planner.throughputTick(idle, { prefill: 1, decode: 1 }).decided).toBe(false); // ratio 0 / 100; held, no forecast
+    // This interval had no forecast: 400 against the forecast made two ticks ago would be a ratio of 4.
+    planner.throughputTick({ ...obs, num_req: 400 }, { prefill: 1, decode: 1 });
+    expect(planner.state().forecastMultiplier).toBe(1);
+    planner.throughputTick({ ...obs, num_req: 400 }, { prefill: 1, decode: 1 }); // ratios [0, 4]: median 2
+    expect(planner.state().forecastMultiplier).toBe(2);
   });
 
   it('all extensions default to upstream behaviour', () => {

@@ -208,6 +208,18 @@ describe('load regression and ±1 rule (reference §5.1)', () => {
     expect(view.perWorkerAveraged.get('a')).toMatchObject({ active_prefill_tokens: 150, last_isl: 1500 });
     expect(view.clusterAvgIsl).toBe(2000);
   });
+
+  it("takes 'recent' from the latest scrape even when it has no worker of that type (an empty scrape adds nothing)", () => {
+    const a = { active_prefill_tokens: 100, last_ttft: 0.1, last_isl: 1000 };
+    const d = { active_decode_blocks: 10, last_itl: 0.02 };
+    // The prefill workers are gone by the latest scrape: the router sees 0 of them, as upstream's
+    // latest_sample.get(worker_type, {}); the stale older scrape must not stand in for it.
+    const gone = summarizePool([{ prefill: { a }, decode: { d } }, { decode: { d } }], 'prefill');
+    expect(gone.recent.size).toBe(0);
+    expect(gone.perWorkerAveraged.get('a')).toMatchObject({ active_prefill_tokens: 100 });
+    // A scrape that returned no gauges at all is not buffered upstream, so the one before it is the latest.
+    expect([...summarizePool([{ prefill: { a } }, {}], 'prefill').recent.keys()]).toEqual(['a']);
+  });
 });
 
 function fixedPredictors(numReq: number, isl: number, osl: number): { numReq: LoadPredictor; isl: LoadPredictor; osl: LoadPredictor } {
@@ -278,6 +290,30 @@ describe('Planner throughput tick', () => {
     const d = planner.throughputTick(busy, { prefill: 2, decode: 2 });
     expect(d).toMatchObject({ prefill: 0, decode: 0, decided: true, reason: { binding: 'gpu_budget_below_min_endpoint' } });
     expect(String((d.reason.warnings as string[])[0])).toMatch(/max_gpu_budget \(3\).*min_endpoint \(2\)/);
+  });
+
+  it('holds when the plan overflows to an infinite count (a denormal profiled throughput), budget or not', () => {
+    // 18000 × 3000 / 180 = 300000 tok/s over 5e-324 tok/s/GPU overflows to Infinity; the budget's
+    // proportional shrink then computes Infinity × 0 = NaN. The original's ceil(inf) raises and
+    // the tick is aborted, so: no decision, and the counts stay as they are.
+    const denormal: PrefillInterpolator = { ...prefillStub, thptPerGpu: () => Number.MIN_VALUE };
+    for (const mode of ['disagg', 'prefill', 'agg'] as const) {
+      for (const budget of [8, -1]) {
+        const planner = new Planner({
+          config: config({ mode, max_gpu_budget: budget, decode_engine_num_gpu: 1 }),
+          interpolators: { prefill: denormal, decode: decodeStub },
+          predictors: fixedPredictors(18000, 3000, 300),
+        });
+        const d = planner.throughputTick(busy, { prefill: 2, decode: 3 });
+        expect(d, `${mode}, budget ${budget}`).toMatchObject({ decided: false, reason: { code: 'hold_plan_failed' } });
+        expect([d.prefill, d.decode]).toEqual([mode === 'agg' ? null : 2, mode === 'prefill' ? null : 3]);
+      }
+    }
+  });
+
+  it('refuses GPUs per replica that are not a whole number > 0 (a division by zero in the budget)', () => {
+    expect(() => new Planner({ config: config({}), interpolators, gpusPerReplica: { prefill: 0, decode: 1 } })).toThrow(/GPUs per prefill replica must be a whole number > 0, got 0/);
+    expect(() => new Planner({ config: config({}), interpolators, gpusPerReplica: { prefill: 1, decode: 1.5 } })).toThrow(/decode replica.*got 1\.5/);
   });
 
   it('applies correction only when enabled and never with load scaling', () => {

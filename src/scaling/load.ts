@@ -152,11 +152,14 @@ export function summarizePool(samples: readonly RouterSnapshot[], pool: 'prefill
   const sums = new Map<string, { n: number; sum: Record<string, number>; count: Record<string, number> }>();
   let islSum = 0;
   let islCount = 0;
+  // 'recent' is the latest scrape's workers of this type, none if it has none (the pool was
+  // scaled away). A scrape with no gauges at all is one upstream never buffers, so it is skipped.
   let latest: Record<string, WorkerGauges> | undefined;
   for (const snap of samples) {
+    if (snap.prefill === undefined && snap.decode === undefined) continue;
     const workers = snap[pool] as Record<string, WorkerGauges> | undefined;
-    if (workers === undefined) continue;
     latest = workers;
+    if (workers === undefined) continue;
     for (const [id, g] of Object.entries(workers)) {
       let acc = sums.get(id);
       if (acc === undefined) sums.set(id, (acc = { n: 0, sum: {}, count: {} }));

@@ -21,7 +21,7 @@ import {
 } from './load.js';
 import {
   decodeCorrectionFactor,
-  hasLatencyAndShape,
+  missingLatencyAndShape,
   missingTrafficFields,
   planAgg,
   planDecode,
@@ -106,6 +106,8 @@ const BINDING_RANK: Record<string, number> = {
   no_capacity: 3,
   min_endpoint: 2,
   load: 1,
+  sla_queueing: 1,
+  scale_down_window: 1,
   demand: 0,
 };
 
@@ -141,6 +143,8 @@ export class Planner {
   private prefillBurstiness: number;
   /** Recent observed / forecast request-count ratios (forecast_quantile). */
   private readonly forecastRatios: number[] = [];
+  /** Request-count forecast made at the last tick for the interval now ending; undefined after a hold. */
+  private forecastForInterval: number | undefined;
   private forecastMultiplier = 1;
   /** Planned counts of the last scale_down_window intervals, newest last. */
   private readonly plannedHistory: Array<{ prefill: number | null; decode: number | null }> = [];
@@ -154,6 +158,13 @@ export class Planner {
       prefill: this.requiredGpus('prefill'),
       decode: this.requiredGpus('decode'),
     };
+    for (const pool of ['prefill', 'decode'] as const) {
+      const gpus = this.gpusPerReplica[pool];
+      // 0 GPUs per replica would divide the budget and the demand by zero: Infinity/NaN replicas.
+      if (!(Number.isInteger(gpus) && gpus > 0)) {
+        throw new InputError(`GPUs per ${pool} replica must be a whole number > 0, got ${gpus}: set ${pool}_engine_num_gpu (or the GPU limit of the DGD service).`);
+      }
+    }
     this.interpolators = opts.interpolators;
     if (config.enable_throughput_scaling && !this.interpolators) {
       throw new InputError('throughput scaling needs profile data: pass the interpolators built from profile_results_dir (or set enable_throughput_scaling to false).');
@@ -197,10 +208,8 @@ export class Planner {
     this.predictors.osl.observe(obs.osl ?? NaN);
 
     if (!cfg.enable_throughput_scaling) return this.hold('throughput_scaling_disabled', current, { observed: metricsOf(obs) });
-    if (!hasLatencyAndShape(obs)) {
-      const missing = (['ttft', 'itl', 'isl', 'osl'] as const).filter((k) => !Number.isFinite(obs[k] ?? NaN));
-      return this.hold('hold_invalid_metrics', current, { observed: metricsOf(obs), missing });
-    }
+    const invalid = missingLatencyAndShape(obs);
+    if (invalid.length > 0) return this.hold('hold_invalid_metrics', current, { observed: metricsOf(obs), missing: invalid });
     if (cfg.hold_on_missing_data) {
       const missing = missingTrafficFields(obs);
       if (missing.length > 0) return this.hold('hold_missing_data', current, { observed: metricsOf(obs), missing });
@@ -242,6 +251,7 @@ export class Planner {
     }
     const predicted: PredictedLoad = { num_req: forecast.numReq, isl: forecast.isl, osl: forecast.osl };
     this.lastPredicted = predicted;
+    this.forecastForInterval = forecast.numReq;
     // forecast_quantile: size for an upper quantile of the count, not the mean (reported raw).
     const sized = this.forecastMultiplier === 1 ? forecast : { ...forecast, numReq: forecast.numReq * this.forecastMultiplier };
 
@@ -295,6 +305,12 @@ export class Planner {
       }
     }
 
+    // A count that overflowed (demand over a denormal profiled throughput) would turn into NaN in
+    // the budget's proportional shrink; the original's ceil(inf) raises and aborts the tick.
+    const overflowed = (['prefill', 'decode'] as const).filter((pool) => planned[pool] !== null && !Number.isFinite(planned[pool]));
+    if (overflowed.length > 0) {
+      return this.hold('hold_plan_failed', current, { observed: metricsOf(obs), predicted, planned, pools: overflowed, ...details });
+    }
     if (cfg.scale_down_window > 1) this.holdScaleDown(planned, bindings);
     if (this.forecastMultiplier !== 1) details.forecast_multiplier = this.forecastMultiplier;
 
@@ -497,8 +513,7 @@ export class Planner {
   private queueingPrefill(forecast: { numReq: number; isl: number }, intervalS: number, prefill: PrefillInterpolator) {
     const cfg = this.config;
     const gpus = this.gpusPerReplica.prefill;
-    const thpt = prefill.thptPerGpu(forecast.isl) * gpus;
-    const serviceS = thpt > 0 && forecast.isl > 0 ? forecast.isl / thpt : NaN;
+    const serviceS = this.prefillServiceS(forecast.isl, prefill);
     // The search stops at what the budget could ever give prefill (the budget code caps it again).
     const maxReplicas = cfg.max_gpu_budget >= 0 ? Math.floor(cfg.max_gpu_budget / gpus) : 100_000;
     const sizing = sizeQueueForSla({
@@ -514,6 +529,12 @@ export class Planner {
     return { ...sizing, burstiness: this.prefillBurstiness };
   }
 
+  /** Seconds one prefill replica takes for a prompt of `isl` tokens at its profiled rate; NaN without one. */
+  private prefillServiceS(isl: number, prefill: PrefillInterpolator): number {
+    const replicaTokensPerS = prefill.thptPerGpu(isl) * this.gpusPerReplica.prefill;
+    return replicaTokensPerS > 0 && isl > 0 ? isl / replicaTokensPerS : NaN;
+  }
+
   /**
    * EWMA (weight 1/2: an interval of a few minutes is one noisy sample, two in a row are a trend)
    * of the burstiness that explains the interval just observed, floored at the configured prior so
@@ -526,11 +547,11 @@ export class Planner {
     intervalS: number,
     prefill: PrefillInterpolator,
   ): void {
-    const thpt = prefill.thptPerGpu(observed.isl) * this.gpusPerReplica.prefill;
-    if (!(thpt > 0) || !(observed.isl > 0)) return;
+    const serviceS = this.prefillServiceS(observed.isl, prefill);
+    if (!(serviceS > 0)) return;
     const b = observedBurstiness({
       arrivalRatePerS: observed.numReq / intervalS,
-      serviceS: observed.isl / thpt,
+      serviceS,
       replicas,
       observedTtftMs: observed.ttftMs,
       idleTtftMs: prefill.ttftMs(observed.isl),
@@ -546,7 +567,9 @@ export class Planner {
    * of the recent ratios, never below 1 (it adds headroom, never removes it).
    */
   private recordForecastRatio(numReq: number | null | undefined): void {
-    const last = this.lastPredicted?.num_req;
+    // Only a forecast made for this very interval: after a held tick the last one was for an older one.
+    const last = this.forecastForInterval;
+    this.forecastForInterval = undefined;
     if (last === undefined || !(last >= 1) || typeof numReq !== 'number' || !Number.isFinite(numReq)) return;
     this.forecastRatios.push(numReq / last);
     if (this.forecastRatios.length > this.config.forecast_error_window) this.forecastRatios.shift();

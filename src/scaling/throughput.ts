@@ -21,9 +21,12 @@ export interface Forecast {
   osl: number;
 }
 
-/** The original's validity test: TTFT, ITL, ISL and OSL all observed (an idle 0/0 window is NaN); we also reject ±Inf. */
-export function hasLatencyAndShape(obs: IntervalObservation): boolean {
-  return isNum(obs.ttft) && isNum(obs.itl) && isNum(obs.isl) && isNum(obs.osl);
+/**
+ * The original's validity test: TTFT, ITL, ISL and OSL all observed (an idle 0/0 window is NaN);
+ * we also reject ±Inf. Returns the fields that fail it (none = valid).
+ */
+export function missingLatencyAndShape(obs: IntervalObservation): Array<'ttft' | 'itl' | 'isl' | 'osl'> {
+  return (['ttft', 'itl', 'isl', 'osl'] as const).filter((k) => !isNum(obs[k]));
 }
 
 /**
@@ -110,12 +113,18 @@ export function decodeDemandTokensPerS(forecast: Forecast, intervalS: number): n
   return (forecast.numReq * forecast.osl) / intervalS;
 }
 
-export function planDecode(input: DecodePlanInput): PoolPlan & { best: DecodeBest } {
+/** The cell the decode search picks and the tokens/s/GPU to plan with (after the KV-usage cap). */
+function decodeCapacity(input: Omit<DecodePlanInput, 'gpusPerReplica' | 'minEndpoint'>): { best: DecodeBest; thptPerGpu: number } {
   const target = correctedItlTarget(input.itlTargetMs, input.correctionFactor);
   const contextLength = input.forecast.isl + input.forecast.osl / 2;
   const best = bestDecodeThroughput(input.decode, target, contextLength, input.monotoneSearch);
+  return { best, thptPerGpu: best.thptPerGpu * kvHeadroom(best, input.maxKvUsage) };
+}
+
+export function planDecode(input: DecodePlanInput): PoolPlan & { best: DecodeBest } {
+  const { best, thptPerGpu } = decodeCapacity(input);
   const demand = decodeDemandTokensPerS(input.forecast, input.intervalS);
-  return { ...sizePool(demand, best.thptPerGpu * kvHeadroom(best, input.maxKvUsage), input.gpusPerReplica, input.minEndpoint), best };
+  return { ...sizePool(demand, thptPerGpu, input.gpusPerReplica, input.minEndpoint), best };
 }
 
 /**
@@ -192,15 +201,13 @@ export interface AggPlan {
 export function planAgg(input: AggPlanInput): AggPlan {
   const prefillDemand = prefillDemandTokensPerS(input.prefill);
   const prefillThpt = input.prefill.prefill.thptPerGpu(input.prefill.forecast.isl);
-  const target = correctedItlTarget(input.decode.itlTargetMs, input.decode.correctionFactor);
-  const ctx = input.decode.forecast.isl + input.decode.forecast.osl / 2;
-  const best = bestDecodeThroughput(input.decode.decode, target, ctx, input.decode.monotoneSearch);
+  const decodeThpt = decodeCapacity(input.decode).thptPerGpu;
   const decodeDemand = decodeDemandTokensPerS(input.decode.forecast, input.decode.intervalS);
-  if (!(prefillThpt > 0) || !(best.thptPerGpu > 0)) {
+  if (!(prefillThpt > 0) || !(decodeThpt > 0)) {
     return { replicas: input.minEndpoint, binding: 'no_capacity', prefillGpus: NaN, decodeGpus: NaN };
   }
   const prefillGpus = prefillDemand / prefillThpt;
-  const decodeGpus = decodeDemand / (best.thptPerGpu * kvHeadroom(best, input.decode.maxKvUsage));
+  const decodeGpus = decodeDemand / decodeThpt;
   const needed = Math.ceil((prefillGpus + decodeGpus) / input.gpusPerReplica);
   if (!(needed > input.minEndpoint)) return { replicas: input.minEndpoint, binding: 'min_endpoint', prefillGpus, decodeGpus };
   return { replicas: needed, binding: 'demand', prefillGpus, decodeGpus };
