@@ -355,6 +355,24 @@ describe('Planner load tick', () => {
     expect(d).toMatchObject({ decided: true, prefill: 1, decode: 2, reason: { code: 'load_scale' } });
   });
 
+  it('a worker without its load gauge blocks a scale-down (hold_on_missing_data), as 0 it allows one upstream', () => {
+    const noGauge = (blocks: number): RouterSnapshot => {
+      const s = snap([blocks, blocks], [1000, 1000]);
+      delete (s.decode!['1'] as { active_decode_blocks?: number }).active_decode_blocks;
+      return s;
+    };
+    for (const hold of [true, false]) {
+      const planner = new Planner({ config: { ...loadConfig, hold_on_missing_data: hold } });
+      for (const b of [100, 200, 300, 400, 500]) planner.loadTick([snap([b, b], [1000, 1000])], { prefill: 2, decode: 2 });
+      // x_sla = 750 blocks; down boundary 750 * 1/2 * 0.8 = 300: worker 0 at 10 blocks wants down.
+      const d = planner.loadTick([noGauge(10)], { prefill: 2, decode: 2 });
+      if (hold) expect(d.decode).toBe(2);
+      else expect(d.decode).toBe(1);
+    }
+    expect(stepDecision([10, Number.NaN], 2, 750, 80)).toMatchObject({ desired: undefined, code: 'hold_missing_load_gauge' });
+    expect(stepDecision([500, Number.NaN], 2, 750, 80).code).toBe('no_change');
+  });
+
   it('skips the tick when the router sees a different number of workers', () => {
     const planner = new Planner({ config: loadConfig });
     const d = planner.loadTick([snap([800], [1000])], { prefill: 1, decode: 2 });

@@ -88,7 +88,7 @@ export function loadAtSla(
   return Math.max(0, Number.isFinite(underSla) ? underSla : overall);
 }
 
-export type StepCode = 'scale_up' | 'scale_down' | 'no_change' | 'insufficient_data' | 'sla_unreachable' | 'no_workers' | 'no_metrics';
+export type StepCode = 'scale_up' | 'scale_down' | 'no_change' | 'insufficient_data' | 'sla_unreachable' | 'no_workers' | 'no_metrics' | 'hold_missing_load_gauge';
 
 export interface LoadStep {
   /** Desired replicas, or undefined when this side has nothing to say. */
@@ -112,9 +112,23 @@ export function stepDecision(loads: readonly number[], workers: number, target: 
   if (workers > 1) {
     const downBoundary = ((target * (workers - 1)) / workers) * (sensitivityPct / 100);
     if (loads.every((l) => l < downBoundary)) return { desired: workers - 1, code: 'scale_down', target, downBoundary };
+    // A worker whose load is unknown (NaN: its gauge is missing, see `workerLoad`) cannot vote for
+    // removing a worker; say so when it is the only thing standing in the way.
+    if (loads.some(Number.isNaN) && loads.every((l) => Number.isNaN(l) || l < downBoundary)) {
+      return { desired: undefined, code: 'hold_missing_load_gauge', target, downBoundary };
+    }
     return { desired: undefined, code: 'no_change', target, downBoundary };
   }
   return { desired: undefined, code: 'no_change', target };
+}
+
+/**
+ * A worker's load gauge. Upstream reads a missing gauge as 0, which lets a worker the router has
+ * not reported yet vote for a scale-down; with `holdOnMissing` it is unknown (NaN), which blocks
+ * a scale-down (and, as 0 does, a scale-up).
+ */
+export function workerLoad(value: number | undefined, holdOnMissing: boolean): number {
+  return value ?? (holdOnMissing ? Number.NaN : 0);
 }
 
 /** Prefill: the SLA load is in (active prefill tokens + ISL); the per-worker target excludes the ISL. */

@@ -16,6 +16,7 @@ import {
   prefillPoints,
   prefillStep,
   summarizePool,
+  workerLoad,
   type LoadStep,
   type PoolView,
 } from './load.js';
@@ -369,8 +370,8 @@ export class Planner {
       else {
         const recent = [...view.recent.values()];
         steps = {
-          prefill: prefillStep(this.ttftRegression.loadAtSla(cfg.ttft), view.clusterAvgIsl, recent.map((g) => g.active_prefill_tokens ?? 0), counts.decode, sensitivity),
-          decode: decodeStep(this.itlRegression.loadAtSla(cfg.itl), recent.map((g) => g.active_decode_blocks ?? 0), counts.decode, sensitivity),
+          prefill: prefillStep(this.ttftRegression.loadAtSla(cfg.ttft), view.clusterAvgIsl, recent.map((g) => workerLoad(g.active_prefill_tokens, cfg.hold_on_missing_data)), counts.decode, sensitivity),
+          decode: decodeStep(this.itlRegression.loadAtSla(cfg.itl), recent.map((g) => workerLoad(g.active_decode_blocks, cfg.hold_on_missing_data)), counts.decode, sensitivity),
         };
         const n = counts.decode;
         const p = steps.prefill!.code;
@@ -407,11 +408,11 @@ export class Planner {
     steps = {};
     if (views.prefill) {
       const recent = [...views.prefill.recent.values()];
-      steps.prefill = prefillStep(this.ttftRegression.loadAtSla(cfg.ttft), views.prefill.clusterAvgIsl, recent.map((g) => g.active_prefill_tokens ?? 0), counts.prefill, sensitivity);
+      steps.prefill = prefillStep(this.ttftRegression.loadAtSla(cfg.ttft), views.prefill.clusterAvgIsl, recent.map((g) => workerLoad(g.active_prefill_tokens, cfg.hold_on_missing_data)), counts.prefill, sensitivity);
     }
     if (views.decode) {
       const recent = [...views.decode.recent.values()];
-      steps.decode = decodeStep(this.itlRegression.loadAtSla(cfg.itl), recent.map((g) => g.active_decode_blocks ?? 0), counts.decode, sensitivity);
+      steps.decode = decodeStep(this.itlRegression.loadAtSla(cfg.itl), recent.map((g) => workerLoad(g.active_decode_blocks, cfg.hold_on_missing_data)), counts.decode, sensitivity);
     }
     // Each pool moves on its own signal; a pool with nothing to say stays where it is.
     const desired = {
