@@ -131,7 +131,7 @@ export const plannerConfigSchema = z.object({
   monotone_decode_search: z.boolean().default(false)
     .describe('sla-planner extension: pick the highest decode throughput among grid cells under the ITL target instead of the first from the top.'),
   hold_on_missing_data: z.boolean().default(true)
-    .describe('sla-planner: never scale down on an interval whose observations are missing or invalid; hold and count it.'),
+    .describe('sla-planner: never scale down on an interval whose observations are missing or invalid, nor on a load tick where a worker\'s load gauge is missing; hold and count it. false = upstream (missing reads 0).'),
   prefill_sizing: z.enum(PREFILL_SIZINGS).default('throughput')
     .describe('sla-planner extension. throughput (upstream): prefill replicas = forecast input tokens/s / profiled tokens/s, i.e. 100% utilisation. queueing: the fewest replicas whose predicted TTFT (M/G/c queueing wait, Allen-Cunneen, + profiled TTFT) meets ttft for prefill_ttft_quantile of requests, never fewer than the throughput count.'),
   prefill_ttft_quantile: z.number().gt(0).lt(1).default(0.95)
