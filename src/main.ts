@@ -16,6 +16,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);
 
+/** The one-line summary `sla-planner --help` shows for a command. */
+export function commandSummary(name: string): string {
+  const entry = COMMANDS[name];
+  if (!entry) throw new Error(`unknown command '${name}'`);
+  return entry.summary;
+}
+
 export function loadCommand(name: string): Promise<{ command: Command }> {
   const entry = COMMANDS[name];
   if (!entry) throw new Error(`unknown command '${name}'`);

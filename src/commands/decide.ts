@@ -82,7 +82,6 @@ function outputLine(line: ReplayLine): string {
 
 export const command: Command = {
   name: 'decide',
-  summary: 'Replay observations (JSON lines) through the decision code and print decisions',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs('decide', argv, {

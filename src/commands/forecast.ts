@@ -63,7 +63,6 @@ export async function forecastTrace(
 
 export const command: Command = {
   name: 'forecast',
-  summary: 'Score the load predictors one step ahead on a trace',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs('forecast', argv, {

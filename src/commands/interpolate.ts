@@ -35,7 +35,6 @@ Exit codes: 0 ok, 2 bad flags or profile data, 1 other failure.`;
 
 export const command: Command = {
   name: 'interpolate',
-  summary: 'Query the profile interpolators (prefill at an ISL, decode under an ITL target)',
   usage,
   async run(argv: string[]): Promise<number> {
     const name = 'interpolate';

@@ -51,7 +51,6 @@ Exit codes: 0 ok, 2 bad input (unknown model/GPU, unsupported architecture, mode
 
 export const command: Command = {
   name: 'profile',
-  summary: 'Generate profile data, ConfigMaps and a DGD from a model shape and a GPU spec',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs('profile', argv, {

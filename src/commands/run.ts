@@ -91,7 +91,6 @@ function buildActuator(config: PlannerConfig, flags: Record<string, string | boo
 
 export const command: Command = {
   name: 'run',
-  summary: 'Run the planner daemon (the DGD sidecar service)',
   usage: USAGE,
   async run(argv) {
     const { values } = parseCommandArgs('run', argv, {

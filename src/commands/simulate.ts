@@ -86,7 +86,6 @@ function progressBar(totalS: number | undefined): ((nowS: number) => void) | und
 
 export const command: Command = {
   name: 'simulate',
-  summary: 'Replay a request trace against a simulated deployment with a scaling policy',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs('simulate', argv, {

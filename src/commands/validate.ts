@@ -50,7 +50,6 @@ export function profileSummary(dir: string, data: ProfileData): string {
 
 export const command: Command = {
   name: 'validate',
-  summary: 'Check a PlannerConfig (and profile data) and print the effective config',
   usage,
   async run(argv) {
     const { values } = parseCommandArgs('validate', argv, {

@@ -3,7 +3,7 @@
 //
 //   node dist/src/docs/usage.js [--write README.md | --check README.md]
 import { pathToFileURL } from 'node:url';
-import { COMMAND_NAMES, loadCommand } from '../main.js';
+import { COMMAND_NAMES, commandSummary, loadCommand } from '../main.js';
 import { sectionMain } from '../util/markdown.js';
 
 export const USAGE_SECTION = 'usage';
@@ -12,7 +12,7 @@ export async function usageMarkdown(): Promise<string> {
   const parts = ['## Commands', ''];
   for (const name of COMMAND_NAMES) {
     const { command } = await loadCommand(name);
-    parts.push(`### \`sla-planner ${name}\``, '', command.summary + '.', '', '```text', command.usage.trimEnd(), '```', '');
+    parts.push(`### \`sla-planner ${name}\``, '', commandSummary(name) + '.', '', '```text', command.usage.trimEnd(), '```', '');
   }
   return parts.join('\n');
 }
