@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { resolveConfig } from '../src/config/index.js';
-import { buildInterpolators, loadProfileDir } from '../src/profile/index.js';
+import { buildInterpolators, loadProfileDir } from '../src/profile-data/index.js';
 import { Planner } from '../src/scaling/planner.js';
 import type { IntervalObservation, RouterSnapshot } from '../src/scaling/observation.js';
 import { benchFlag, benchNumber } from './args.js';

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { plannerConfigSchema, PREDICTORS, type PredictorKind } from '../src/config/schema.js';
 import type { PredictorSettings } from '../src/predict/index.js';
 import { scorePredictor, FORECAST_SERIES, type PredictorScores } from '../src/predict/evaluate.js';
-import { readTrace, bucketTrace, type TraceBucket } from '../src/sim/trace.js';
+import { readTrace, bucketTrace, type TraceBucket } from '../src/trace/read.js';
 
 const SHARED = resolve(process.env.SHARED_DIR ?? '../shared');
 const TRACE_DIR = join(SHARED, 'traces');

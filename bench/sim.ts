@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../src/config/index.js';
 import type { PlannerConfig } from '../src/config/schema.js';
 import { loadInterpolators, runSimulation, type Interpolators } from '../src/sim/index.js';
-import { readTrace } from '../src/sim/trace.js';
+import { readTrace } from '../src/trace/read.js';
 import type { SimSummary } from '../src/sim/types.js';
-import type { TraceShaping } from '../src/sim/transform.js';
+import type { TraceShaping } from '../src/trace/shape.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..'); // dist/bench -> repo root

@@ -1,4 +1,5 @@
-// Pure reading of a v1alpha1 DynamoGraphDeployment (contracts.md §2): which services are the
+// Pure reading of a v1alpha1 DynamoGraphDeployment (spec.services keyed by
+// service name, each with componentType/subComponentType and replicas): which services are the
 // prefill/decode pools, GPUs per replica, model name, frontend metrics URL, readiness, counts.
 import type { Backend, Mode } from '../config/schema.js';
 import type { Pool } from './types.js';

@@ -3,7 +3,7 @@
 // (NATS/TCP), which a process without the Dynamo runtime cannot speak. We POST the same JSON to an
 // HTTP URL instead (--global-planner-url or SLA_PLANNER_GLOBAL_PLANNER_URL) and read the same
 // ScaleResponse back; a small bridge next to the global planner can forward it.
-import { httpCall } from '../runtime/http.js';
+import { httpCall } from '../net/http.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
 import type { Actuator, ApplyContext, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';

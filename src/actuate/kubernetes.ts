@@ -1,5 +1,6 @@
 // The kubernetes environment: read and scale the parent DynamoGraphDeployment with the
-// service-account credentials mounted in the pod (contracts.md §2.4, §3.1).
+// service-account credentials mounted in the pod (token, CA and
+// namespace under /var/run/secrets/kubernetes.io/serviceaccount).
 import { readFileSync, existsSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Backend, Mode } from '../config/schema.js';
@@ -140,7 +141,7 @@ export class KubeClient {
     const ns = this.conn.namespace;
     let message: string;
     if (res.statusCode === 401) message = `Kubernetes API rejected the service-account token (401) for ${verb} ${resource}: ${detail}`;
-    else if (res.statusCode === 403) message = `RBAC: the planner's service account may not '${verb}' ${resource} in namespace ${ns}; grant verb '${verb}' on ${resource} (see contracts.md §3.1). Server said: ${detail}`;
+    else if (res.statusCode === 403) message = `RBAC: the planner's service account may not '${verb}' ${resource} in namespace ${ns}; grant verb '${verb}' on ${resource} in the planner's Role. Server said: ${detail}`;
     else message = `${verb.toUpperCase()} ${resource} answered HTTP ${res.statusCode}: ${detail}`;
     throw new KubeApiError(res.statusCode, verb, resource, message);
   }

@@ -1,12 +1,13 @@
 // The virtual environment: decisions go to etcd keys under v1/{namespace}/planner/ with the
-// decision-id handshake of the original's VirtualConnectorCoordinator (planner-reference.md §7.2),
+// decision-id handshake of the original's virtual connector (a decision is
+// complete when the environment writes back the same scaled_decision_id),
 // and/or to a JSONL sink (file or stdout) that tests and the simulator read.
 //
 // etcd is reached through its JSON gRPC gateway (/v3/kv/range, /v3/kv/txn; keys and values
 // base64), so no etcd client library is needed.
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
-import { httpCall } from '../runtime/http.js';
+import { httpCall } from '../net/http.js';
 import { sleep } from '../util/sleep.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from './types.js';
 import { loadConfig } from '../config/index.js';
-import { buildInterpolators, loadProfileDir } from '../profile/index.js';
+import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
 import { Planner } from '../scaling/planner.js';
 import { parseObservation, type IntervalObservation } from '../scaling/observation.js';
 import { replayObservations, type ReplayLine } from '../scaling/replay.js';

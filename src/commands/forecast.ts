@@ -3,7 +3,7 @@ import type { Command } from './types.js';
 import { loadConfig, plannerConfigSchema, PREDICTORS, type PredictorKind } from '../config/index.js';
 import type { PredictorSettings } from '../predict/index.js';
 import { scorePredictor, type PredictorScores } from '../predict/evaluate.js';
-import { detectTraceFormat, readTraceBuckets } from '../sim/trace.js';
+import { detectTraceFormat, readTraceBuckets } from '../trace/read.js';
 import { InputError } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 

@@ -1,6 +1,6 @@
 // `sla-planner interpolate`: query the profile interpolators the throughput planner uses.
 import type { Command } from './types.js';
-import { buildDecodeInterpolator, buildPrefillInterpolator, loadProfileDir } from '../profile/index.js';
+import { buildDecodeInterpolator, buildPrefillInterpolator, loadProfileDir } from '../profile-data/index.js';
 import { InputError } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 

@@ -15,7 +15,7 @@ import type { Actuator } from '../actuate/types.js';
 import { Daemon } from '../runtime/daemon.js';
 import { Logger } from '../runtime/log.js';
 import type { Command } from './types.js';
-import { buildInterpolators, loadProfileDir } from '../profile/index.js';
+import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
 
 const USAGE = `Usage: sla-planner run --config <file|inline JSON> [options]
 

@@ -6,7 +6,7 @@ import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js'
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulation, timelineCsv } from '../sim/index.js';
-import { readTrace } from '../sim/trace.js';
+import { readTrace } from '../trace/read.js';
 import type { PoolCounts } from '../sim/types.js';
 
 const usage = `Usage: sla-planner simulate --config <file> --profile-dir <dir> --trace <file> [options]

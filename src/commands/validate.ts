@@ -2,7 +2,7 @@
 // print the effective config, optionally checking profile data too.
 import type { Command } from './types.js';
 import { loadConfig } from '../config/index.js';
-import type { ProfileData } from '../profile/types.js';
+import type { ProfileData } from '../profile-data/types.js';
 import { parseCommandArgs, requireFlag } from '../util/args.js';
 
 const usage = `Usage: sla-planner validate --config <file|inline JSON> [--profile-dir <dir>]
@@ -64,7 +64,7 @@ export const command: Command = {
     if (profileDir !== undefined) {
       requireFlag('validate', 'profile-dir', profileDir);
       // Loaded on demand: the profile reader is heavier than the config check.
-      const specifier = '../profile/index.js';
+      const specifier = '../profile-data/index.js';
       const profile = (await import(specifier)) as ProfileModule;
       process.stderr.write(`${profileSummary(profileDir, profile.loadProfileDir(profileDir))}\n`);
     }

@@ -1,5 +1,5 @@
 // Traffic over one throughput interval from Prometheus, with the original's PromQL
-// (contracts.md §4.2) and its client-side filtering, mapped to an IntervalObservation.
+// (increase() of the frontend's counters and histogram sums over the interval) and its client-side filtering, mapped to an IntervalObservation.
 //
 // Three outcomes are kept apart: "no matching series" reads 0 (a valid observation, as upstream);
 // a 0/0 histogram ratio (idle window) reads NaN and becomes an unobserved field, which the

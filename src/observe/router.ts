@@ -1,6 +1,7 @@
-// Per-worker load gauges scraped straight from the frontend/router /metrics (contracts.md §4.3):
+// Per-worker load gauges scraped straight from the frontend/router /metrics (the router's
+// per-worker KV, prefill-token and last-latency gauges):
 // a background sampler every load_interval/load_metric_samples keeping the last N snapshots.
-import { HttpError, httpCall } from '../runtime/http.js';
+import { HttpError, httpCall } from '../net/http.js';
 import type { RouterSnapshot } from '../scaling/observation.js';
 import { parsePromText, type TextSample } from './promtext.js';
 

@@ -1,7 +1,7 @@
 // One-step-ahead scoring of a predictor on an interval series: before interval k is observed the
 // predictor forecasts it, then sees it (as the planner does on every throughput tick).
 import type { PredictorKind } from '../config/schema.js';
-import type { TraceBucket } from '../sim/trace.js';
+import type { TraceBucket } from '../trace/read.js';
 import { quantile } from '../util/stats.js';
 import { createPredictor, type PredictorOptions, type PredictorSettings } from './index.js';
 

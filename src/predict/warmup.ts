@@ -2,7 +2,7 @@
 // original: bucket the trace into the throughput interval, feed request_count / avg_isl / avg_osl,
 // then re-arm the idle skip so the idle period right after the deployment is still ignored.
 import type { LoadPredictor } from './types.js';
-import { bucketTrace, readTrace } from '../sim/trace.js';
+import { bucketTrace, readTrace } from '../trace/read.js';
 
 export interface SeriesPredictors {
   numReq: LoadPredictor;

@@ -1,5 +1,5 @@
 // Calibration of the efficiency factors against measured TTFT and ITL of one model, and the
-// error report on another. The measurement files are ../shared/fixtures/h100/<model>.json.
+// error report on another. The measurement files are test/fixtures/h100/<model>.json.
 import { readFileSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
 import { itlMs, ttftMs, activationPeakBytesPerGpu, weightBytesPerGpu, kvBytesPerTokenPerGpu, type Engine } from './perf.js';
@@ -17,7 +17,7 @@ export interface Measurements {
 }
 
 function need<T>(value: T | undefined, file: string, field: string): T {
-  if (value === undefined || value === null) throw new InputError(`${file}: missing field '${field}'; expected the layout of shared/fixtures/h100/*.json.`);
+  if (value === undefined || value === null) throw new InputError(`${file}: missing field '${field}'; expected the layout of our H100 measurement files (model, shape, prefill, decode).`);
   return value;
 }
 

@@ -1,5 +1,5 @@
 // The efficiency factors the profiler ships with: fitted by calibrate() on our H100 measurements of
-// llama-3.1-8b only (shared/fixtures/h100/llama-3.1-8b.json); qwen3-0.6b is held out to measure
+// llama-3.1-8b only (test/fixtures/h100/llama-3.1-8b.json); qwen3-0.6b is held out to measure
 // the error (npm run bench:profile). test/profiler.test.ts re-runs the fit and fails if these
 // drift from it, so change the model and re-fit together.
 import { UNCALIBRATED } from './calibration.js';

@@ -1,7 +1,7 @@
 // The rapid profiler end to end, without I/O: model + GPU + SLA in, the files of a planner
 // deployment out (as a map of relative path -> content) for the command to write.
 import { stringify as toYaml } from 'yaml';
-import { encodeNpz } from '../profile/npz.js';
+import { encodeNpz } from '../profile-data/npz.js';
 import { InputError } from '../util/errors.js';
 import { assemble, decodeJson, prefillJson, type Assembly } from './assemble.js';
 import { DEFAULT_EFFICIENCY } from './defaults.js';

@@ -1,4 +1,4 @@
-// The planner's own /metrics: the original's unlabelled planner:* gauges (contracts.md §4.4) plus
+// The planner's own /metrics: the original's unlabelled planner:* gauges (names and meanings kept so existing dashboards work) plus
 // sla-planner's counters and histograms (prefix sla_planner_).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

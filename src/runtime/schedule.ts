@@ -41,7 +41,16 @@ export class FixedRateLoop {
   private arm(): void {
     if (this.stopped) return;
     const slot = nextSlot(this.startMs, this.periodMs, this.lastSlot);
-    this.timer = setTimeout(() => this.fire(slot), Math.max(0, slot - this.now()));
+    this.armFor(slot);
+  }
+
+  /** Node timers may fire a millisecond early (clock granularity): wait out the remainder. */
+  private armFor(slot: number, minDelayMs = 0): void {
+    this.timer = setTimeout(() => {
+      if (this.stopped) return;
+      if (this.now() < slot) this.armFor(slot, 1);
+      else this.fire(slot);
+    }, Math.max(minDelayMs, slot - this.now()));
   }
 
   private fire(slot: number): void {

@@ -1,4 +1,4 @@
-// GPU budget rules (reference §6.1, Gen B). Pure functions: replica targets in, capped targets out,
+// GPU budget rules: max_gpu_budget over all managed pools, min_endpoint per pool. Pure functions: replica targets in, capped targets out,
 // plus which rule bound the result so a decision can explain itself.
 
 export interface BudgetLimits {

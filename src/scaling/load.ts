@@ -1,4 +1,4 @@
-// Load scaling (reference §5.1, Gen B): per-worker router gauges, a sliding-window linear
+// Load scaling of the original planner: per-worker router gauges, a sliding-window linear
 // regression of latency against load, and ±1 steps when every worker is past the load at which it
 // would hit the SLA (up) or every worker would stay well under it with one worker fewer (down).
 import { SimpleLinearRegression } from 'ml-regression';

@@ -3,7 +3,7 @@
 // pure functions in throughput.ts, load.ts and budget.ts. No I/O: callers bring observations and
 // current worker counts, and apply (or not) the returned Decision.
 import type { PlannerConfig } from '../config/schema.js';
-import type { PrefillInterpolator, DecodeInterpolator } from '../profile/types.js';
+import type { PrefillInterpolator, DecodeInterpolator } from '../profile-data/types.js';
 import type { LoadPredictor } from '../predict/types.js';
 import type { IntervalObservation, RouterSnapshot } from './observation.js';
 import { createPredictor } from '../predict/index.js';

@@ -1,7 +1,7 @@
-// Throughput scaling formulas (reference §2.2, Gen B): replicas from a forecast of the next
+// Throughput scaling formulas of the original planner: replicas from a forecast of the next
 // interval's request count, ISL and OSL, the profile interpolators and the correction factors.
 // Pure functions; arithmetic is kept in the original's order so float rounding matches it.
-import type { DecodeBest, DecodeInterpolator, PrefillInterpolator } from '../profile/types.js';
+import type { DecodeBest, DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
 import type { IntervalObservation } from './observation.js';
 
 export type ReplicaBinding = 'demand' | 'min_endpoint' | 'no_capacity';

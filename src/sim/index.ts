@@ -1,15 +1,15 @@
 // The simulator's programmatic entry: build the latency model from profile data, the policy from
 // its spec, shape the trace, and run. Used by `sla-planner simulate` and bench/sim.ts.
 import type { PlannerConfig } from '../config/schema.js';
-import { buildInterpolators, loadProfileDir } from '../profile/index.js';
-import type { DecodeInterpolator, PrefillInterpolator } from '../profile/types.js';
+import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
+import type { DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
 import { Planner } from '../scaling/planner.js';
 import { createPredictor } from '../predict/index.js';
 import { InputError } from '../util/errors.js';
 import { ExecPolicy, HPA_DEFAULTS, HpaPolicy, PlannerPolicy, parseHpaSpec, parseStaticSpec, staticPolicy } from './policies.js';
 import { simulate, type SimulationResult } from './simulator.js';
-import { readTrace } from './trace.js';
-import { shapeTrace, shapedDuration, type TraceShaping } from './transform.js';
+import { readTrace } from '../trace/read.js';
+import { shapeTrace, shapedDuration, type TraceShaping } from '../trace/shape.js';
 import type { EngineLatencyModel, PoolCounts, SimPolicy, TraceRequest } from './types.js';
 
 export { simulate, DEFAULT_COLD_START_S } from './simulator.js';

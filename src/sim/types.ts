@@ -2,7 +2,7 @@
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
 
 /** One request of a trace: defined once, next to the readers that produce it. */
-export type { TraceRequest } from './trace.js';
+export type { TraceRequest } from '../trace/read.js';
 
 export interface PoolCounts {
   prefill: number;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { resolveConfig } from '../../src/config/index.js';
-import { buildInterpolators, loadProfileDir } from '../../src/profile/index.js';
+import { buildInterpolators, loadProfileDir } from '../../src/profile-data/index.js';
 import { Planner } from '../../src/scaling/planner.js';
 import { TrafficObserver } from '../../src/observe/prometheus.js';
 import { RouterSampler } from '../../src/observe/router.js';
@@ -17,10 +17,10 @@ import { Logger } from '../../src/runtime/log.js';
 import { FakeKube } from './fakeKube.js';
 import { parsePromText } from '../../src/observe/promtext.js';
 
-export const PROFILE_DIR = '../shared/fixtures/h100/llama-3.1-8b/npz';
+export const PROFILE_DIR = 'test/fixtures/h100/llama-3.1-8b/npz';
 
 export function fixtureDgd(): Dgd {
-  const docs = YAML.parseAllDocuments(readFileSync('../shared/fixtures/dynamo/dgd/vllm-disagg_planner.v1alpha1.yaml', 'utf8')).map((d) => d.toJS());
+  const docs = YAML.parseAllDocuments(readFileSync('test/fixtures/dynamo/dgd/vllm-disagg_planner.v1alpha1.yaml', 'utf8')).map((d) => d.toJS());
   return docs.find((d) => d?.kind === 'DynamoGraphDeployment') as Dgd;
 }
 

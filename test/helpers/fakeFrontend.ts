@@ -4,9 +4,9 @@
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TraceRequest } from '../../src/sim/trace.js';
+import type { TraceRequest } from '../../src/trace/read.js';
 
-const BUCKETS = JSON.parse(readFileSync(new URL('../../../shared/fixtures/dynamo/metrics/frontend-histogram-buckets.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const BUCKETS = JSON.parse(readFileSync(new URL('../fixtures/dynamo/metrics/frontend-histogram-buckets.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 function bucketsFor(name: string): number[] | undefined {
   const entry = BUCKETS[name] as { 'upper_bounds_excluding_+Inf'?: number[] } | undefined;

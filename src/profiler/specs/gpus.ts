@@ -10,7 +10,7 @@ export const SHIPPED_GPUS: Record<string, GpuSpec> = {
     description: 'NVIDIA H100 80GB HBM3 (SXM)',
     bf16Tflops: 989.4,
     memBandwidthGBs: 3350,
-    memoryBytes: 85_017_493_504, // as measured in shared/fixtures/h100
+    memoryBytes: 85_017_493_504, // as measured on our H100 (test/fixtures/h100)
     interconnectGBs: 450, // NVLink 4: 900 GB/s bidirectional
     interconnect: 'nvlink',
     maxGpusPerNode: 8,

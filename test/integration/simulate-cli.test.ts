@@ -1,0 +1,81 @@
+// `sla-planner simulate` end to end through the CLI dispatcher: output, files and exit codes.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/main.js';
+
+const CONFIG = JSON.stringify({ environment: 'virtual', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, ttft: 300, itl: 20, throughput_adjustment_interval: 60, load_predictor: 'constant' });
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  try {
+    const code = await main(['simulate', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('sla-planner simulate', () => {
+  it('runs the shipped trace slice and writes timeline.csv and report.html', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+    const { code, stdout } = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--duration', '600', '--policy', 'static:2,1', '--out', dir]);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout);
+    expect(summary.policy).toBe('static:2,1');
+    expect(summary.requests).toBeGreaterThan(100);
+    expect(summary.gpu_hours).toBeCloseTo((3 * 600) / 3600, 9);
+    for (const key of ['sla_attainment', 'ttft_ms', 'itl_ms', 'gpus', 'scale_up', 'scale_down', 'dropped', 'unfinished']) expect(summary).toHaveProperty(key);
+    expect(readFileSync(join(dir, 'timeline.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 10);
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('<svg');
+  });
+
+  it('reads the Azure CSV and Mooncake formats', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+    const csv = join(dir, 'azure.csv');
+    writeFileSync(csv, 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.3180000,1000,20\n2023-11-16 18:17:04.3180000,2000,10\n');
+    const mooncake = join(dir, 'mc.jsonl');
+    writeFileSync(mooncake, '{"timestamp": 0, "input_length": 1000, "output_length": 20}\n{"timestamp": 1000, "input_length": 2000, "output_length": 10}\n');
+    for (const trace of [csv, mooncake]) {
+      const { code, stdout } = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', trace, '--policy', 'static:1,1']);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ requests: 2, completed: 2, sla_attainment: 1 });
+    }
+  });
+
+  it('bad input exits 2 with one line naming the flag', async () => {
+    const missing = await cli(['--config', CONFIG, '--profile-dir', 'config/profile']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--trace is required/);
+    const policy = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--policy', 'bogus']);
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toMatch(/--policy 'bogus' is not a policy/);
+    expect(policy.stderr.trim().split('\n')).toHaveLength(1);
+    const scale = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--load-scale', '0']);
+    expect(scale.code).toBe(2);
+    expect(scale.stderr).toMatch(/--load-scale must be a number > 0/);
+    const trace = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'no/such/trace.jsonl']);
+    expect(trace.code).toBe(2);
+    expect(trace.stderr).toMatch(/no\/such\/trace\.jsonl/);
+    // An --out that cannot be a directory is refused before any simulation time is spent.
+    const blocker = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'a-file');
+    writeFileSync(blocker, 'x');
+    const out = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--out', join(blocker, 'report')]);
+    expect(out.code).toBe(2);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toMatch(/--out .*a-file\/report: cannot create or write this directory \(ENOTDIR\)/);
+    // Epoch seconds in a seconds-since-start trace used to mean ~28 million empty intervals (a hang).
+    const epoch = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'epoch.jsonl');
+    writeFileSync(epoch, '{"t": 1700000000, "isl": 100, "osl": 10}\n');
+    const hang = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', epoch, '--policy', 'static:1,1']);
+    expect(hang.code).toBe(2);
+    expect(hang.stderr).toMatch(/more than a year after the trace start/);
+  });
+});

@@ -1,0 +1,140 @@
+// The daemon's wiring with stub parts: what reaches the decision code, and how outcomes of the
+// actuator show up in holds, metrics and the log.
+import { describe, expect, it } from 'vitest';
+import { plannerConfigSchema, type PlannerConfig } from '../../src/config/schema.js';
+import { Daemon, type DecisionEngine } from '../../src/runtime/daemon.js';
+import { Logger } from '../../src/runtime/log.js';
+import type { TrafficResult } from '../../src/observe/prometheus.js';
+import type { Actuator, ApplyOutcome } from '../../src/actuate/types.js';
+import type { IntervalObservation } from '../../src/scaling/observation.js';
+import type { Decision } from '../../src/scaling/planner.js';
+import { metricValue } from '../helpers/daemonHarness.js';
+
+function config(extra: Record<string, unknown> = {}): PlannerConfig {
+  return { ...plannerConfigSchema.parse({ throughput_adjustment_interval: 60, ...extra }), namespace: 'ns', metric_pulling_prometheus_endpoint: 'http://x', metric_reporting_prometheus_port: 0 } as PlannerConfig;
+}
+
+const EMPTY: TrafficResult = {
+  ok: true, observation: { num_req: 0, isl: 0, osl: 0, ttft: 0, itl: 0, request_duration: 0 },
+  raw: { num_req: 0, isl: 0, osl: 0, ttft: 0, itl: 0, request_duration: 0 }, idle: false,
+  emptyFields: ['ttft', 'itl', 'num_req', 'request_duration', 'isl', 'osl'],
+};
+
+function setup(cfg: PlannerConfig, traffic: TrafficResult, decision: Partial<Decision>, outcome: ApplyOutcome) {
+  const seen: IntervalObservation[] = [];
+  const planner: DecisionEngine = {
+    throughputTick: (obs, current) => { seen.push(obs); return { prefill: current.prefill, decode: current.decode, decided: false, reason: { code: 'x' }, ...decision }; },
+    loadTick: () => { throw new Error('unused'); },
+    state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1.5, decode: 0.8 }, gpuHours: 0.25, holds: {} }),
+  };
+  const applied: unknown[] = [];
+  const actuator: Actuator = {
+    name: 'stub', init: async () => ({}) as never,
+    view: async () => ({ prefill: 2, decode: 3, ready: true }),
+    apply: async (t) => { applied.push(t); return outcome; },
+  };
+  const lines: Record<string, unknown>[] = [];
+  const daemon = new Daemon({
+    config: cfg, planner, actuator, info: { prefillGpus: 2, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+    traffic: { observe: async () => traffic }, logger: new Logger((l) => lines.push(JSON.parse(l))), httpPort: 0,
+  });
+  return { daemon, seen, applied, lines };
+}
+
+describe('daemon wiring', () => {
+  it('no series: request count and duration are unobserved under hold_on_missing_data, 0 otherwise (upstream)', async () => {
+    const a = setup(config(), EMPTY, {}, { status: 'unchanged' });
+    await a.daemon.throughputTick();
+    expect(a.seen[0]).toMatchObject({ num_req: null, request_duration: null, isl: 0, current_prefill: 2, current_decode: 3 });
+    const b = setup(config({ hold_on_missing_data: false }), EMPTY, {}, { status: 'unchanged' });
+    await b.daemon.throughputTick();
+    expect(b.seen[0]).toMatchObject({ num_req: 0, request_duration: 0 });
+    expect(a.lines.filter((l) => l.event === 'fault' && l.fault === 'empty:prometheus')).toHaveLength(1);
+  });
+
+  it('an applied decision sets the target and GPU gauges; a failed one counts a hold and a source error', async () => {
+    const busy: TrafficResult = { ...EMPTY, emptyFields: [], observation: { num_req: 600, isl: 3000, osl: 150, ttft: 120, itl: 20, request_duration: 3 } };
+    const ok = setup(config(), busy, { prefill: 4, decode: 2, decided: true, reason: { code: 'scale', predicted: { num_req: 660, isl: 3000, osl: 150 } } }, { status: 'applied', written: { prefill: 4, decode: 2 } });
+    await ok.daemon.throughputTick();
+    expect(ok.applied).toEqual([{ prefill: 4, decode: 2 }]);
+    const text = await ok.daemon.metrics.registry.metrics();
+    expect(metricValue(text, 'planner:observed_request_rate')).toBe(10);
+    expect(metricValue(text, 'planner:predicted_request_rate')).toBe(11);
+    expect(metricValue(text, 'planner:predicted_num_p')).toBe(4);
+    expect(metricValue(text, 'planner:p_correction_factor')).toBe(1.5);
+    expect(metricValue(text, 'planner:gpu_hours')).toBe(0.25);
+    expect(metricValue(text, 'sla_planner_gpus_in_use')).toBe(2 * 2 + 3 * 1);
+    expect(metricValue(text, 'sla_planner_target_replicas', { pool: 'prefill' })).toBe(4);
+    expect(metricValue(text, 'sla_planner_decisions_total', { loop: 'throughput', outcome: 'applied' })).toBe(1);
+
+    const bad = setup(config(), busy, { prefill: 4, decode: 2, decided: true, reason: { code: 'scale' } }, { status: 'failed', errorKind: 'k8s_forbidden', message: "RBAC: may not 'patch'" });
+    await bad.daemon.throughputTick();
+    await bad.daemon.throughputTick();
+    const t2 = await bad.daemon.metrics.registry.metrics();
+    expect(metricValue(t2, 'sla_planner_holds_total', { reason: 'actuator_k8s_forbidden' })).toBe(2);
+    expect(metricValue(t2, 'sla_planner_data_source_errors_total', { kind: 'k8s_forbidden' })).toBe(2);
+    expect(bad.lines.filter((l) => l.event === 'fault')).toHaveLength(1);
+    expect(bad.lines.find((l) => l.event === 'fault')).toMatchObject({ kind: 'k8s_forbidden', error: "RBAC: may not 'patch'" });
+  });
+
+  it('a Prometheus error never reaches the decision code', async () => {
+    const a = setup(config(), { ok: false, kind: 'prometheus_timeout', message: 'timeout' }, {}, { status: 'unchanged' });
+    await a.daemon.throughputTick();
+    expect(a.seen).toHaveLength(0);
+    expect(a.daemon.history[0]).toMatchObject({ decided: false, reason: { code: 'data_source_error' }, error_kind: 'prometheus_timeout' });
+  });
+});
+
+describe('a tick that throws', () => {
+  it('is a counted hold with one log line per episode, and the loop keeps running', async () => {
+    let calls = 0;
+    const planner: DecisionEngine = {
+      throughputTick: (_obs, current) => {
+        calls++;
+        if (calls <= 2) throw new Error('interpolator blew up');
+        return { prefill: current.prefill, decode: current.decode, decided: false, reason: { code: 'no_change' } };
+      },
+      loadTick: () => { throw new Error('unused'); },
+      state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
+    };
+    const actuator: Actuator = { name: 'stub', init: async () => ({}) as never, view: async () => ({ prefill: 1, decode: 1, ready: true }), apply: async () => ({ status: 'unchanged' }) };
+    const lines: Record<string, unknown>[] = [];
+    const busy: TrafficResult = { ...EMPTY, emptyFields: [], observation: { num_req: 6, isl: 30, osl: 15, ttft: 12, itl: 2, request_duration: 3 } };
+    const daemon = new Daemon({
+      config: config(), planner, actuator, info: { prefillGpus: 1, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+      traffic: { observe: async () => busy }, logger: new Logger((l) => lines.push(JSON.parse(l))), httpPort: 0, throughputPeriodMs: 40,
+    });
+    await daemon.start();
+    await new Promise((r) => setTimeout(r, 190));
+    await daemon.stop(500);
+    expect(calls).toBeGreaterThanOrEqual(3);
+    const text = await daemon.metrics.registry.metrics();
+    expect(metricValue(text, 'sla_planner_holds_total', { reason: 'internal_error' })).toBe(2);
+    expect(daemon.history.filter((h) => (h.reason as { code: string }).code === 'internal_error')).toHaveLength(2);
+    expect(lines.filter((l) => l.event === 'fault' && l.fault === 'internal:throughput')).toHaveLength(1);
+    expect(lines.filter((l) => l.event === 'recovered' && l.fault === 'internal:throughput')).toHaveLength(1);
+  });
+});
+
+describe('load tick without a worker-count source', () => {
+  it('counts the workers the router reports (virtual), and holds when there are no samples', async () => {
+    const currents: unknown[] = [];
+    let samples: { decode?: Record<string, { active_decode_blocks: number; last_itl: number }> }[] = [];
+    const planner: DecisionEngine = {
+      throughputTick: () => { throw new Error('unused'); },
+      loadTick: (_s, current) => { currents.push(current); return { prefill: null, decode: current.decode, decided: false, reason: { code: 'no_change' } }; },
+      state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
+    };
+    const actuator: Actuator = { name: 'virtual', init: async () => ({}) as never, view: async () => ({ prefill: null, decode: null, ready: true }), apply: async () => ({ status: 'unchanged' }) };
+    const daemon = new Daemon({
+      config: config({ mode: 'decode', enable_throughput_scaling: false, enable_load_scaling: true, load_router_metrics_url: 'http://r/metrics' }),
+      planner, actuator, info: { prefillGpus: null, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+      router: { start: () => undefined, stop: () => undefined, samples: () => samples as never }, logger: new Logger(() => undefined), httpPort: 0,
+    });
+    await daemon.loadTick();
+    expect(daemon.history[0]).toMatchObject({ decided: false, reason: { code: 'no_router_samples' } });
+    samples = [{ decode: { a: { active_decode_blocks: 1, last_itl: 0.01 } } }, { decode: { a: { active_decode_blocks: 1, last_itl: 0.01 }, b: { active_decode_blocks: 2, last_itl: 0.01 } } }];
+    await daemon.loadTick();
+    expect(currents).toEqual([{ prefill: 0, decode: 2 }]);
+  });
+});
