@@ -101,7 +101,7 @@ export interface LoadStep {
   /** The per-worker load threshold compared against (tokens or KV blocks). */
   target?: number;
   /** The scale-down boundary: target × (N−1)/N × sensitivity. */
-  downBoundary?: number;
+  down_boundary?: number;
 }
 
 /**
@@ -115,13 +115,13 @@ export function stepDecision(loads: readonly number[], workers: number, target: 
   if (loads.every((l) => l > target)) return { desired: workers + 1, code: 'scale_up', target };
   if (workers > 1) {
     const downBoundary = ((target * (workers - 1)) / workers) * (sensitivityPct / 100);
-    if (loads.every((l) => l < downBoundary)) return { desired: workers - 1, code: 'scale_down', target, downBoundary };
+    if (loads.every((l) => l < downBoundary)) return { desired: workers - 1, code: 'scale_down', target, down_boundary: downBoundary };
     // A worker whose load is unknown (NaN: its gauge is missing, see `workerLoad`) cannot vote for
     // removing a worker; say so when it is the only thing standing in the way.
     if (loads.some(Number.isNaN) && loads.every((l) => Number.isNaN(l) || l < downBoundary)) {
-      return { desired: undefined, code: 'hold_missing_load_gauge', target, downBoundary };
+      return { desired: undefined, code: 'hold_missing_load_gauge', target, down_boundary: downBoundary };
     }
-    return { desired: undefined, code: 'no_change', target, downBoundary };
+    return { desired: undefined, code: 'no_change', target, down_boundary: downBoundary };
   }
   return { desired: undefined, code: 'no_change', target };
 }

@@ -28,7 +28,7 @@ describe('load regression and ±1 rule', () => {
     expect(stepDecision([900, 1000], 2, 800, 80)).toMatchObject({ desired: 3, code: 'scale_up' });
     expect(stepDecision([900, 700], 2, 800, 80)).toMatchObject({ desired: undefined, code: 'no_change' });
     // boundary = 800 × 1/2 × 0.8 = 320
-    expect(stepDecision([100, 300], 2, 800, 80)).toMatchObject({ desired: 1, code: 'scale_down', downBoundary: 320 });
+    expect(stepDecision([100, 300], 2, 800, 80)).toMatchObject({ desired: 1, code: 'scale_down', down_boundary: 320 });
     expect(stepDecision([100, 330], 2, 800, 80).code).toBe('no_change');
     expect(stepDecision([0, 0], 2, 800, 0).code).toBe('no_change'); // sensitivity 0 never scales down
     expect(stepDecision([0], 1, 800, 100).code).toBe('no_change'); // never below one worker

@@ -171,6 +171,10 @@ describe('Planner load tick', () => {
     planner.decideThroughput(busy, { prefill: 2, decode: 2 });
     const down = planner.decideLoad([snap([10, 10], [10, 10])], { prefill: 2, decode: 2 });
     expect(down).toMatchObject({ decided: true, prefill: 1, decode: 2, reason: { bindings: { prefill: 'load', decode: 'throughput_floor' } } });
+    // Every key of the reason, the load steps' included, is snake_case.
+    const keys = JSON.stringify(down.reason).match(/"[A-Za-z_]+":/g) ?? [];
+    expect(keys).toContain('"down_boundary":');
+    expect(keys.filter((k) => /[A-Z]/.test(k))).toEqual([]);
     const highFloor = new Planner({ config: cfg, interpolators, predictors: fixedPredictors(18000, 3000, 300) });
     for (const b of [100, 200, 300, 400, 500]) highFloor.decideLoad([snap([b, b], [1000, 1000])], { prefill: 2, decode: 2 });
     highFloor.decideThroughput(busy, { prefill: 2, decode: 2 }); // floor (9, ceil(30000/2712.5) = 12)
