@@ -36,7 +36,7 @@ import { ThroughputFloor } from './floor.js';
 import { TrafficForecaster, type Forecast, type TrafficPredictors } from './forecast.js';
 import type { IntervalObservation, RouterSnapshot } from './observation.js';
 import { poolSizers, type PoolSizer, type ProfileCapacity } from './pools.js';
-import { missingLatencyAndShape, observedInterval, screenLimits, screenObservation, trafficOf, type ScreenLimits } from './screen.js';
+import { missingLatencyAndShape, observedInterval, screenLimits, screenObservation, screenRouterSamples, trafficOf, type ScreenLimits } from './screen.js';
 import { decodeCapacity } from './throughput.js';
 
 export type { Decision, DecisionReason, PlannerState, PredictedLoad, ReplicaCounts } from './decision.js';
@@ -173,6 +173,8 @@ export class Planner {
   /** Load scaling: the last `load_metric_samples` router scrapes (oldest first) and the current counts. */
   decideLoad(samples: RouterSnapshot[], current: ReplicaCounts): Decision {
     if (!this.loadScaling) return this.hold({ code: 'load_scaling_disabled' }, current);
+    const implausible = screenRouterSamples(samples, this.limits);
+    if (implausible) return this.hold(implausible, current);
     const counts = this.managedCounts(current);
     const views = this.sizers.map((sizer) => sizer.learnLoad(samples));
     // Workers the router sees must be the workers we count, or per-worker loads mean nothing.

@@ -1,4 +1,5 @@
-// Stage "screen the observation": what a throughput tick may learn from. Two tests, in this order:
+// Stage "screen the observation": what a tick may learn from. A load tick screens the router's
+// gauges; a throughput tick runs two tests, in this order:
 // - implausible: a value no deployment produces (negative, a unit error, a hostile answer, a
 //   prompt orders of magnitude longer than anything profiled). It is held before the predictors or
 //   any learned state see it, since one such value would steer every later forecast.
@@ -7,7 +8,7 @@
 import type { PlannerConfig } from '../config/schema.js';
 import type { DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
 import type { ImplausibleObservation, ObservedTraffic, Pool, ReplicaCounts } from './decision.js';
-import type { IntervalObservation } from './observation.js';
+import type { IntervalObservation, RouterSnapshot } from './observation.js';
 
 /** Arrival rate beyond any deployment (the largest public services serve tens of thousands per second). */
 export const MAX_REQUESTS_PER_S = 1e6;
@@ -20,6 +21,8 @@ export const MAX_ITL_MS = 3_600_000;
 export const PROFILE_RANGE_FACTOR = 100;
 /** Longest plausible mean ISL/OSL without profile data (no model has a context this long). */
 export const MAX_TOKENS_WITHOUT_PROFILE = 1e8;
+/** Tokens in flight or KV blocks held by one engine beyond any GPU's memory. */
+export const MAX_WORKER_LOAD = 1e8;
 /** More replicas of one pool than any cluster runs; also bounds the queueing model's loops. */
 export const MAX_POOL_REPLICAS = 100_000;
 
@@ -31,7 +34,12 @@ export interface ScreenLimits {
   upper: Record<TrafficField, { max: number; rule: string }>;
   /** The pools whose current counts are checked (the managed ones). */
   pools: readonly Pool[];
+  /** Highest plausible value of each router gauge (latencies in seconds, as the router exports them). */
+  gauges: Record<RouterGauge, { max: number; rule: string }>;
 }
+
+const ROUTER_GAUGES = ['active_prefill_tokens', 'last_ttft', 'last_isl', 'active_decode_blocks', 'last_itl'] as const;
+type RouterGauge = (typeof ROUTER_GAUGES)[number];
 
 /** Built once from the config and the profile (none when throughput scaling is off). */
 export function screenLimits(
@@ -55,6 +63,13 @@ export function screenLimits(
       request_duration: { max: MAX_REQUEST_DURATION_S, rule: `must be at most ${MAX_REQUEST_DURATION_S} s (a day)` },
     },
     pools,
+    gauges: {
+      active_prefill_tokens: { max: MAX_WORKER_LOAD, rule: `must be at most ${MAX_WORKER_LOAD} tokens per worker` },
+      active_decode_blocks: { max: MAX_WORKER_LOAD, rule: `must be at most ${MAX_WORKER_LOAD} KV blocks per worker` },
+      last_ttft: { max: MAX_TTFT_MS / 1000, rule: `must be at most ${MAX_TTFT_MS / 1000} s (a day)` },
+      last_itl: { max: MAX_ITL_MS / 1000, rule: `must be at most ${MAX_ITL_MS / 1000} s (an hour)` },
+      last_isl: tokens(profile?.prefill.maxIsl, "the profile's longest prompt"),
+    },
   };
 }
 
@@ -75,6 +90,27 @@ export function screenObservation(obs: IntervalObservation, current: ReplicaCoun
     const value = current[pool];
     if (!(Number.isInteger(value) && value >= 0 && value <= MAX_POOL_REPLICAS)) {
       return { code: 'hold_implausible_observation', field: `current_${pool}`, value, rule: `must be a whole number of workers from 0 to ${MAX_POOL_REPLICAS}` };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The first implausible gauge of the buffered router scrapes (a negative load would vote every
+ * worker idle and scale the pool down), or undefined. Non-finite gauges never get this far.
+ */
+export function screenRouterSamples(samples: readonly RouterSnapshot[], limits: ScreenLimits): ImplausibleObservation | undefined {
+  for (const snapshot of samples) {
+    for (const pool of ['prefill', 'decode'] as const) {
+      for (const [id, gauges] of Object.entries(snapshot[pool] ?? {})) {
+        for (const key of ROUTER_GAUGES) {
+          const value = (gauges as Partial<Record<RouterGauge, number>>)[key];
+          if (typeof value !== 'number') continue;
+          const field = `router.${pool}["${id}"].${key}`;
+          if (value < 0) return { code: 'hold_implausible_observation', field, value, rule: 'must be >= 0' };
+          if (value > limits.gauges[key].max) return { code: 'hold_implausible_observation', field, value, rule: limits.gauges[key].rule };
+        }
+      }
     }
   }
   return undefined;

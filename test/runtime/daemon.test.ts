@@ -180,4 +180,27 @@ describe('impossible Prometheus values', () => {
       await prom.stop();
     }
   });
+
+  it('a router gauge of -1000 on every worker is a hold on the load tick, not a scale-down', async () => {
+    const cfg = config({ environment: 'virtual', mode: 'decode', decode_engine_num_gpu: 1, enable_throughput_scaling: false, enable_load_scaling: true, load_router_metrics_url: 'http://r/metrics', load_min_observations: 1 });
+    const planner = new Planner({ config: cfg });
+    const applied: unknown[] = [];
+    const actuator: Actuator = {
+      name: 'stub', init: async () => ({}) as never, view: async () => ({ prefill: null, decode: 2, ready: true }),
+      apply: async (t) => { applied.push(t); return { status: 'applied', written: t as never }; },
+    };
+    const gauges = (blocks: number) => ({ decode: { a: { active_decode_blocks: blocks, last_itl: 0.01 }, b: { active_decode_blocks: blocks, last_itl: 0.01 } } });
+    let samples = [gauges(40)];
+    const daemon = new Daemon({
+      config: cfg, planner, actuator, info: { prefillGpus: null, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+      router: { start: () => undefined, stop: () => undefined, samples: () => samples }, logger: new Logger(() => undefined), httpPort: 0,
+    });
+    await daemon.runLoadTick();
+    samples = [gauges(-1000)];
+    await daemon.runLoadTick();
+    expect(applied).toEqual([]);
+    expect(daemon.history[1]).toMatchObject({ loop: 'load', decided: false, reason: { code: 'hold_implausible_observation', field: 'router.decode["a"].active_decode_blocks', value: -1000 } });
+    const text = await daemon.metrics.registry.metrics();
+    expect(metricValue(text, 'sla_planner_holds_total', { reason: 'hold_implausible_observation' })).toBe(1);
+  });
 });

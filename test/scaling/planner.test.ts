@@ -156,6 +156,15 @@ describe('Planner load tick', () => {
     }
   });
 
+  it('holds on an impossible router gauge before it can vote for a scale-down or reach a regression', () => {
+    const planner = new Planner({ config: loadConfig });
+    for (const b of [100, 200, 300, 400, 500]) planner.decideLoad([snap([b, b], [1000, 1000])], { prefill: 2, decode: 2 });
+    // Every worker at -1000 blocks would be "idle" and step the pool down.
+    const d = planner.decideLoad([snap([-1000, -1000], [1000, 1000])], { prefill: 2, decode: 2 });
+    expect(d).toMatchObject({ decided: false, prefill: 2, decode: 2, reason: { code: 'hold_implausible_observation', field: 'router.decode["0"].active_decode_blocks', value: -1000 } });
+    expect(planner.state().holds.hold_implausible_observation).toBe(1);
+  });
+
   it('skips the tick when the router sees a different number of workers', () => {
     const planner = new Planner({ config: loadConfig });
     const d = planner.decideLoad([snap([800], [1000])], { prefill: 1, decode: 2 });

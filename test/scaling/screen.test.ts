@@ -11,6 +11,7 @@ import {
   observedInterval,
   screenLimits,
   screenObservation,
+  screenRouterSamples,
   trafficOf,
 } from '../../src/scaling/screen.js';
 import { analyticProfile, stubConfig } from '../helpers/analyticProfile.js';
@@ -64,6 +65,22 @@ describe('screenObservation', () => {
         expect(screenObservation({ ...busy, [f]: v }, counts, limits)).toBeUndefined();
       }),
     );
+  });
+});
+
+describe('screenRouterSamples', () => {
+  const worker = { active_prefill_tokens: 1200, last_ttft: 0.2, last_isl: 3000 };
+  const decoder = { active_decode_blocks: 40, last_itl: 0.02 };
+
+  it('passes real gauges and names the first impossible one by pool, worker and gauge', () => {
+    expect(screenRouterSamples([{ prefill: { a: worker }, decode: { b: decoder } }], limits)).toBeUndefined();
+    expect(screenRouterSamples([{ decode: { b: decoder } }, { decode: { b: { ...decoder, active_decode_blocks: -1000 } } }], limits)).toEqual({
+      code: 'hold_implausible_observation', field: 'router.decode["b"].active_decode_blocks', value: -1000, rule: 'must be >= 0',
+    });
+    expect(screenRouterSamples([{ prefill: { a: { ...worker, last_ttft: 1e6 } } }], limits)).toMatchObject({ field: 'router.prefill["a"].last_ttft', rule: 'must be at most 86400 s (a day)' });
+    expect(screenRouterSamples([{ prefill: { a: { ...worker, last_isl: 1e7 } } }], limits)).toMatchObject({ field: 'router.prefill["a"].last_isl' });
+    // Agg engines carry both kinds of gauges under "decode".
+    expect(screenRouterSamples([{ decode: { c: { ...decoder, active_prefill_tokens: 1e12 } } }], limits)).toMatchObject({ field: 'router.decode["c"].active_prefill_tokens' });
   });
 });
 
