@@ -5,7 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PlannerConfig } from '../config/schema.js';
-import type { Decision, PlannerState, ReplicaCounts } from '../scaling/planner.js';
+import { plannedOf, predictedOf, type Decision, type PlannerState, type ReplicaCounts } from '../scaling/decision.js';
+import { HoldOnMissingData } from '../scaling/extensions/hold-on-missing-data.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
 import type { Actuator, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from '../actuate/types.js';
 import type { TrafficResult } from '../observe/prometheus.js';
@@ -15,8 +16,8 @@ import { PlannerMetrics } from './metrics.js';
 
 /** What the daemon needs from the decision code (the Planner class satisfies it). */
 export interface DecisionEngine {
-  throughputTick(obs: IntervalObservation, current: ReplicaCounts): Decision;
-  loadTick(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
+  decideThroughput(obs: IntervalObservation, current: ReplicaCounts): Decision;
+  decideLoad(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
   state(): PlannerState;
 }
 
@@ -58,6 +59,7 @@ export class Daemon {
   private observedOnce = false;
   private started = false;
   private readonly gpus: { prefill: number; decode: number };
+  private readonly missingData: HoldOnMissingData | undefined;
   /** Every decision record, newest last (bounded), for tests and debugging. */
   readonly history: Record<string, unknown>[] = [];
 
@@ -66,6 +68,7 @@ export class Daemon {
     this.metrics = o.metrics ?? new PlannerMetrics();
     this.gpus = { prefill: o.info.prefillGpus ?? 1, decode: o.info.decodeGpus ?? 1 };
     this.metrics.gpuBudget.set(o.config.max_gpu_budget);
+    this.missingData = HoldOnMissingData.fromConfig(o.config);
   }
 
   get ready(): boolean {
@@ -82,11 +85,11 @@ export class Daemon {
     this.o.router?.start();
     if (c.enable_throughput_scaling && this.o.traffic) {
       const ms = this.o.throughputPeriodMs ?? c.throughput_adjustment_interval * 1000;
-      this.loops.push(new FixedRateLoop('throughput', ms, () => this.timed('throughput', () => this.throughputTick()), (e) => this.internalError('throughput', e)));
+      this.loops.push(new FixedRateLoop('throughput', ms, () => this.timed('throughput', () => this.runThroughputTick()), (e) => this.internalError('throughput', e)));
     }
     if (c.enable_load_scaling && this.o.router) {
       const ms = this.o.loadPeriodMs ?? c.load_adjustment_interval * 1000;
-      this.loops.push(new FixedRateLoop('load', ms, () => this.timed('load', () => this.loadTick()), (e) => this.internalError('load', e)));
+      this.loops.push(new FixedRateLoop('load', ms, () => this.timed('load', () => this.runLoadTick()), (e) => this.internalError('load', e)));
     }
     const t0 = Date.now();
     for (const loop of this.loops) loop.start(t0);
@@ -191,7 +194,7 @@ export class Daemon {
     return current;
   }
 
-  async throughputTick(): Promise<void> {
+  async runThroughputTick(): Promise<void> {
     const c = this.o.config;
     const intervalS = c.throughput_adjustment_interval;
     const result = await this.o.traffic!.observe();
@@ -216,12 +219,8 @@ export class Daemon {
     const view = await this.readView('throughput');
     if (!view) return;
     const current = this.updateWorkerGauges(view);
-    const obs: IntervalObservation = { ...result.observation, current_prefill: view.prefill, current_decode: view.decode };
-    if (c.hold_on_missing_data) {
-      // "No series" reads 0 upstream; for the request count and duration that 0 really means
-      // "not observed", which hold_on_missing_data turns into a hold instead of a scale-down.
-      for (const f of ['num_req', 'request_duration'] as const) if (result.emptyFields.includes(f)) obs[f] = null;
-    }
+    const observed: IntervalObservation = { ...result.observation, current_prefill: view.prefill, current_decode: view.decode };
+    const obs = this.missingData?.unobserved(observed, result.emptyFields) ?? observed;
     const m = this.metrics;
     m.set('observedTtft', obs.ttft);
     m.set('observedItl', obs.itl);
@@ -229,25 +228,25 @@ export class Daemon {
     m.set('observedDuration', obs.request_duration);
     m.set('observedIsl', obs.isl);
     m.set('observedOsl', obs.osl);
-    const decision = this.o.planner.throughputTick(obs, current);
+    const decision = this.o.planner.decideThroughput(obs, current);
     const state = this.o.planner.state();
     // The decision code accumulates GPU hours per throughput tick exactly as the original.
     m.set('gpuHours', state.gpuHours);
     m.set('pCorrection', state.correctionFactor.prefill);
     m.set('dCorrection', state.correctionFactor.decode);
-    const predicted = decision.reason.predicted ?? state.lastPredicted;
+    const predicted = predictedOf(decision.reason) ?? state.lastPredicted;
     if (predicted) {
       m.set('predictedRate', predicted.num_req / intervalS);
       m.set('predictedIsl', predicted.isl);
       m.set('predictedOsl', predicted.osl);
     }
-    const planned = decision.reason.planned;
+    const planned = plannedOf(decision.reason);
     m.set('predictedNumP', decision.decided ? decision.prefill : planned?.prefill);
     m.set('predictedNumD', decision.decided ? decision.decode : planned?.decode);
     await this.act('throughput', decision, current, obs, false, predicted);
   }
 
-  async loadTick(): Promise<void> {
+  async runLoadTick(): Promise<void> {
     const samples = this.o.router!.samples();
     if (samples.length === 0) {
       this.hold('load', 'no_router_samples');
@@ -265,7 +264,7 @@ export class Daemon {
       decode: read.decode ?? (this.o.info.services.decode === undefined && latest.decode ? Object.keys(latest.decode).length : null),
     };
     const current = this.updateWorkerGauges(view);
-    const decision = this.o.planner.loadTick(samples, current);
+    const decision = this.o.planner.decideLoad(samples, current);
     await this.act('load', decision, current, undefined, true, undefined);
   }
 

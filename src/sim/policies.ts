@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import type { PlannerConfig } from '../config/schema.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
-import type { Decision, PredictedLoad, ReplicaCounts } from '../scaling/planner.js';
+import type { Decision, PredictedLoad, ReplicaCounts } from '../scaling/decision.js';
 import { applyGlobalBudget, applyPoolBudget } from '../scaling/budget.js';
 import { InputError, RuntimeFailure } from '../util/errors.js';
 import type { PolicyContext, PoolCounts, PoolTargets, SimPolicy, UtilisationSample } from './types.js';
@@ -120,8 +120,8 @@ export function parseHpaSpec(spec: string): number {
 
 /** The part of the planner class the simulator drives (the daemon drives the same methods). */
 export interface PlannerLike {
-  throughputTick(obs: IntervalObservation, current: ReplicaCounts): Decision;
-  loadTick(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
+  decideThroughput(obs: IntervalObservation, current: ReplicaCounts): Decision;
+  decideLoad(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
   state(): { lastPredicted?: PredictedLoad };
 }
 
@@ -143,11 +143,11 @@ export class PlannerPolicy implements SimPolicy {
   }
 
   onInterval(obs: IntervalObservation, ctx: PolicyContext): PoolTargets | null {
-    return this.toTargets(this.planner.throughputTick(obs, ctx.ready));
+    return this.toTargets(this.planner.decideThroughput(obs, ctx.ready));
   }
 
   onLoadTick(samples: RouterSnapshot[], ctx: PolicyContext): PoolTargets | null {
-    return this.toTargets(this.planner.loadTick(samples, ctx.ready));
+    return this.toTargets(this.planner.decideLoad(samples, ctx.ready));
   }
 
   forecastNumReq(): number {
