@@ -22,6 +22,12 @@ function assertBuilt(): void {
 
 interface Proc { child: ChildProcess; out: string[]; err: string[]; exit: Promise<{ code: number | null; at: number }> }
 
+/** Every daemon this file starts, so none outlives a failed or timed-out test. */
+const started = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of started) child.kill('SIGKILL');
+});
+
 function runCli(args: string[], env: Record<string, string>): Proc {
   const child = spawn(process.execPath, [CLI, 'run', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
@@ -34,7 +40,8 @@ function runCli(args: string[], env: Record<string, string>): Proc {
     out.push(...parts);
   });
   child.stderr!.on('data', (d) => err.push(String(d)));
-  const exit = new Promise<{ code: number | null; at: number }>((r) => child.once('exit', (code) => r({ code, at: Date.now() })));
+  started.add(child);
+  const exit = new Promise<{ code: number | null; at: number }>((r) => child.once('exit', (code) => { started.delete(child); r({ code, at: Date.now() }); }));
   return { child, out, err, exit };
 }
 
