@@ -29,6 +29,8 @@ export interface ApplyOutcome {
   status: ApplyStatus;
   /** The pools actually written and their new values. */
   written?: ScaleTarget;
+  /** Kubernetes: each pool's spec replicas before this apply touched it (for events). */
+  previous?: ScaleTarget;
   errorKind?: string;
   message?: string;
 }
