@@ -208,6 +208,10 @@ export class KubernetesActuator implements Actuator {
     this.version = o.apiVersion ?? 'v1alpha1';
   }
 
+  get client(): KubeClient {
+    return this.o.client;
+  }
+
   get apiVersion(): DgdApiVersion {
     return this.version;
   }

@@ -61,3 +61,23 @@ export interface Actuator {
   /** Blocking callers wait here, outside the serialising lock. Resolves false on timeout/abort. */
   waitReady?(signal?: AbortSignal): Promise<boolean>;
 }
+
+/** One Kubernetes-style event about the deployment (see events.ts). */
+export interface DeploymentEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+}
+
+/**
+ * Where the daemon reports what it did, besides its log and metrics: Events and an annotation on
+ * the DGD in kubernetes. Fire-and-forget: reporting never delays or fails a decision.
+ */
+export interface DeploymentReporter {
+  event(ev: DeploymentEvent): void;
+  /** The last decision, as a compact JSON string; repeated values are not rewritten. */
+  annotate(value: string): void;
+  /** Wait for queued writes (shutdown). */
+  flush(): Promise<void>;
+}
