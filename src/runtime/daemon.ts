@@ -75,6 +75,8 @@ export class Daemon {
     this.metrics.gpuBudget.set(o.config.max_gpu_budget);
     this.status = new DecisionStatus({ config: o.config, info: o.info, reporter: o.reporter, deployment: o.deployment });
     this.metrics.buildInfo.set({ version: VERSION, strategy: this.status.strategy, mode: o.config.mode }, 1);
+    this.metrics.slaTarget.set({ metric: 'ttft' }, o.config.ttft);
+    this.metrics.slaTarget.set({ metric: 'itl' }, o.config.itl);
   }
 
   get ready(): boolean {

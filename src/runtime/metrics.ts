@@ -43,6 +43,7 @@ export class PlannerMetrics {
   readonly ready: Gauge;
   readonly buildInfo: Gauge<'version' | 'strategy' | 'mode'>;
   readonly lastDecisionTimestamp: Gauge<'loop'>;
+  readonly slaTarget: Gauge<'metric'>;
 
   constructor(defaultMetrics = true, opts: MetricsOptions = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -66,6 +67,7 @@ export class PlannerMetrics {
     this.gpuBudget = new Gauge({ name: 'sla_planner_gpu_budget', help: 'max_gpu_budget (negative = no budget)', registers: [this.registry] });
     this.ready = new Gauge({ name: 'sla_planner_ready', help: '1 once config and profile are loaded and a first observation was made', registers: [this.registry] });
     this.buildInfo = new Gauge({ name: 'sla_planner_build_info', help: 'Always 1; the labels say which version, strategy and mode run', labelNames: ['version', 'strategy', 'mode'], registers: [this.registry] });
+    this.slaTarget = new Gauge({ name: 'sla_planner_sla_target_ms', help: 'The SLA targets the planner sizes for (config ttft and itl), ms', labelNames: ['metric'], registers: [this.registry] });
     this.lastDecisionTimestamp = new Gauge({ name: 'sla_planner_last_decision_timestamp_seconds', help: 'Unix time of the last decision (scale or hold) of each loop', labelNames: ['loop'], registers: [this.registry] });
   }
 

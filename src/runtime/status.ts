@@ -118,23 +118,29 @@ export class DecisionStatus {
     if (!rec.decided) {
       summary.note = this.holdNote(rec);
       this.startHold(rec.loop, summary.reason, summary.note);
-    } else if (out?.status === 'applied') {
-      summary.action = 'scale';
+    } else if (out?.status === 'applied' || out?.status === 'failed') {
+      // A failed apply may have written some pools first: those are scalings all the same.
       const notes: string[] = [];
       for (const pool of ['prefill', 'decode'] as const) {
         const to = out.written?.[pool];
         if (to === undefined) continue;
-        const from = out.previous?.[pool] ?? rec.current?.[pool];
-        const note = `${this.service(pool)} ${from ?? '?'} -> ${to}: ${this.why(rec, pool)}`;
+        const note = `${this.service(pool)} ${out.previous?.[pool] ?? rec.current?.[pool] ?? '?'} -> ${to}: ${this.why(rec, pool)}`;
         notes.push(note);
         reporter?.event({ type: 'Normal', reason: 'SuccessfulRescale', action: 'Scale', note });
       }
+      if (out.status === 'applied') {
+        summary.action = 'scale';
+        this.openHold[rec.loop] = undefined;
+      } else {
+        summary.action = 'failed';
+        // The pool whose write failed: attempted (it has a previous count) but not written.
+        const failed = (['prefill', 'decode'] as const).find((p) => out.previous?.[p] !== undefined && out.written?.[p] === undefined);
+        const what = failed ? `${this.service(failed)} ${out.previous![failed]} -> ${rec.target?.[failed]}` : `scaling to ${this.counts(rec.target)}`;
+        const note = `${what} failed (${out.errorKind ?? 'error'}): ${out.message ?? ''}`;
+        notes.push(note);
+        reporter?.event({ type: 'Warning', reason: 'FailedRescale', action: 'Scale', note });
+      }
       summary.note = notes.join('; ');
-      this.openHold[rec.loop] = undefined;
-    } else if (out?.status === 'failed') {
-      summary.action = 'failed';
-      summary.note = `scaling to ${this.counts(rec.target)} failed (${out.errorKind ?? 'error'}): ${out.message ?? ''}`;
-      reporter?.event({ type: 'Warning', reason: 'FailedRescale', action: 'Scale', note: summary.note });
     } else if (out?.status === 'not_ready' || out?.status === 'pending_ack') {
       summary.action = out.status;
       summary.note = `${rec.loop} loop wanted ${this.counts(rec.target)} (${this.why(rec)}) but the deployment ${out.status === 'not_ready' ? 'is not Ready' : 'has not acknowledged the previous decision'}; decision dropped`;
