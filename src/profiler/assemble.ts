@@ -22,6 +22,8 @@ export interface AssemblyInput {
   itlMs: number;
   prefill: PrefillSweep;
   decode: DecodeSweep;
+  /** PlannerConfig keys from a DGDR's features.planner, applied over the defaults below. */
+  plannerOverrides?: Record<string, unknown>;
 }
 
 /** Python's repr of a float, so the JSON matches json.dumps byte for byte on typical values. */
@@ -82,6 +84,8 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     model_name: a.model.hfId,
     pre_deployment_sweeping_mode: 'rapid',
     enable_throughput_scaling: true,
+    ...a.plannerOverrides,
+    // What the profile measured wins over the request: the data, its GPUs per engine and the SLA.
     prefill_engine_num_gpu: a.prefillTp,
     decode_engine_num_gpu: a.decodeTp,
     profile_results_dir: PROFILE_DATA_MOUNT,
