@@ -1,31 +1,16 @@
 // `profile --dgdr` as a process: a DynamoGraphDeploymentRequest in; the DGD, ConfigMaps and the
 // status the DGDR would carry out; refusals as exit 2 with a Failed status.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { SAMPLE_DGDR as SAMPLE, vllmRequest } from '../helpers/dgdr.js';
 import { resolveConfig } from '../../src/config/index.js';
 import { findPoolService, gpusPerReplica, type Dgd } from '../../src/actuate/dgd.js';
 
-const SAMPLE = 'test/fixtures/dynamo/dgdr/sample-dgdr.v1beta1.yaml';
-const dir = mkdtempSync(join(tmpdir(), 'sla-dgdr-'));
-
-/** The upstream sample turned into a request the rapid path serves: vLLM, rapid, a planner feature. */
-function vllmRequest(edit: (d: { metadata: { name: string }; spec: Record<string, unknown> }) => void = () => {}): string {
-  const d = YAML.parse(readFileSync(SAMPLE, 'utf8'));
-  d.spec.backend = 'vllm';
-  d.spec.searchStrategy = 'rapid';
-  d.spec.hardware.totalGpus = 8;
-  d.spec.sla = { ttft: 300, itl: 20 };
-  d.spec.workload = { isl: 3000, osl: 500 };
-  d.spec.features = { planner: { min_endpoint: 2, load_predictor: 'kalman', throughput_adjustment_interval_seconds: 90 } };
-  edit(d);
-  const file = join(dir, `req-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, YAML.stringify(d));
-  return file;
-}
+const dir = mkdtempSync(join(tmpdir(), 'sla-dgdr-cli-'));
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['dist/src/cli.js', 'profile', ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });

@@ -1,31 +1,10 @@
 // A DynamoGraphDeploymentRequest as the profiler's input: read, and refused with reasons.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { SAMPLE_DGDR as SAMPLE, vllmRequest } from '../helpers/dgdr.js';
 import { readDgdr } from '../../src/profiler/dgdr.js';
 import { InputError } from '../../src/util/errors.js';
 
-const SAMPLE = 'test/fixtures/dynamo/dgdr/sample-dgdr.v1beta1.yaml';
 const SPEC3 = 'test/fixtures/dynamo/dgdr/spec-3_rapid_supported_planner_rapid_sweep.yaml';
-const dir = mkdtempSync(join(tmpdir(), 'sla-dgdr-'));
-
-/** The upstream sample turned into a request the rapid path serves: vLLM, rapid, a planner feature. */
-function vllmRequest(edit: (d: { metadata: { name: string }; spec: Record<string, unknown> }) => void = () => {}): string {
-  const d = YAML.parse(readFileSync(SAMPLE, 'utf8'));
-  d.spec.backend = 'vllm';
-  d.spec.searchStrategy = 'rapid';
-  d.spec.hardware.totalGpus = 8;
-  d.spec.sla = { ttft: 300, itl: 20 };
-  d.spec.workload = { isl: 3000, osl: 500 };
-  d.spec.features = { planner: { min_endpoint: 2, load_predictor: 'kalman', throughput_adjustment_interval_seconds: 90 } };
-  edit(d);
-  const file = join(dir, `req-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, YAML.stringify(d));
-  return file;
-}
-
 
 describe('reading a DGDR', () => {
   it('the upstream sample asks for a thorough search: refused, saying it needs a live endpoint and what to run', () => {
