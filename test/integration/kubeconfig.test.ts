@@ -118,6 +118,18 @@ describe('kubeconfig credentials against the fake API server over TLS', () => {
     expect(merged.files).toEqual([file]);
   });
 
+  it('run outside a cluster without any kubeconfig: exit 2 with one sentence saying what to pass', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', '--config', '{"environment": "kubernetes", "enable_throughput_scaling": false, "enable_load_scaling": true, "load_router_metrics_url": "http://127.0.0.1:1/metrics"}', '--dgd', 'x'], {
+      env: { PATH: process.env.PATH ?? '', HOME: join(dir, 'empty-home') }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(2);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/not in a cluster .* and no kubeconfig .*empty-home\/\.kube\/config missing\); pass --kubeconfig <file>/);
+  }, 30_000);
+
   it('run --dry-run --kubeconfig: shadow mode from outside the cluster reads, decides, exports and writes nothing', async () => {
     const kc = writeKubeconfig('kc-shadow', 'with-exec');
     const cfg = join(dir, 'planner.json');

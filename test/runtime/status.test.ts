@@ -4,6 +4,8 @@ import type { DeploymentEvent, DeploymentReporter } from '../../src/actuate/type
 import { DecisionStatus, bindingOf, type DecisionRecord } from '../../src/runtime/status.js';
 import { PlannerMetrics } from '../../src/runtime/metrics.js';
 import { parsePromText } from '../../src/observe/promtext.js';
+import { readFileSync } from 'node:fs';
+import { VERSION } from '../../src/util/version.js';
 
 class Recorder implements DeploymentReporter {
   events: DeploymentEvent[] = [];
@@ -118,4 +120,8 @@ describe('PlannerMetrics', () => {
     expect(await sample(current, 'dynamo_planner_observed_ttft_ms')).toBe(120);
     expect(await current.registry.metrics()).not.toContain('planner:');
   });
+});
+
+it('the version reported in /status, build info and --version is package.json\'s', () => {
+  expect(VERSION).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
 });
