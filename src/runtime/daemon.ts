@@ -313,7 +313,8 @@ export class Daemon {
       this.dataSourceFault(outcome.errorKind ?? 'actuator', outcome.message ?? '');
       this.metrics.holds.inc({ reason: `actuator_${outcome.errorKind ?? 'failed'}` });
     } else {
-      for (const key of this.logger.openFaults()) if (/^source:(k8s|etcd|global_planner|actuator)/.test(key)) this.logger.recover(key);
+      // A write went through; the Events and annotation writers end their own fault episodes.
+      for (const key of this.logger.openFaults()) if (/^source:(k8s_(?!events|annotation)|etcd|global_planner|actuator)/.test(key)) this.logger.recover(key);
       if (outcome.status === 'not_ready' || outcome.status === 'pending_ack') this.metrics.holds.inc({ reason: outcome.status });
     }
     this.record({ ...base, actuation: outcome });

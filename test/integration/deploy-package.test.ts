@@ -116,10 +116,10 @@ describe('deploy/ kustomize package', () => {
       });
       await h.daemon.start();
       await waitFor(async () => h.daemon.history.filter((r) => (r.actuation as { status?: string } | undefined)?.status === 'applied').length >= 1
-        && kube.eventList().some((e) => (e.series?.count ?? 0) >= 2), 20_000, 'a scaling and a repeated failure')
+        && kube.eventList().some((e) => (e.series?.count ?? 0) >= 2), 90_000, 'a scaling and a repeated failure')
         .catch((err) => { throw new Error(`${err.message}: ${JSON.stringify(h.daemon.history.slice(0, 6).map((r) => [r.decided, r.actuation]))} ${JSON.stringify(kube.eventList().map((e) => [e.reason, e.note, e.series]))}`); });
       await h.daemon.stop(2000);
-    }, 40_000);
+    }, 120_000);
 
     afterAll(async () => {
       await prom?.stop();

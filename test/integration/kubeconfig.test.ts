@@ -128,7 +128,7 @@ describe('kubeconfig credentials against the fake API server over TLS', () => {
     expect(code).toBe(2);
     expect(err.trim().split('\n')).toHaveLength(1);
     expect(err).toMatch(/not in a cluster .* and no kubeconfig .*empty-home\/\.kube\/config missing\); pass --kubeconfig <file>/);
-  }, 30_000);
+  }, 90_000);
 
   it('run --dry-run --kubeconfig: shadow mode from outside the cluster reads, decides, exports and writes nothing', async () => {
     const kc = writeKubeconfig('kc-shadow', 'with-exec');
@@ -149,7 +149,7 @@ describe('kubeconfig credentials against the fake API server over TLS', () => {
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const decisions = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.event === 'decision' && e.decided);
-      await waitFor(async () => decisions().length >= 1, 20_000, `a dry-run decision (stderr: ${err})`);
+      await waitFor(async () => decisions().length >= 1, 90_000, `a dry-run decision (stderr: ${err})`);
       expect(decisions()[0].actuation).toEqual({ status: 'dry_run' });
       const status = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
       expect(status).toMatchObject({
@@ -170,5 +170,5 @@ describe('kubeconfig credentials against the fake API server over TLS', () => {
       child.kill('SIGTERM');
       await exit;
     }
-  }, 40_000);
+  }, 120_000);
 });
