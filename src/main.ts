@@ -3,6 +3,7 @@
 // that `run` starts fast and `--help` never loads the heavy parts.
 import { InputError, errorMessage } from './util/errors.js';
 import type { Command } from './commands/types.js';
+import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   validate: { summary: 'Check a PlannerConfig (and profile data) and print the effective config', load: () => import('./commands/validate.js') },
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    process.stdout.write('sla-planner 0.1.0\n');
+    process.stdout.write(`sla-planner ${VERSION}\n`);
     return 0;
   }
   const entry = COMMANDS[name];

@@ -29,6 +29,8 @@ export interface ApplyOutcome {
   status: ApplyStatus;
   /** The pools actually written and their new values. */
   written?: ScaleTarget;
+  /** Kubernetes: each pool's spec replicas before this apply touched it (for events). */
+  previous?: ScaleTarget;
   errorKind?: string;
   message?: string;
 }
@@ -58,4 +60,24 @@ export interface Actuator {
   apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome>;
   /** Blocking callers wait here, outside the serialising lock. Resolves false on timeout/abort. */
   waitReady?(signal?: AbortSignal): Promise<boolean>;
+}
+
+/** One Kubernetes-style event about the deployment (see events.ts). */
+export interface DeploymentEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+}
+
+/**
+ * Where the daemon reports what it did, besides its log and metrics: Events and an annotation on
+ * the DGD in kubernetes. Fire-and-forget: reporting never delays or fails a decision.
+ */
+export interface DeploymentReporter {
+  event(ev: DeploymentEvent): void;
+  /** The last decision, as a compact JSON string; repeated values are not rewritten. */
+  annotate(value: string): void;
+  /** Wait for queued writes (shutdown). */
+  flush(): Promise<void>;
 }

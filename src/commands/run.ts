@@ -1,5 +1,5 @@
 // `sla-planner run --config <X>`: the planner daemon, the DGD sidecar service.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig, applyDerivedRules, type PlannerConfig } from '../config/index.js';
 import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
@@ -7,7 +7,9 @@ import { Planner } from '../scaling/planner.js';
 import { createPredictor, warmUpPredictors } from '../predict/index.js';
 import { TrafficObserver } from '../observe/prometheus.js';
 import { RouterSampler } from '../observe/router.js';
-import { KubeClient, KubernetesActuator, inClusterConnection } from '../actuate/kubernetes.js';
+import { KubeClient, KubernetesActuator, inClusterConnection, type KubeConnection } from '../actuate/kubernetes.js';
+import { kubeconfigFiles, loadKubeconfig } from '../actuate/kubeconfig.js';
+import { KubernetesReporter } from '../actuate/report.js';
 import { EtcdJson, JsonlSink, VirtualActuator } from '../actuate/virtual.js';
 import { GlobalPlannerActuator } from '../actuate/global.js';
 import { SerialActuator } from '../actuate/serial.js';
@@ -30,11 +32,25 @@ Options:
                              0 = no HTTP server, as the original)
   --api-server <url>         Kubernetes API URL (default in-cluster; env SLA_PLANNER_K8S_API_URL). The token,
                              CA and namespace files can be moved with SLA_PLANNER_K8S_{TOKEN,CA,NAMESPACE}_FILE.
+  --kubeconfig <file>        Run outside the cluster with this kubeconfig (default: env KUBECONFIG, else
+                             ~/.kube/config, used when not in a cluster). Token, client-certificate and exec
+                             plugin credentials, as kubectl.
+  --context <name>           kubeconfig context (default its current-context)
+  --namespace <ns>           namespace of the DGD (default the context's, else default)
+  --dgd <name>               the DynamoGraphDeployment to read and scale (default env DYN_PARENT_DGD_K8S_NAME)
   --etcd-endpoints <list>    virtual: etcd URLs, comma-separated (default env ETCD_ENDPOINTS)
   --decisions-out <file|->   virtual: also append every decision as a JSON line to a file or stdout
   --global-planner-url <u>   global-planner: URL that receives the ScaleRequest JSON as a POST
                              (default env SLA_PLANNER_GLOBAL_PLANNER_URL)
   --prometheus-timeout-ms <n>  timeout of one PromQL query (default 5000)
+
+Shadow mode from a laptop: run --dry-run --kubeconfig ~/.kube/config --dgd <name> --metrics-port 9085 reads
+the real DGD and Prometheus (metric_pulling_prometheus_endpoint, e.g. a kubectl port-forward) and logs,
+exports and serves on /status what it would do; a dry run writes nothing to the cluster (no scaling, no
+Events, no annotation).
+
+HTTP (--metrics-port): /metrics, /healthz, /readyz, /status (JSON: replicas per pool, the last decision of
+each loop with its reason, open faults, config summary, version).
 
 Env: DYN_PARENT_DGD_K8S_NAME (kubernetes, global-planner), POD_NAMESPACE (global-planner),
 SCALING_CHECK_INTERVAL / SCALING_MAX_WAIT_TIME (s; rollout wait of blocking scaling).
@@ -59,9 +75,9 @@ function buildActuator(config: PlannerConfig, flags: Record<string, string | boo
   const gpus = { prefill: config.prefill_engine_num_gpu, decode: config.decode_engine_num_gpu };
   switch (config.environment) {
     case 'kubernetes': {
-      const dgdName = env.DYN_PARENT_DGD_K8S_NAME;
-      if (!dgdName) throw new InputError('environment kubernetes needs env DYN_PARENT_DGD_K8S_NAME (the parent DynamoGraphDeployment; the operator sets it).');
-      const client = new KubeClient(inClusterConnection(env, flags['api-server'] as string | undefined));
+      const dgdName = (flags.dgd as string | undefined) ?? env.DYN_PARENT_DGD_K8S_NAME;
+      if (!dgdName) throw new InputError('environment kubernetes needs the DynamoGraphDeployment to scale: env DYN_PARENT_DGD_K8S_NAME (the operator sets it) or --dgd <name>.');
+      const client = new KubeClient(kubeConnection(flags, env));
       return new KubernetesActuator({
         client, dgdName, backend: config.backend, mode: config.mode, configModelName: config.model_name, configGpus: gpus,
         readyPollMs: checkMs, readyMaxPolls: Math.max(1, Math.floor(maxWaitMs / checkMs)),
@@ -102,6 +118,10 @@ export const command: Command = {
       'decisions-out': { type: 'string' },
       'global-planner-url': { type: 'string' },
       'prometheus-timeout-ms': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      namespace: { type: 'string' },
+      dgd: { type: 'string' },
     });
     // Listen for SIGTERM/SIGINT from the start: start-up (reading the DGD with retries, the
     // predictor warm-up) can take a while, and a pod being deleted then must still exit 0 at once.
@@ -181,7 +201,17 @@ export const command: Command = {
         onSample: () => logger.recoverPrefix('source:router_'),
       });
     }
-    const daemon = new Daemon({ config, planner, actuator, info, traffic, router, logger, httpPort: port });
+    const reporter = inner instanceof KubernetesActuator && !config.no_operation && (config.kubernetes_events || config.dgd_decision_annotation)
+      ? new KubernetesReporter({
+        client: inner.client, actuator: inner, events: config.kubernetes_events, annotation: config.dgd_decision_annotation,
+        onError: (kind, err) => { daemonRef.d?.metrics.dataSourceErrors.inc({ kind }); logger.fault(`source:${kind}`, { kind, error: err.message }); },
+        onWritten: (kind) => logger.recover(`source:${kind}`),
+      })
+      : undefined;
+    const deployment = inner instanceof KubernetesActuator
+      ? { kind: 'DynamoGraphDeployment', name: inner.dgdName, namespace: inner.namespace, api_version: `nvidia.com/${inner.apiVersion}` }
+      : undefined;
+    const daemon = new Daemon({ config, planner, actuator, info, traffic, router, logger, httpPort: port, reporter, deployment });
     daemonRef.d = daemon;
 
     // Never crash on something unexpected from outside: log it, count it, carry on.
@@ -212,4 +242,24 @@ function prometheusTls(config: PlannerConfig): { verify: boolean; ca?: string } 
   } catch (err) {
     throw new InputError(`metric_pulling_prometheus_ca_bundle: cannot read '${file}' (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); mount the CA bundle there or unset the field.`);
   }
+}
+
+/**
+ * The Kubernetes connection: in the pod's service account when in a cluster (or --api-server),
+ * else a kubeconfig (--kubeconfig, KUBECONFIG, ~/.kube/config), as the original loads in-cluster
+ * config first and kubeconfig second.
+ */
+function kubeConnection(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): KubeConnection {
+  const kubeconfig = flags.kubeconfig as string | undefined;
+  const context = flags.context as string | undefined;
+  const namespace = flags.namespace as string | undefined;
+  const inCluster = !!(flags['api-server'] || env.SLA_PLANNER_K8S_API_URL || env.KUBERNETES_SERVICE_HOST);
+  if (kubeconfig || context || !inCluster) {
+    if (!kubeconfig && !context && !kubeconfigFiles({ env }).some((f) => existsSync(f))) {
+      throw new InputError(`environment kubernetes: not in a cluster (KUBERNETES_SERVICE_HOST unset) and no kubeconfig (${kubeconfigFiles({ env }).join(', ')} missing); pass --kubeconfig <file>, or --api-server <url> with SLA_PLANNER_K8S_TOKEN_FILE.`);
+    }
+    return loadKubeconfig({ path: kubeconfig, context, namespace, env }).connection;
+  }
+  const conn = inClusterConnection(env, flags['api-server'] as string | undefined);
+  return namespace ? { ...conn, namespace } : conn;
 }

@@ -24,6 +24,8 @@ export interface RapidProfileOptions {
   deploymentName?: string;
   runtimeImage: string;
   eff?: Efficiency;
+  /** PlannerConfig keys for the generated planner config (a DGDR's features.planner). */
+  plannerOverrides?: Record<string, unknown>;
 }
 
 export interface RapidProfile {
@@ -80,6 +82,7 @@ export function rapidProfile(o: RapidProfileOptions): RapidProfile {
     itlMs: o.workload.itlMs,
     prefill,
     decode,
+    plannerOverrides: o.plannerOverrides,
   });
   const title = `${o.model.name} on ${o.gpu.description}: prefill TP${prefillEngine.tp}, decode TP${decodeEngine.tp}`;
   const summary = [table, ...selection.warnings.map((w) => `warning: ${w}`)].join('\n');

@@ -8,11 +8,13 @@ import type { PlannerConfig } from '../config/schema.js';
 import { plannedOf, predictedOf, type Decision, type PlannerState, type ReplicaCounts } from '../scaling/decision.js';
 import { HoldOnMissingData } from '../scaling/extensions/hold-on-missing-data.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
-import type { Actuator, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from '../actuate/types.js';
+import type { Actuator, ApplyOutcome, DeploymentInfo, DeploymentReporter, DeploymentView, ScaleTarget } from '../actuate/types.js';
 import type { TrafficResult } from '../observe/prometheus.js';
 import { FixedRateLoop } from './schedule.js';
 import { Logger } from './log.js';
 import { PlannerMetrics } from './metrics.js';
+import { DecisionStatus, type DecisionRecord, type TickLoop } from './status.js';
+import { VERSION } from '../util/version.js';
 
 /** What the daemon needs from the decision code (the Planner class satisfies it). */
 export interface DecisionEngine {
@@ -43,12 +45,16 @@ export interface DaemonOptions {
   /** Port of /metrics, /healthz, /readyz; 0 = none (the original's default), -1 = any free port. */
   httpPort: number;
   httpHost?: string;
+  /** Events and the last-decision annotation (kubernetes, not in a dry run). */
+  reporter?: DeploymentReporter;
+  /** The object scaled, shown in /status (kubernetes: the DGD's kind, name, namespace, api_version). */
+  deployment?: Record<string, string>;
   /** Override the loop periods (tests); default from the config, in seconds. */
   throughputPeriodMs?: number;
   loadPeriodMs?: number;
 }
 
-export type TickLoop = 'throughput' | 'load';
+export type { TickLoop };
 
 export class Daemon {
   readonly logger: Logger;
@@ -62,13 +68,18 @@ export class Daemon {
   private readonly missingData: HoldOnMissingData | undefined;
   /** Every decision record, newest last (bounded), for tests and debugging. */
   readonly history: Record<string, unknown>[] = [];
+  readonly status: DecisionStatus;
 
   constructor(private readonly o: DaemonOptions) {
     this.logger = o.logger ?? new Logger(undefined, o.config.log_dir);
-    this.metrics = o.metrics ?? new PlannerMetrics();
+    this.metrics = o.metrics ?? new PlannerMetrics(true, { names: o.config.planner_metric_names });
     this.gpus = { prefill: o.info.prefillGpus ?? 1, decode: o.info.decodeGpus ?? 1 };
     this.metrics.gpuBudget.set(o.config.max_gpu_budget);
     this.missingData = HoldOnMissingData.fromConfig(o.config);
+    this.status = new DecisionStatus({ config: o.config, info: o.info, reporter: o.reporter, deployment: o.deployment });
+    this.metrics.buildInfo.set({ version: VERSION, strategy: this.status.strategy, mode: o.config.mode }, 1);
+    this.metrics.slaTarget.set({ metric: 'ttft' }, o.config.ttft);
+    this.metrics.slaTarget.set({ metric: 'itl' }, o.config.itl);
   }
 
   get ready(): boolean {
@@ -136,6 +147,7 @@ export class Daemon {
       s.closeAllConnections?.();
       await new Promise<void>((r) => s.close(() => r()));
     }
+    await this.o.reporter?.flush().catch(() => undefined);
     this.logger.info('stopped');
   }
 
@@ -172,6 +184,8 @@ export class Daemon {
     this.history.push(rec);
     if (this.history.length > 1000) this.history.shift();
     this.logger.info('decision', rec);
+    this.metrics.lastDecisionTimestamp.set({ loop: String(rec.loop) }, Date.now() / 1000);
+    this.status.observe(rec as DecisionRecord);
   }
 
   private async readView(loop: TickLoop): Promise<DeploymentView | null> {
@@ -298,7 +312,8 @@ export class Daemon {
       this.dataSourceFault(outcome.errorKind ?? 'actuator', outcome.message ?? '');
       this.metrics.holds.inc({ reason: `actuator_${outcome.errorKind ?? 'failed'}` });
     } else {
-      for (const key of this.logger.openFaults()) if (/^source:(k8s|etcd|global_planner|actuator)/.test(key)) this.logger.recover(key);
+      // A write went through; the Events and annotation writers end their own fault episodes.
+      for (const key of this.logger.openFaults()) if (/^source:(k8s_(?!events|annotation)|etcd|global_planner|actuator)/.test(key)) this.logger.recover(key);
       if (outcome.status === 'not_ready' || outcome.status === 'pending_ack') this.metrics.holds.inc({ reason: outcome.status });
     }
     this.record({ ...base, actuation: outcome });
@@ -315,6 +330,11 @@ export class Daemon {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      }
+      if (path === '/status') {
+        const body = JSON.stringify(this.status.snapshot({ ready: this.ready, open_faults: this.logger.openFaults() }), null, 1);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body + '\n');
         return;
       }
       if (path === '/readyz') {

@@ -77,11 +77,13 @@ describe('upstream fixtures', () => {
   it('sla-planner extensions default to off (upstream behaviour) except the missing-data hold', () => {
     const { config } = resolveConfig({}, { env: NO_ENV });
     expect(EXTENSION_CONFIG_KEYS.sort()).toEqual([
-      'decode_max_kv_usage', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data',
+      'decode_max_kv_usage', 'dgd_decision_annotation', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data', 'kubernetes_events',
       'metric_pulling_prometheus_ca_bundle', 'metric_pulling_prometheus_ssl_verify', 'metric_pulling_prometheus_token_file',
-      'monotone_decode_search', 'num_req_source', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
+      'monotone_decode_search', 'num_req_source', 'planner_metric_names', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
       'prefill_max_utilization', 'prefill_sizing', 'prefill_ttft_quantile', 'scale_down_window',
     ]);
+    // Reporting switches change no decision: Events and the annotation on, both metric name families exported.
+    expect(config).toMatchObject({ kubernetes_events: true, dgd_decision_annotation: true, planner_metric_names: 'both' });
     expect(config.prefill_correction_can_scale_up).toBe(false);
     expect(config.monotone_decode_search).toBe(false);
     // The switches that change decisions are off; the rest only tune an option that is off.

@@ -1,6 +1,7 @@
 // The daemon's wiring with stub parts: what reaches the decision code, and how outcomes of the
 // actuator show up in holds, metrics and the log.
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/procs.js';
 import { plannerConfigSchema, type PlannerConfig } from '../../src/config/schema.js';
 import { Daemon, type DecisionEngine } from '../../src/runtime/daemon.js';
 import { Logger } from '../../src/runtime/log.js';
@@ -109,7 +110,8 @@ describe('a tick that throws', () => {
       traffic: { observe: async () => busy }, logger: new Logger((l) => lines.push(JSON.parse(l))), httpPort: 0, throughputPeriodMs: 40,
     });
     await daemon.start();
-    await new Promise((r) => setTimeout(r, 190));
+    // Three ticks of 40 ms, however long a loaded machine takes to run them.
+    await waitFor(async () => calls >= 3, 20_000, 'three ticks');
     await daemon.stop(500);
     expect(calls).toBeGreaterThanOrEqual(3);
     const text = await daemon.metrics.registry.metrics();
