@@ -29,8 +29,9 @@ Options:
   --policy <p>[,<p>...] ${POLICY_HELP}.
                         Default: planner (the config's scaling modes, the daemon's decision code).
                         A comma-separated list runs each policy on the same trace (exec: last).
-                        clairvoyant knows the trace ahead and sizes each interval for its work a
-                        cold start early: a lower bound of GPU-hours (lower_bound_gpu_hours).
+                        clairvoyant knows the trace ahead and asks, a cold start early, for what
+                        each moment's work needs; lower_bound_gpu_hours bounds any policy serving
+                        every feasible request within the SLA.
                         exec:<command> runs <command> in a shell, writes one observation per
                         throughput interval as a JSON line on its stdin (the 'decide' input format)
                         and reads one line {"prefill": n, "decode": n} back (null = keep); answers

@@ -1,30 +1,42 @@
-// A clairvoyant reference: it knows every request of the trace in advance and, for each throughput
-// interval, asks for the fewest replicas that could serve that interval's work within the SLA,
-// a cold start ahead of need. Its sizing is a relaxation, so its GPU-hours are a lower bound:
+// A clairvoyant reference: it knows every request of the trace in advance and asks, a cold start
+// ahead of need, for the fewest replicas that could serve each moment's work within the SLA.
+// Its sizing rests on necessary conditions only, so `lower_bound_gpu_hours` is a lower bound of
+// the GPU-hours of any policy that serves every feasible request within the SLA (under the same
+// engine model, with replica counts changing on whole seconds, as every policy here does):
 //
-// - Work a request must get inside an interval. Meeting TTFT, its prefill (p seconds on one
-//   replica) runs within [a, a + ttft]; meeting ITL, its osl - 1 decode tokens come out within
-//   [a + p, a + ttft + (osl - 1) * itl], at most one per idle step time m. Whatever part of that
-//   does not fit outside interval k must be done inside it: (overlap_k - slack)^+ seconds of
-//   prefill (slack = ttft - p) and (overlap_k - slack)^+ / m tokens of decode (slack = window -
-//   (osl - 1) * m).
-// - A replica does at most one second of prefill per second, and a decode GPU at most the
-//   profile's best throughput under the ITL target at the request's context. So no allocation
-//   can do interval k's forced work with fewer replica-seconds than W_k / I (fractional).
-// - A replica serving at time u was asked for at u - cold start and held since, so GPUs
-//   allocated at t are at least the largest need over [t, t + cold start]; and at least
-//   min_endpoint per pool.
-// - Requests infeasible alone never count toward attainment, so they are left out; for a target
-//   attainment A < 1, each pool may further drop the (1 - A) * N - infeasible requests with the
-//   most work in that pool (a relaxation: the pools drop independently).
-// `lower_bound_gpu_hours` integrates that fractional bound; any policy reaching the attainment
-// under the same engine model uses at least as many GPU-hours. The policy itself rounds each
-// interval's need up to whole replicas and is simulated like any other (its attainment shows how
-// optimistic the bound is: no queueing slack, best-case batching).
+// - Prefill (1-second slots). A replica prefills one request at a time, so in any window w the
+//   replicas ready must be at least the prefill seconds of the requests whose [arrival, arrival +
+//   TTFT target] lies inside w, divided by w's length. Ready counts are whole numbers and constant
+//   within a slot, so each slot needs at least the ceiling of the largest such ratio over windows
+//   inside it (and of its share of the work of requests straddling slots).
+// - Decode (throughput intervals). Meeting ITL, a request's osl - 1 tokens come out within
+//   [arrival + prefill, arrival + TTFT + (osl - 1) * ITL], at most one per idle step time m;
+//   whatever cannot fit outside interval k must be made inside it, and a decode GPU makes at most
+//   the profile's best throughput under the ITL target at the request's context. So interval k
+//   needs that many GPU-seconds, however the count varies within it.
+// - A replica ready at u was asked for at u - cold start and held since: GPUs held at t are at
+//   least the largest prefill need over [t, t + cold start]; and at least min_endpoint per pool.
+// - Requests infeasible alone never count toward attainment and are left out.
+// The policy, a cold start ahead of each throughput interval, asks for the fewest prefill replicas
+// with which the interval's feasible requests all meet TTFT when replayed through the engine's
+// prefill rule (FIFO servers, earliest free first, queues carried over), and for decode the larger
+// of the throughput need and the KV the interval's requests hold at its peak (each decoding at the
+// ITL target's pace, caches filled to KV_FILL): sized on the bound alone, queues and the KV cliff
+// would break the SLA.
+// It is simulated like any other policy; its GPU-hours are what a clairvoyant reaches in practice,
+// the bound what nothing can beat. A policy that lets feasible requests miss can come in under
+// the bound.
 import type { PlannerConfig } from '../config/schema.js';
 import { applyGlobalBudget, applyPoolBudget } from '../scaling/budget.js';
 import { idleLatency } from './engine.js';
 import type { EngineLatencyModel, PolicyContext, PoolCounts, PoolTargets, SimPolicy, TraceBatch } from './types.js';
+
+/** Prefill slot length (s): whole seconds, the grid every policy's decisions and cold starts fall on. */
+const SLOT_S = 1;
+/** Share of each decode engine's KV blocks the clairvoyant policy plans to fill (the rest absorbs imbalance and growth). */
+export const KV_FILL = 0.9;
+/** Distinct arrival times per slot examined as window ends (bounds the quadratic scan of a dense slot). */
+const MAX_WINDOW_POINTS = 2000;
 
 export interface ClairvoyantOptions {
   config: PlannerConfig;
@@ -33,94 +45,51 @@ export interface ClairvoyantOptions {
   bestDecodeTokensPerGpuS: (contextTokens: number) => number;
   gpusPerReplica: PoolCounts;
   coldStartS: number;
-  /** Share of all requests that must meet the SLA (1 = every feasible one). */
-  targetAttainment: number;
-  /** A fresh read of the shaped trace (called once, or twice when A < 1). */
+  /** A fresh read of the shaped trace. */
   trace: () => AsyncIterable<TraceBatch>;
-}
-
-/** Per-interval forced work, GPU-seconds, sparse by interval index. */
-interface Work {
-  prefill: Map<number, number>;
-  decode: Map<number, number>;
 }
 
 const add = (m: Map<number, number>, k: number, v: number) => m.set(k, (m.get(k) ?? 0) + v);
 
-/** (overlap of [a, b) with interval k - slack)^+ for every interval k the window touches. */
-function forced(a: number, b: number, slack: number, intervalS: number, each: (k: number, seconds: number) => void): void {
-  if (!(b > a) || slack >= intervalS) return;
-  const k0 = Math.floor(a / intervalS);
-  const k1 = Math.floor(b / intervalS);
+/** For each grid cell k a window [a, b) touches: (overlap - slack)^+ (what cannot be done elsewhere). */
+function forced(a: number, b: number, slack: number, cellS: number, each: (k: number, seconds: number) => void): void {
+  if (!(b > a) || slack >= cellS) return;
+  const k0 = Math.floor(a / cellS);
+  const k1 = Math.floor(b / cellS);
   for (let k = k0; k <= k1; k++) {
-    const overlap = Math.min(b, (k + 1) * intervalS) - Math.max(a, k * intervalS);
+    const overlap = Math.min(b, (k + 1) * cellS) - Math.max(a, k * cellS);
     if (overlap > slack) each(k, overlap - slack);
   }
 }
 
-interface RequestWork {
-  /** Total forced GPU-seconds of the request in each pool (for the attainment relaxation). */
-  prefill: number;
-  decode: number;
-}
-
-/** Visit each feasible request's forced work; `keep` may veto a request given its totals. */
-async function scan(o: ClairvoyantOptions, each: (r: RequestWork, k: number, pool: 'prefill' | 'decode', gpuS: number) => void, keep: (r: RequestWork) => boolean, totals?: (r: RequestWork) => void): Promise<{ all: number; infeasible: number; lastT: number }> {
-  const I = o.config.throughput_adjustment_interval;
-  const ttftS = o.config.ttft / 1000;
-  const itlS = o.config.itl / 1000;
-  const gp = o.config.mode === 'agg' ? o.gpusPerReplica.decode : o.gpusPerReplica.prefill;
-  let all = 0;
-  let infeasible = 0;
-  let lastT = 0;
-  const parts: Array<[number, 'prefill' | 'decode', number]> = [];
-  for await (const b of o.trace()) {
-    for (let i = 0; i < b.length; i++) {
-      all++;
-      const a = b.t[i];
-      lastT = a;
-      const isl = Math.max(0, Math.round(b.isl[i]));
-      const osl = Math.max(1, Math.round(b.osl[i]));
-      const alone = idleLatency(o.model, isl, osl);
-      if (!alone.fits || alone.ttftMs > o.config.ttft || (alone.itlMs !== null && alone.itlMs > o.config.itl)) {
-        infeasible++;
-        continue;
-      }
-      parts.length = 0;
-      const r: RequestWork = { prefill: 0, decode: 0 };
-      const p = alone.ttftMs / 1000;
-      forced(a, a + ttftS, ttftS - p, I, (k, s) => {
-        parts.push([k, 'prefill', s * gp]);
-        r.prefill += s * gp;
-      });
-      if (osl > 1) {
-        const tokens = osl - 1;
-        const m = alone.itlMs! / 1000;
-        const e = a + p;
-        const l = a + ttftS + tokens * itlS;
-        const gpuSPerToken = 1 / o.bestDecodeTokensPerGpuS(isl + osl / 2);
-        forced(e, l, l - e - tokens * m, I, (k, s) => {
-          parts.push([k, 'decode', (s / m) * gpuSPerToken]);
-          r.decode += (s / m) * gpuSPerToken;
-        });
-      }
-      totals?.(r);
-      if (!keep(r)) continue;
-      for (const [k, pool, gpuS] of parts) each(r, k, pool, gpuS);
+/**
+ * The largest (prefill seconds of requests whose windows lie inside w) / |w| over windows w from
+ * one arrival to another's deadline, for requests sorted by arrival with windows of length `ttftS`.
+ */
+function peakWindowNeed(arrivals: number[], work: number[], ttftS: number): number {
+  // Requests arriving together share a window: merge them.
+  const times: number[] = [];
+  const sums: number[] = [];
+  for (let i = 0; i < arrivals.length; i++) {
+    if (times.length > 0 && times[times.length - 1] === arrivals[i]) sums[sums.length - 1] += work[i];
+    else {
+      times.push(arrivals[i]);
+      sums.push(work[i]);
     }
   }
-  return { all, infeasible, lastT };
+  let best = 0;
+  for (let j = 0; j < times.length; j++) {
+    let demand = 0;
+    for (let i = j; i >= 0 && j - i < MAX_WINDOW_POINTS; i--) {
+      demand += sums[i];
+      const ratio = demand / (times[j] - times[i] + ttftS);
+      if (ratio > best) best = ratio;
+    }
+  }
+  return best;
 }
 
-/** The value with `count` values >= it (the count-th largest), or Infinity when count <= 0. */
-function kthLargest(values: Float64Array, count: number): number {
-  if (count <= 0) return Infinity;
-  if (count >= values.length) return -Infinity;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[values.length - count];
-}
-
-/** Integral over [0, endS) of max(floor, max of box heights covering t), boxes [start, end). */
+/** Integral over [0, endS) of max(floor, the highest box covering t); boxes [start, end). */
 function envelopeIntegral(boxes: Array<{ start: number; end: number; height: number }>, floor: number, endS: number): number {
   const events: Array<[number, number, number]> = []; // time, +1 start / -1 end, height
   for (const b of boxes) {
@@ -136,10 +105,6 @@ function envelopeIntegral(boxes: Array<{ start: number; end: number; height: num
   let top = floor;
   let lastT = 0;
   let area = 0;
-  const recompute = () => {
-    top = floor;
-    for (const h of active.keys()) if (h > top) top = h;
-  };
   for (const [t, kind, h] of events) {
     area += (t - lastT) * top;
     lastT = t;
@@ -150,11 +115,183 @@ function envelopeIntegral(boxes: Array<{ start: number; end: number; height: num
       const c = active.get(h)! - 1;
       if (c === 0) active.delete(h);
       else active.set(h, c);
-      if (h === top) recompute();
+      if (h === top) {
+        top = floor;
+        for (const x of active.keys()) if (x > top) top = x;
+      }
     }
   }
-  area += (endS - lastT) * top;
-  return area;
+  return area + (endS - lastT) * top;
+}
+
+export interface ClairvoyantNeeds {
+  /** Whole prefill replicas needed per 1-s slot (slots not listed: none beyond min_endpoint). */
+  prefillBySlot: Map<number, number>;
+  /** Decode GPU-seconds forced into each throughput interval. */
+  decodeGpuSByInterval: Map<number, number>;
+  /** Peak KV blocks held by requests decoding in each interval (each at the ITL target's pace). */
+  decodeBlocksByInterval: Map<number, number>;
+  /** Prefill replicas with which each interval's feasible requests all meet TTFT (replayed). */
+  prefillByInterval: Map<number, number>;
+  /** End of the simulated window (s). */
+  endS: number;
+  requests: number;
+  infeasible: number;
+}
+
+/** One pass over the trace: what each slot and interval must do for every feasible request to meet the SLA. */
+export async function clairvoyantNeeds(o: ClairvoyantOptions): Promise<ClairvoyantNeeds> {
+  const cfg = o.config;
+  const I = cfg.throughput_adjustment_interval;
+  const ttftS = cfg.ttft / 1000;
+  const itlS = cfg.itl / 1000;
+  const prefillWork = new Map<number, number>(); // fluid forced seconds per slot
+  /** Arrivals and prefill seconds of the requests whose whole TTFT window lies in one slot. */
+  const windows = new Map<number, { arrivals: number[]; work: number[] }>();
+  const decodeGpuSByInterval = new Map<number, number>();
+  // KV residency: request r holds blocks0[r] + rate[r] * (t - start[r]) blocks over [start, end).
+  const starts: number[] = [];
+  const ends: number[] = [];
+  /** Feasible requests' arrivals and prefill seconds, for the replay. */
+  const arrivals: number[] = [];
+  const prefillS: number[] = [];
+  const blocks0: number[] = [];
+  const rates: number[] = [];
+  let requests = 0;
+  let infeasible = 0;
+  let lastT = 0;
+  for await (const b of o.trace()) {
+    for (let i = 0; i < b.length; i++) {
+      requests++;
+      const a = b.t[i];
+      lastT = a;
+      const isl = Math.max(0, Math.round(b.isl[i]));
+      const osl = Math.max(1, Math.round(b.osl[i]));
+      const alone = idleLatency(o.model, isl, osl);
+      if (!alone.fits || alone.ttftMs > cfg.ttft || (alone.itlMs !== null && alone.itlMs > cfg.itl)) {
+        infeasible++;
+        continue;
+      }
+      const p = alone.ttftMs / 1000;
+      arrivals.push(a);
+      prefillS.push(p);
+      const k = Math.floor(a / SLOT_S);
+      if (Math.floor((a + ttftS) / SLOT_S) === k) {
+        let w = windows.get(k);
+        if (!w) windows.set(k, (w = { arrivals: [], work: [] }));
+        w.arrivals.push(a);
+        w.work.push(p);
+      }
+      forced(a, a + ttftS, ttftS - p, SLOT_S, (cell, s) => add(prefillWork, cell, s));
+      if (osl > 1) {
+        const tokens = osl - 1;
+        const m = alone.itlMs! / 1000;
+        const e = a + p;
+        const l = a + ttftS + tokens * itlS;
+        const gpuSPerToken = 1 / o.bestDecodeTokensPerGpuS(isl + osl / 2);
+        forced(e, l, l - e - tokens * m, I, (cell, s) => add(decodeGpuSByInterval, cell, (s / m) * gpuSPerToken));
+        starts.push(e);
+        ends.push(e + tokens * itlS);
+        blocks0.push((isl + 1) / 16);
+        rates.push(1 / (16 * itlS));
+      }
+    }
+  }
+  const decodeBlocksByInterval = peakResidency(starts, ends, blocks0, rates, I);
+  const prefillBySlot = new Map<number, number>();
+  for (const k of new Set([...prefillWork.keys(), ...windows.keys()])) {
+    const fluid = Math.ceil((prefillWork.get(k) ?? 0) / SLOT_S - 1e-9);
+    const w = windows.get(k);
+    const peak = w ? Math.ceil(peakWindowNeed(w.arrivals, w.work, ttftS) - 1e-9) : 0;
+    const need = Math.max(fluid, peak);
+    if (need > 0) prefillBySlot.set(k, need);
+  }
+  const prefillByInterval = replayPrefill(arrivals, prefillS, I, ttftS);
+  return { prefillBySlot, decodeGpuSByInterval, decodeBlocksByInterval, prefillByInterval, endS: Math.max(I, Math.ceil(lastT / I) * I), requests, infeasible };
+}
+
+/** Most prefill replicas the replay tries for one interval. */
+const MAX_REPLAY_REPLICAS = 256;
+
+/**
+ * Interval by interval, the fewest prefill replicas with which every request arriving in it meets
+ * TTFT under the engine's rule (FIFO servers, the earliest free takes the next request), starting
+ * from the queues the previous interval left.
+ */
+function replayPrefill(arrivals: number[], prefillS: number[], intervalS: number, ttftS: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let free: number[] = []; // free-at times of the replicas the previous interval kept
+  let i = 0;
+  const replay = (from: number, to: number, start: number, c: number, keep: boolean): boolean => {
+    const f = free.slice(0, c).sort((x, y) => x - y);
+    while (f.length < c) f.push(start);
+    let ok = true;
+    for (let j = from; j < to; j++) {
+      // Earliest-free server: f is small; a linear scan keeps it simple.
+      let best = 0;
+      for (let r = 1; r < c; r++) if (f[r] < f[best]) best = r;
+      const begin = Math.max(f[best], arrivals[j]);
+      f[best] = begin + prefillS[j];
+      if (f[best] - arrivals[j] > ttftS + 1e-9) {
+        ok = false;
+        if (!keep) return false;
+      }
+    }
+    if (keep) free = f;
+    return ok;
+  };
+  while (i < arrivals.length) {
+    const k = Math.floor(arrivals[i] / intervalS);
+    let j = i;
+    while (j < arrivals.length && Math.floor(arrivals[j] / intervalS) === k) j++;
+    // Smallest count that works (more servers never delay anyone under earliest-free routing).
+    let lo = 1;
+    let hi = 1;
+    while (hi < MAX_REPLAY_REPLICAS && !replay(i, j, k * intervalS, hi, false)) hi *= 2;
+    hi = Math.min(hi, MAX_REPLAY_REPLICAS);
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (replay(i, j, k * intervalS, mid, false)) hi = mid;
+      else lo = mid + 1;
+    }
+    replay(i, j, k * intervalS, lo, true);
+    out.set(k, lo);
+    i = j;
+  }
+  return out;
+}
+
+/** The largest sum of linearly growing occupancies over each interval (a sweep over starts and ends). */
+function peakResidency(starts: number[], ends: number[], blocks0: number[], rates: number[], intervalS: number): Map<number, number> {
+  const n = starts.length;
+  const order = new Int32Array(2 * n);
+  const time = (e: number) => (e < n ? starts[e] : ends[e - n]);
+  for (let i = 0; i < 2 * n; i++) order[i] = i;
+  // Ends before starts at equal times: a request leaving frees its blocks for one arriving.
+  order.sort((x, y) => time(x) - time(y) || (y >= n ? 1 : 0) - (x >= n ? 1 : 0));
+  const peak = new Map<number, number>();
+  let c = 0; // occupancy = c + r * t
+  let r = 0;
+  const note = (t: number) => {
+    const v = c + r * t;
+    const k = Math.floor(t / intervalS);
+    if (v > (peak.get(k) ?? 0)) peak.set(k, v);
+  };
+  let lastT = 0;
+  for (let i = 0; i < order.length; i++) {
+    const e = order[i];
+    const t = time(e);
+    // Occupancy only grows between events, so each interval's peak is at an event or at its end.
+    if (r > 0 && Math.floor(t / intervalS) > Math.floor(lastT / intervalS)) note(Math.min(t, (Math.floor(lastT / intervalS) + 1) * intervalS) - 1e-9);
+    note(t - 1e-12 > lastT ? t - 1e-12 : t);
+    const q = e < n ? e : e - n;
+    const sign = e < n ? 1 : -1;
+    c += sign * (blocks0[q] - rates[q] * starts[q]);
+    r += sign * rates[q];
+    note(t);
+    lastT = t;
+  }
+  return peak;
 }
 
 export interface ClairvoyantBuild {
@@ -166,124 +303,93 @@ export async function buildClairvoyant(o: ClairvoyantOptions): Promise<Clairvoya
   const cfg = o.config;
   const I = cfg.throughput_adjustment_interval;
   const agg = cfg.mode === 'agg';
-  const work: Work = { prefill: new Map(), decode: new Map() };
-  const totalsP: number[] = [];
-  const totalsD: number[] = [];
-  const first = await scan(
-    o,
-    (_r, k, pool, gpuS) => add(work[pool], k, gpuS),
-    () => true,
-    (r) => {
-      totalsP.push(r.prefill);
-      totalsD.push(r.decode);
-    },
-  );
-  const allowedMisses = Math.floor((1 - o.targetAttainment) * first.all + 1e-9) - first.infeasible;
-  if (allowedMisses > 0) {
-    // Each pool drops its costliest requests, up to the misses the target allows.
-    const cutP = kthLargest(Float64Array.from(totalsP), allowedMisses);
-    const cutD = kthLargest(Float64Array.from(totalsD), allowedMisses);
-    let leftP = allowedMisses;
-    let leftD = allowedMisses;
-    work.prefill.clear();
-    work.decode.clear();
-    const dropP = new WeakSet<RequestWork>();
-    const dropD = new WeakSet<RequestWork>();
-    await scan(
-      o,
-      (r, k, pool, gpuS) => {
-        if (pool === 'prefill' ? dropP.has(r) : dropD.has(r)) return;
-        add(work[pool], k, gpuS);
-      },
-      (r) => {
-        if (r.prefill >= cutP && leftP > 0) {
-          leftP--;
-          dropP.add(r);
-        }
-        if (r.decode >= cutD && leftD > 0) {
-          leftD--;
-          dropD.add(r);
-        }
-        return true;
-      },
-    );
-  }
-  const endS = Math.max(I, Math.ceil(first.lastT / I) * I);
-  const pools = agg ? (['decode'] as const) : (['prefill', 'decode'] as const);
-  const minEp = cfg.min_endpoint;
-  // Replica-seconds needed per interval, per managed pool (agg: one pool does both phases).
-  const need = (pool: 'prefill' | 'decode'): Map<number, number> => {
-    if (!agg || pool === 'prefill') return work[pool];
-    const both = new Map(work.decode);
-    for (const [k, v] of work.prefill) add(both, k, v);
-    return both;
-  };
+  const needs = await clairvoyantNeeds(o);
   const cs = o.coldStartS;
-  let lowerBoundGpuS = 0;
-  const wholeReplicas: Record<'prefill' | 'decode', Map<number, number>> = { prefill: new Map(), decode: new Map() };
-  for (const pool of pools) {
-    const g = o.gpusPerReplica[pool];
-    const boxes: Array<{ start: number; end: number; height: number }> = [];
-    for (const [k, gpuS] of need(pool)) {
-      const replicas = gpuS / (I * g);
-      boxes.push({ start: k * I - cs, end: (k + 1) * I, height: replicas });
-      wholeReplicas[pool].set(k, Math.max(minEp, Math.ceil(replicas - 1e-9)));
-    }
-    lowerBoundGpuS += envelopeIntegral(boxes, minEp, endS) * g;
+  const minEp = cfg.min_endpoint;
+  const gp = agg ? o.gpusPerReplica.decode : o.gpusPerReplica.prefill;
+  const gd = o.gpusPerReplica.decode;
+  // Lower bound, prefill: whole replicas per slot, held from a cold start before.
+  const boxes = [...needs.prefillBySlot].map(([k, n]) => ({ start: k * SLOT_S - cs, end: (k + 1) * SLOT_S, height: n }));
+  const prefillGpuS = envelopeIntegral(boxes, minEp, needs.endS) * gp;
+  // Decode: each interval's forced GPU-seconds, or min_endpoint's.
+  let decodeGpuS = minEp * gd * needs.endS;
+  for (const [, w] of needs.decodeGpuSByInterval) decodeGpuS += Math.max(0, w - minEp * gd * I);
+  // agg: one pool does both phases (concurrently, in this engine model): the larger need binds.
+  const lowerBoundGpuS = agg ? Math.max(prefillGpuS, decodeGpuS) : prefillGpuS + decodeGpuS;
+  const decodeByInterval = new Map<number, number>();
+  const blocksPerEngine = Math.floor(o.model.maxKvTokens / 16);
+  for (const k of new Set([...needs.decodeGpuSByInterval.keys(), ...needs.decodeBlocksByInterval.keys()])) {
+    const throughput = Math.ceil((needs.decodeGpuSByInterval.get(k) ?? 0) / (I * gd) - 1e-9);
+    const kv = Math.ceil((needs.decodeBlocksByInterval.get(k) ?? 0) / (blocksPerEngine * KV_FILL) - 1e-9);
+    decodeByInterval.set(k, Math.max(throughput, kv));
   }
-  const policy = new ClairvoyantPolicy(cfg, o.gpusPerReplica, wholeReplicas, cs, lowerBoundGpuS / 3600, o.targetAttainment);
+  const policy = new ClairvoyantPolicy(cfg, o.gpusPerReplica, needs.prefillByInterval, decodeByInterval, cs, lowerBoundGpuS / 3600);
   return { policy, initial: policy.allocationAt(0) };
 }
 
-/** Replays the precomputed allocation: an interval's replicas are asked a cold start before it and kept while needed. */
+/** Sorted keys of a grid's cells with a need, and the largest need of the cells overlapping [t, t + span]. */
+class Grid {
+  readonly keys: number[];
+  constructor(
+    readonly cellS: number,
+    readonly need: Map<number, number>,
+  ) {
+    this.keys = [...need.keys()].sort((a, b) => a - b);
+  }
+
+  maxOver(t: number, span: number): number {
+    const lo = Math.floor(t / this.cellS + 1e-9);
+    const hi = Math.floor((t + span) / this.cellS + 1e-9);
+    let a = 0;
+    let b = this.keys.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (this.keys[mid] < lo) a = mid + 1;
+      else b = mid;
+    }
+    let best = 0;
+    for (let i = a; i < this.keys.length && this.keys[i] <= hi; i++) best = Math.max(best, this.need.get(this.keys[i])!);
+    return best;
+  }
+
+  /** Times at which maxOver(t, span) can change: a cell entering the window, and one leaving it. */
+  changes(span: number): number[] {
+    const out: number[] = [];
+    for (const k of this.keys) out.push(Math.max(0, k * this.cellS - span), (k + 1) * this.cellS);
+    return out;
+  }
+}
+
+/** Replays the needs: each asked a cold start before it and held while needed. */
 export class ClairvoyantPolicy implements SimPolicy {
-  readonly name: string;
+  readonly name = 'clairvoyant';
   private readonly timers: number[];
-  private readonly keys: Record<'prefill' | 'decode', number[]>;
+  private readonly prefill: Grid;
+  private readonly decode: Grid;
 
   constructor(
     private readonly config: PlannerConfig,
     private readonly gpus: PoolCounts,
-    private readonly replicas: Record<'prefill' | 'decode', Map<number, number>>,
+    prefillByInterval: Map<number, number>,
+    decodeByInterval: Map<number, number>,
     private readonly coldStartS: number,
     private readonly lowerBoundGpuHours: number,
-    private readonly targetAttainment: number,
   ) {
-    this.name = targetAttainment < 1 ? `clairvoyant:${targetAttainment}` : 'clairvoyant';
-    const I = config.throughput_adjustment_interval;
-    const times = new Set<number>();
-    this.keys = { prefill: [...replicas.prefill.keys()].sort((a, b) => a - b), decode: [...replicas.decode.keys()].sort((a, b) => a - b) };
-    for (const pool of ['prefill', 'decode'] as const) {
-      for (const k of this.keys[pool]) {
-        times.add(Math.max(0, k * I - coldStartS));
-        times.add((k + 1) * I);
-      }
-    }
-    this.timers = [...times].sort((a, b) => a - b);
+    this.prefill = new Grid(config.throughput_adjustment_interval, prefillByInterval);
+    this.decode = new Grid(config.throughput_adjustment_interval, decodeByInterval);
+    this.timers = [...new Set([...this.prefill.changes(coldStartS), ...this.decode.changes(coldStartS)])].sort((a, b) => a - b);
   }
 
-  /** Replicas to hold at time t: the largest need of any interval starting within a cold start. */
+  /** Replicas to hold at time t: the largest need starting within a cold start, within the budget. */
   allocationAt(t: number): PoolCounts {
-    const I = this.config.throughput_adjustment_interval;
-    const out: PoolCounts = { prefill: this.config.mode === 'agg' ? 0 : this.config.min_endpoint, decode: this.config.min_endpoint };
-    for (const pool of ['prefill', 'decode'] as const) {
-      if (pool === 'prefill' && this.config.mode === 'agg') continue;
-      const keys = this.keys[pool];
-      const lo = Math.floor(t / I + 1e-9);
-      const hi = Math.floor((t + this.coldStartS) / I + 1e-9);
-      // Binary search for the first key >= lo.
-      let a = 0;
-      let b = keys.length;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (keys[mid] < lo) a = mid + 1;
-        else b = mid;
-      }
-      for (let i = a; i < keys.length && keys[i] <= hi; i++) out[pool] = Math.max(out[pool], this.replicas[pool].get(keys[i])!);
-    }
-    const limits = { maxGpuBudget: this.config.max_gpu_budget, minEndpoint: this.config.min_endpoint };
-    if (this.config.mode === 'agg') return { prefill: 0, decode: applyPoolBudget(out.decode, this.gpus.decode, limits).replicas };
-    const b = applyGlobalBudget(out.prefill, out.decode, this.gpus, limits);
+    const c = this.config;
+    const minEp = c.min_endpoint;
+    const prefill = Math.max(minEp, this.prefill.maxOver(t, this.coldStartS));
+    const decode = Math.max(minEp, this.decode.maxOver(t, this.coldStartS));
+    const limits = { maxGpuBudget: c.max_gpu_budget, minEndpoint: minEp };
+    // agg: the one pool does both phases at once in this engine model.
+    if (c.mode === 'agg') return { prefill: 0, decode: applyPoolBudget(Math.max(prefill, decode), this.gpus.decode, limits).replicas };
+    const b = applyGlobalBudget(prefill, decode, this.gpus, limits);
     return { prefill: b.prefill, decode: b.decode };
   }
 
@@ -303,6 +409,6 @@ export class ClairvoyantPolicy implements SimPolicy {
   }
 
   summaryExtras(): Record<string, number> {
-    return { lower_bound_gpu_hours: this.lowerBoundGpuHours, target_attainment: this.targetAttainment };
+    return { lower_bound_gpu_hours: this.lowerBoundGpuHours };
   }
 }

@@ -80,7 +80,7 @@ export function gpusPerReplica(config: PlannerConfig, warn: (m: string) => void)
   return { prefill: pick('prefill'), decode: pick('decode') };
 }
 
-export const POLICY_HELP = 'planner, static:<prefill>,<decode>, hpa[:<target utilisation>], clairvoyant[:<target attainment>], or exec:<command>';
+export const POLICY_HELP = 'planner, static:<prefill>,<decode>, hpa[:<target utilisation>], clairvoyant, or exec:<command>';
 
 /**
  * Split a `--policy` list: commas separate policies, except the counts of `static:P,D` and
@@ -157,17 +157,13 @@ export async function buildPolicy(spec: string, env: PolicyEnv): Promise<PolicyB
     const policy = new HpaPolicy({ ...HPA_DEFAULTS, targetUtilisation: target, minReplicas: config.min_endpoint, maxGpuBudget: config.max_gpu_budget, gpusPerReplica: gpus, agg });
     return { policy, initial: start };
   }
-  if (spec === 'clairvoyant' || spec.startsWith('clairvoyant:')) {
-    const m = /^clairvoyant(?::([0-9.]+))?$/.exec(spec);
-    const target = m?.[1] === undefined ? 1 : Number(m[1]);
-    if (!m || !(target > 0 && target <= 1)) throw new InputError(`--policy '${spec}' is not a clairvoyant spec; write clairvoyant or clairvoyant:<target attainment in (0, 1]>, e.g. clairvoyant:0.99.`);
+  if (spec === 'clairvoyant') {
     return buildClairvoyant({
       config,
       model: latencyModelFromProfile(env.interpolators),
       bestDecodeTokensPerGpuS: bestDecodeTokensPerGpuS(env.interpolators.decode, config.itl),
       gpusPerReplica: gpus,
       coldStartS: env.coldStartS,
-      targetAttainment: target,
       trace: env.trace,
     });
   }
@@ -233,7 +229,7 @@ export async function runSimulations(opts: Omit<RunOptions, 'policy'> & { polici
     source = () => toBatches(list);
   } else {
     const once = opts.trace;
-    const needsTwo = opts.policies.some((p) => p.startsWith('clairvoyant'));
+    const needsTwo = opts.policies.includes('clairvoyant');
     if (needsTwo) {
       const held: TraceBatch[] = [];
       for await (const b of toBatches(once)) held.push(b);
