@@ -105,13 +105,13 @@ export function splitPolicyList(list: string): string[] {
 /** A fixed allocation must fit the GPU budget (when there is one) and the simulator's replica limit. */
 export function checkAllocation(counts: PoolCounts, what: string, config: PlannerConfig, gpus: PoolCounts): void {
   const agg = config.mode === 'agg';
-  for (const pool of ['prefill', 'decode'] as const) {
-    if (counts[pool] > MAX_REPLICAS_PER_POOL) throw new InputError(`${what}: ${counts[pool]} ${pool} replicas is more than the ${MAX_REPLICAS_PER_POOL} the simulator models per pool; ask for fewer.`);
-  }
   const budget = config.max_gpu_budget;
   const need = (agg ? 0 : counts.prefill * gpus.prefill) + counts.decode * gpus.decode;
   if (budget >= 0 && need > budget) {
     throw new InputError(`${what} needs ${need} GPUs, more than max_gpu_budget ${budget} in the config; lower the counts or raise max_gpu_budget.`);
+  }
+  for (const pool of ['prefill', 'decode'] as const) {
+    if (counts[pool] > MAX_REPLICAS_PER_POOL) throw new InputError(`${what}: ${counts[pool]} ${pool} replicas is more than the ${MAX_REPLICAS_PER_POOL} the simulator models per pool; ask for fewer.`);
   }
 }
 

@@ -205,7 +205,8 @@ export class ExecPolicy implements SimPolicy {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child.on('error', () => this.finish());
-    this.child.on('exit', () => this.finish());
+    // 'close' (not 'exit'): its last answer may still be in the pipe when it exits.
+    this.child.on('close', () => this.finish());
     this.child.stdin.on('error', () => undefined);
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (d: string) => {
@@ -232,7 +233,7 @@ export class ExecPolicy implements SimPolicy {
 
   async close(): Promise<void> {
     this.child.stdin.end();
-    if (!this.closed) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 2000);
         this.child.once('exit', () => {
