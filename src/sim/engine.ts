@@ -93,6 +93,10 @@ class Replica {
   /** Sum over running of (isl + 1 - startG): context tokens at clock g = sumBase + n * g. */
   sumBase = 0;
   readonly waiting = new IdDeque();
+  /** Ids and admission numbers of running requests, oldest first; entries of requests no longer running are skipped lazily. */
+  admitIds = new Int32Array(64);
+  admitSeqs = new Float64Array(64);
+  admitTop = 0;
   /** Blocks the waiting requests will need when admitted (the router counts them as routed). */
   waitingBlocks = 0;
   /** Clock at the last boundary, and its time. */
@@ -114,7 +118,6 @@ class Replica {
   heapIndex = -1;
   /** The boundary at which the scheduler last preempted (no admission in that step). */
   preemptedAtG = -1;
-  admitted = 0;
   preemptions = 0;
   lastItlS = 0;
 
@@ -196,6 +199,8 @@ export class Engine {
   private readonly watermarkBlocks: number;
   private readonly maxNumSeqs: number;
   private nextId = 0;
+  /** Admission counter shared by all replicas, so an admission number names one admission. */
+  private admissions = 0;
   private gpuSeconds = 0;
   private gpusNow = 0;
   private gpuAtS = 0;
@@ -293,6 +298,7 @@ export class Engine {
     t.set(id, Field.Osl, osl);
     t.set(id, Field.FirstTokenS, 0);
     t.set(id, Field.Generated, 0);
+    t.set(id, Field.AdmitSeq, -1);
     t.set(id, Field.Tag, tag);
     t.set(id, Field.Replica, -1);
     if (blocksFor(peakContextTokens(isl, osl)) > this.totalBlocks) {
@@ -675,8 +681,7 @@ export class Engine {
   }
 
   private isRunning(r: Replica, id: number): boolean {
-    for (let i = 0; i < r.running.size; i++) if (r.running.idAt(i) === id) return true;
-    return false;
+    return r.running.has(id) && this.table.get(id, Field.AdmitSeq) >= 0;
   }
 
   private routeToDecode(id: number, nowS: number, sameReplica: Replica | null): void {
@@ -740,33 +745,61 @@ export class Engine {
     for (let gm = 0; gm < KV_BLOCK_TOKENS; gm++) r.padByPhase[gm] += delta * ((KV_BLOCK_TOKENS - ((residue + gm) & 15)) & 15);
   }
 
-  private removeFromBatch(r: Replica, heapIndex: number, id: number): void {
+  private removeFromBatch(r: Replica, id: number): void {
     const t = this.table;
     const base = t.get(id, Field.Isl) + 1 - t.get(id, Field.StartG);
-    r.running.removeAt(heapIndex);
+    t.set(id, Field.AdmitSeq, -1);
+    r.running.remove(id);
     r.sumBase -= base;
     this.countResidue(r, mod16(base), -1);
   }
 
   private preemptNewest(r: Replica, nowS: number): void {
     const t = this.table;
-    let at = 0;
-    let newest = -1;
-    for (let i = 0; i < r.running.size; i++) {
-      const seq = t.get(r.running.idAt(i), Field.AdmitSeq);
-      if (seq > newest) {
-        newest = seq;
-        at = i;
+    // The newest admission still running: the top of the admission stack, skipping stale entries.
+    let id = -1;
+    while (r.admitTop > 0) {
+      const top = --r.admitTop;
+      const candidate = r.admitIds[top];
+      if (t.get(candidate, Field.AdmitSeq) === r.admitSeqs[top] && r.running.has(candidate)) {
+        id = candidate;
+        break;
       }
     }
-    const id = r.running.idAt(at);
-    this.removeFromBatch(r, at, id);
+    this.removeFromBatch(r, id);
     t.set(id, Field.Generated, r.g - t.get(id, Field.StartG));
     r.preemptions++;
     // Back to the front of the queue: it resumes before anything that arrived later.
     r.waiting.unshift(id);
     r.waitingBlocks += this.admitBlocks(id);
     this.opts.recorder.preempt?.(id, nowS, r.id);
+  }
+
+  /** Record an admission on r's stack (compacted when stale entries pile up). */
+  private pushAdmission(r: Replica, id: number, seq: number): void {
+    if (r.admitTop === r.admitIds.length) {
+      const t = this.table;
+      let live = 0;
+      for (let i = 0; i < r.admitTop; i++) {
+        if (t.get(r.admitIds[i], Field.AdmitSeq) === r.admitSeqs[i] && r.running.has(r.admitIds[i])) {
+          r.admitIds[live] = r.admitIds[i];
+          r.admitSeqs[live] = r.admitSeqs[i];
+          live++;
+        }
+      }
+      r.admitTop = live;
+      if (live * 2 > r.admitIds.length) {
+        const ids = new Int32Array(r.admitIds.length * 2);
+        const seqs = new Float64Array(r.admitIds.length * 2);
+        ids.set(r.admitIds);
+        seqs.set(r.admitSeqs);
+        r.admitIds = ids;
+        r.admitSeqs = seqs;
+      }
+    }
+    r.admitIds[r.admitTop] = id;
+    r.admitSeqs[r.admitTop] = seq;
+    r.admitTop++;
   }
 
   /**
@@ -779,7 +812,7 @@ export class Engine {
     const g = r.g;
     while (running.size > 0 && running.peekKey() <= g) {
       const id = running.peek();
-      this.removeFromBatch(r, 0, id);
+      this.removeFromBatch(r, id);
       const itlMs = ((nowS - t.get(id, Field.FirstTokenS)) * 1000) / (t.get(id, Field.Osl) - 1);
       this.opts.recorder.complete(id, nowS, itlMs);
       t.release(id);
@@ -802,7 +835,9 @@ export class Engine {
         const isl = t.get(id, Field.Isl);
         const startG = g - generated;
         t.set(id, Field.StartG, startG);
-        t.set(id, Field.AdmitSeq, ++r.admitted);
+        const seq = ++this.admissions;
+        t.set(id, Field.AdmitSeq, seq);
+        this.pushAdmission(r, id, seq);
         // The first token came from prefill: decode produces the other osl - 1.
         running.push(startG + t.get(id, Field.Osl) - 1, id);
         const base = isl + 1 - startG;
@@ -827,8 +862,11 @@ export class Engine {
     let k = running.peekKey() - g;
     const cap = runCap(this.model, n);
     if (cap < k) k = cap;
-    const full = this.stepsToFull(r, g);
-    if (full < k) k = full;
+    // Each sequence takes at most one block per 16 steps: only a tight cache can fill within k.
+    if (this.totalBlocks - this.blocksAt(r, g) < n * (Math.floor(k / KV_BLOCK_TOKENS) + 1)) {
+      const full = this.stepsToFull(r, g);
+      if (full < k) k = full;
+    }
     // After a preemption the queue is looked at again one step later.
     if (r.preemptedAtG === g && r.waiting.length > 0) k = 1;
     r.runSteps = k;

@@ -33,12 +33,28 @@ export interface Interpolators {
 export function latencyModelFromProfile(interp: Interpolators): EngineLatencyModel {
   const maxIsl = interp.prefill.maxIsl;
   const ttftAtMaxMs = interp.prefill.ttftMs(maxIsl);
+  const prefill = (isl: number) => (isl <= maxIsl ? interp.prefill.ttftMs(isl) : (ttftAtMaxMs * isl) / maxIsl);
+  const step = (concurrency: number, contextTokens: number) => interp.decode.itlMs(concurrency, contextTokens);
+  // Whole token counts repeat across a trace: remember them (NaN = not computed yet).
+  const prefillMemo = new Float64Array(MEMO_TOKENS).fill(Number.NaN);
+  const loneStepMemo = new Float64Array(MEMO_TOKENS).fill(Number.NaN);
   return {
-    prefillMs: (isl) => (isl <= maxIsl ? interp.prefill.ttftMs(isl) : (ttftAtMaxMs * isl) / maxIsl),
-    decodeStepMs: (concurrency, contextTokens) => interp.decode.itlMs(concurrency, contextTokens),
+    prefillMs: (isl) => {
+      if (!(isl < MEMO_TOKENS && Number.isInteger(isl) && isl >= 0)) return prefill(isl);
+      const v = prefillMemo[isl];
+      return v === v ? v : (prefillMemo[isl] = prefill(isl));
+    },
+    decodeStepMs: (concurrency, contextTokens) => {
+      if (concurrency !== 1 || !(contextTokens < MEMO_TOKENS && Number.isInteger(contextTokens) && contextTokens >= 0)) return step(concurrency, contextTokens);
+      const v = loneStepMemo[contextTokens];
+      return v === v ? v : (loneStepMemo[contextTokens] = step(1, contextTokens));
+    },
     maxKvTokens: interp.decode.maxKvTokens,
   };
 }
+
+/** Token counts below this are memoised by the latency model (1 MB per table). */
+const MEMO_TOKENS = 1 << 17;
 
 /**
  * The profile's best decode throughput per GPU (output tokens/s) among the cells of a context row

@@ -473,6 +473,7 @@ export class Simulation {
       scale_down: engine.scaleDowns,
       dropped: this.dropped,
       unfinished: engine.inFlightRequests,
+      peak_in_flight: engine.peakInFlight,
       preemptions: engine.preemptions,
       clamped_targets: engine.clampedTargets + (details.clamped_answers ?? 0),
       idle_intervals_skipped: this.idleSkipped,

@@ -112,11 +112,13 @@ export class IdDeque {
   }
 }
 
-/** A min-heap of int ids keyed by a number; ties resolve by insertion order. */
+/** A min-heap of int ids keyed by a number; ties resolve by insertion order. Knows where each id sits, so any id is removed in O(log n). */
 export class IdHeap {
   private keys = new Float64Array(16);
   private seqs = new Float64Array(16);
   private ids = new Int32Array(16);
+  /** Heap position of each id (+1; 0 = absent). */
+  private pos = new Int32Array(16);
   private n = 0;
   private nextSeq = 0;
 
@@ -137,12 +139,22 @@ export class IdHeap {
     return this.ids[i];
   }
 
+  has(id: number): boolean {
+    return id < this.pos.length && this.pos[id] !== 0;
+  }
+
   push(key: number, id: number): void {
     if (this.n === this.keys.length) this.grow();
+    if (id >= this.pos.length) {
+      const p = new Int32Array(Math.max(id + 1, this.pos.length * 2));
+      p.set(this.pos);
+      this.pos = p;
+    }
     const i = this.n++;
     this.keys[i] = key;
     this.seqs[i] = this.nextSeq++;
     this.ids[i] = id;
+    this.pos[id] = i + 1;
     this.up(i);
   }
 
@@ -152,13 +164,20 @@ export class IdHeap {
     return top;
   }
 
+  /** Remove an id (it must be in the heap). */
+  remove(id: number): void {
+    this.removeAt(this.pos[id] - 1);
+  }
+
   /** Remove the entry at heap position i. */
   removeAt(i: number): void {
+    this.pos[this.ids[i]] = 0;
     const last = --this.n;
     if (i === last) return;
     this.keys[i] = this.keys[last];
     this.seqs[i] = this.seqs[last];
     this.ids[i] = this.ids[last];
+    this.pos[this.ids[i]] = i + 1;
     if (i > 0 && this.less(i, (i - 1) >> 1)) this.up(i);
     else this.down(i);
   }
@@ -175,6 +194,8 @@ export class IdHeap {
     this.keys[b] = k;
     this.seqs[b] = s;
     this.ids[b] = id;
+    this.pos[this.ids[a]] = a + 1;
+    this.pos[this.ids[b]] = b + 1;
   }
 
   private up(i: number): void {

@@ -128,6 +128,8 @@ export interface SimSummary {
   scale_down: number;
   dropped: number;
   unfinished: number;
+  /** Most requests in flight at once (queued, prefilling or decoding). */
+  peak_in_flight: number;
   /** Decode preemptions (KV cache full), all workers. */
   preemptions: number;
   /** Targets cut: to the GPU budget (exec answers) or to the simulator's replica limit. */
