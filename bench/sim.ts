@@ -242,9 +242,11 @@ async function runOne(sc: Scenario, policy: string, interp: Interpolators, extra
 }
 
 /**
- * The cheapest fixed allocation within 0.5 points of the best any fixed allocation reaches: for
- * each prefill count, the decode count where attainment stops rising; then the fewest GPUs among
- * the allocations within 0.5 points of the best seen.
+ * The cheapest fixed allocation within 0.5 points of the best any fixed allocation reaches. TTFT
+ * depends on prefill only, so the prefill count comes first: the fewest replicas within 0.1 point
+ * of the most the budget allows (bisection, one decode replica). Then for that count and its
+ * neighbours, the fewest decode replicas within 0.5 point of the most that fit (bisection); the
+ * cheapest of everything tried within 0.5 point of the best.
  */
 async function bestStatic(sc: Scenario, interp: Interpolators): Promise<Row> {
   const budget = budgetFor(sc.name);
@@ -254,24 +256,24 @@ async function bestStatic(sc: Scenario, interp: Interpolators): Promise<Row> {
     if (!cache.has(key)) cache.set(key, (await runOne(sc, `static:${key}`, interp)).summary);
     return cache.get(key)!;
   };
-  // Prefill: enough replicas that TTFT attainment stops rising by 0.1 point (with generous decode).
-  const generousDecode = Math.max(1, Math.floor(budget / 2));
-  let p = 1;
-  while (p + 1 + generousDecode <= budget && (await run(p + 1, generousDecode)).ttft_attainment - (await run(p, generousDecode)).ttft_attainment > 0.001) p++;
-  let best: SimSummary | undefined;
-  for (const pp of [p, p + 1]) {
-    const dMax = budget - pp;
-    if (dMax < 1) break;
-    // The most decode replicas give this prefill count's best; the fewest within 0.5 point of it (bisection).
-    const top = await run(pp, dMax);
-    if (!best || top.sla_attainment > best.sla_attainment) best = top;
-    let lo = 1;
-    let hi = dMax;
+  /** Smallest n in [lo, hi] with ok(n), given ok(hi). */
+  const bisect = async (lo: number, hi: number, ok: (n: number) => Promise<boolean>) => {
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((await run(pp, mid)).sla_attainment >= top.sla_attainment - 0.005) hi = mid;
+      if (await ok(mid)) hi = mid;
       else lo = mid + 1;
     }
+    return lo;
+  };
+  const topTtft = (await run(budget - 1, 1)).ttft_attainment;
+  const p = await bisect(1, budget - 1, async (n) => (await run(n, 1)).ttft_attainment >= topTtft - 0.001);
+  let best: SimSummary | undefined;
+  for (const pp of [p - 1, p, p + 1]) {
+    const dMax = budget - pp;
+    if (pp < 1 || dMax < 1) continue;
+    const top = await run(pp, dMax);
+    if (!best || top.sla_attainment > best.sla_attainment) best = top;
+    await bisect(1, dMax, async (d) => (await run(pp, d)).sla_attainment >= top.sla_attainment - 0.005);
   }
   let cheapest: [string, SimSummary] | undefined;
   for (const [key, s] of cache) {

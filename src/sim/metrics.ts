@@ -239,24 +239,21 @@ export function workerPrometheusText(workers: WorkerGauges[], model: string, agg
   const router = (g: WorkerGauges) => ({ worker_id: String(g.worker_id), dp_rank: '0', worker_type: type(g) });
   const prefillSide = routed.filter((g) => agg || g.pool === 'prefill');
   const decodeSide = routed.filter((g) => g.pool === 'decode');
-  w.family('dynamo_frontend_worker_active_prefill_tokens', 'gauge', 'Prefill tokens queued or in prefill per worker.');
-  for (const g of prefillSide) w.sample('dynamo_frontend_worker_active_prefill_tokens', router(g), g.active_prefill_tokens);
-  w.family('dynamo_frontend_worker_last_time_to_first_token_seconds', 'gauge', 'TTFT of the last request per worker.');
-  for (const g of prefillSide) w.sample('dynamo_frontend_worker_last_time_to_first_token_seconds', router(g), g.last_ttft_s);
-  w.family('dynamo_frontend_worker_last_input_sequence_tokens', 'gauge', 'ISL of the last request per worker.');
-  for (const g of prefillSide) w.sample('dynamo_frontend_worker_last_input_sequence_tokens', router(g), g.last_isl);
-  w.family('dynamo_frontend_worker_active_decode_blocks', 'gauge', 'KV blocks of active sequences per worker.');
-  for (const g of decodeSide) w.sample('dynamo_frontend_worker_active_decode_blocks', router(g), g.active_decode_blocks);
-  w.family('dynamo_frontend_worker_last_inter_token_latency_seconds', 'gauge', 'Last ITL per worker.');
-  for (const g of decodeSide) w.sample('dynamo_frontend_worker_last_inter_token_latency_seconds', router(g), g.last_itl_s);
   const engine = (g: WorkerGauges) => ({ model_name: model, engine: '0', worker_id: String(g.worker_id), worker_type: type(g) });
-  w.family('vllm:num_requests_running', 'gauge', 'Requests in the running batch.');
-  for (const g of workers) w.sample('vllm:num_requests_running', engine(g), g.num_requests_running);
-  w.family('vllm:num_requests_waiting', 'gauge', 'Requests waiting to be scheduled.');
-  for (const g of workers) w.sample('vllm:num_requests_waiting', engine(g), g.num_requests_waiting);
-  w.family('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage, 1 = 100%.');
-  for (const g of workers) w.sample('vllm:kv_cache_usage_perc', engine(g), g.kv_usage);
-  w.family('vllm:num_preemptions_total', 'counter', 'Cumulative preemptions.');
-  for (const g of workers) w.sample('vllm:num_preemptions_total', engine(g), g.preemptions_total);
+  const families: Array<[string, 'gauge' | 'counter', string, WorkerGauges[], (g: WorkerGauges) => Record<string, string>, (g: WorkerGauges) => number]> = [
+    ['dynamo_frontend_worker_active_prefill_tokens', 'gauge', 'Prefill tokens queued or in prefill per worker.', prefillSide, router, (g) => g.active_prefill_tokens],
+    ['dynamo_frontend_worker_last_time_to_first_token_seconds', 'gauge', 'TTFT of the last request per worker.', prefillSide, router, (g) => g.last_ttft_s],
+    ['dynamo_frontend_worker_last_input_sequence_tokens', 'gauge', 'ISL of the last request per worker.', prefillSide, router, (g) => g.last_isl],
+    ['dynamo_frontend_worker_active_decode_blocks', 'gauge', 'KV blocks of active sequences per worker.', decodeSide, router, (g) => g.active_decode_blocks],
+    ['dynamo_frontend_worker_last_inter_token_latency_seconds', 'gauge', 'Last ITL per worker.', decodeSide, router, (g) => g.last_itl_s],
+    ['vllm:num_requests_running', 'gauge', 'Requests in the running batch.', workers, engine, (g) => g.num_requests_running],
+    ['vllm:num_requests_waiting', 'gauge', 'Requests waiting to be scheduled.', workers, engine, (g) => g.num_requests_waiting],
+    ['vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage, 1 = 100%.', workers, engine, (g) => g.kv_usage],
+    ['vllm:num_preemptions_total', 'counter', 'Cumulative preemptions.', workers, engine, (g) => g.preemptions_total],
+  ];
+  for (const [name, kind, help, which, labels, value] of families) {
+    w.family(name, kind, help);
+    for (const g of which) w.sample(name, labels(g), value(g));
+  }
   return w.text();
 }

@@ -483,16 +483,7 @@ class TraceParser {
         const osl = fields[2];
         // The common case, checked inline; anything else goes the slow way for its message.
         if (t >= this.prevT && t <= MAX_TRACE_TIME_S && isl >= 0 && osl >= 0 && isl < Infinity && osl < Infinity) {
-          this.prevT = t;
-          const b = this.batch;
-          const n = b.length++;
-          b.t[n] = t;
-          b.isl[n] = isl;
-          b.osl[n] = osl;
-          if (b.length === BATCH) {
-            this.full.push(b);
-            this.batch = newTraceBatch();
-          }
+          this.append(t, isl, osl);
           continue;
         }
       }
@@ -506,6 +497,11 @@ class TraceParser {
       this.bad(`time ${t} s is more than a year after the trace start; ${format === 'jsonl' ? '"t" must be seconds since the trace start, not an epoch time or milliseconds' : format === 'mooncake' ? '"timestamp" must be milliseconds since the trace start, not an epoch time' : 'the trace must span at most a year'}.`);
     }
     if (t < this.prevT) this.bad(`time ${t} s is earlier than the previous request (${this.prevT} s); sort the trace by time.`);
+    this.append(t, isl, osl);
+  }
+
+  /** Add a checked request to the batch being filled. */
+  private append(t: number, isl: number, osl: number): void {
     this.prevT = t;
     const b = this.batch;
     const n = b.length++;
