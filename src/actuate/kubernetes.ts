@@ -2,7 +2,7 @@
 // service-account credentials mounted in the pod (token, CA and
 // namespace under /var/run/secrets/kubernetes.io/serviceaccount).
 import { readFileSync, existsSync } from 'node:fs';
-import type { Dispatcher } from 'undici';
+import { HttpError, excerpt, httpRequest, type HttpFaultKind, type TlsOptions } from '../net/http.js';
 import type { Backend, Mode } from '../config/schema.js';
 import { RuntimeFailure } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
@@ -44,46 +44,57 @@ export function inClusterConnection(env: NodeJS.ProcessEnv, apiUrlOverride?: str
   };
 }
 
+export type KubeFaultKind =
+  | 'k8s_unauthorized' | 'k8s_forbidden' | 'k8s_not_found' | 'k8s_conflict' | 'k8s_throttled' | 'k8s_server_error' | 'k8s_client_error'
+  | 'k8s_unreachable' | 'k8s_timeout' | 'k8s_tls' | 'k8s_too_large' | 'k8s_bad_response';
+
+function kindOfStatus(status: number): KubeFaultKind {
+  if (status === 401) return 'k8s_unauthorized';
+  if (status === 403) return 'k8s_forbidden';
+  if (status === 404) return 'k8s_not_found';
+  if (status === 409) return 'k8s_conflict';
+  if (status === 429) return 'k8s_throttled';
+  if (status >= 500) return 'k8s_server_error';
+  if (status === 0) return 'k8s_unreachable';
+  return 'k8s_client_error';
+}
+
+const TRANSPORT_KIND: Record<HttpFaultKind, KubeFaultKind> = {
+  timeout: 'k8s_timeout', unreachable: 'k8s_unreachable', tls: 'k8s_tls', too_large: 'k8s_too_large', cut_off: 'k8s_unreachable', cancelled: 'k8s_timeout',
+};
+
 export class KubeApiError extends Error {
   override readonly name = 'KubeApiError';
-  constructor(readonly status: number, readonly verb: string, readonly resource: string, message: string) {
+  readonly kind: KubeFaultKind;
+  /** status 0: no HTTP answer (transport failure or unusable answer); `kind` says which. */
+  constructor(readonly status: number, readonly verb: string, readonly resource: string, message: string, kind?: KubeFaultKind) {
     super(message);
-  }
-  get kind(): string {
-    if (this.status === 401 || this.status === 403) return 'k8s_forbidden';
-    if (this.status === 404) return 'k8s_not_found';
-    if (this.status === 409) return 'k8s_conflict';
-    if (this.status >= 500) return 'k8s_server_error';
-    if (this.status === 0) return 'k8s_unreachable';
-    return 'k8s_client_error';
+    this.kind = kind ?? kindOfStatus(status);
   }
 }
+
+/** A DGD with its managedFields is tens of kB; 4 MiB is far beyond any real object. */
+export const KUBE_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface KubeClientOptions {
-  /** Retries of a 5xx/transport failure within one call, with doubling delays from backoffMs. */
+  /** Retries of a 5xx/429/connection failure within one call, with doubling delays from backoffMs. */
   retries?: number;
   backoffMs?: number;
+  /** Deadline of one request (default 5000 ms); a timed-out request is not retried. */
   timeoutMs?: number;
+  /** Deadline of one call including its retries (default 10 000 ms), so a hung API server holds a tick for at most this long. */
+  callBudgetMs?: number;
+  maxBytes?: number;
 }
 
-// undici is loaded on first use so that the other environments do not pay its ~20 MB.
-let undiciModule: Promise<typeof import('undici')> | undefined;
-const loadUndici = () => (undiciModule ??= import('undici'));
-
 export class KubeClient {
-  private dispatcher: Dispatcher | undefined;
-  private dispatcherReady = false;
+  private tls: TlsOptions | undefined;
   constructor(readonly conn: KubeConnection, private readonly opts: KubeClientOptions = {}) {}
 
-  private async agent(): Promise<Dispatcher | undefined> {
-    if (!this.dispatcherReady) {
-      this.dispatcherReady = true;
-      if (this.conn.apiUrl.startsWith('https:') && existsSync(this.conn.caPath)) {
-        const { Agent } = await loadUndici();
-        this.dispatcher = new Agent({ connect: { ca: readFileSync(this.conn.caPath, 'utf8') } });
-      }
-    }
-    return this.dispatcher;
+  private tlsOptions(): TlsOptions {
+    // The service-account CA when mounted; the system's CAs otherwise. Never unverified.
+    this.tls ??= existsSync(this.conn.caPath) ? { ca: readFileSync(this.conn.caPath, 'utf8') } : { verify: true };
+    return this.tls;
   }
 
   private token(): string {
@@ -98,52 +109,52 @@ export class KubeClient {
   async call<T>(verb: 'get' | 'patch', path: string, resource: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const retries = this.opts.retries ?? 3;
     let delay = this.opts.backoffMs ?? 500;
+    const end = Date.now() + (this.opts.callBudgetMs ?? 10_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once<T>(verb, path, resource, body, signal);
+        return await this.once<T>(verb, path, resource, body, Math.min(this.opts.timeoutMs ?? 5000, Math.max(1, end - Date.now())), signal);
       } catch (err) {
-        // 429: API priority-and-fairness throttling, which asks the client to come back.
-        const retryable = err instanceof KubeApiError && (err.status >= 500 || err.status === 0 || err.status === 429);
-        if (!retryable || attempt >= retries || signal?.aborted) throw err;
+        // 429: API priority-and-fairness throttling, which asks the client to come back. A
+        // timeout is not retried: a hung server would cost the whole budget per call.
+        const retryable = err instanceof KubeApiError && (err.kind === 'k8s_server_error' || err.kind === 'k8s_throttled' || err.kind === 'k8s_unreachable');
+        if (!retryable || attempt >= retries || signal?.aborted || Date.now() + delay >= end) throw err;
         await sleep(delay, signal);
         delay *= 2;
       }
     }
   }
 
-  private async once<T>(verb: 'get' | 'patch', path: string, resource: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const timeoutMs = this.opts.timeoutMs ?? 10_000;
+  private async once<T>(verb: 'get' | 'patch', path: string, resource: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token()}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/merge-patch+json';
-    let res: Dispatcher.ResponseData;
+    const where = `${verb.toUpperCase()} ${path}`;
+    let res;
     try {
-      const { request } = await loadUndici();
-      res = await request(this.conn.apiUrl + path, {
-        method: verb === 'get' ? 'GET' : 'PATCH',
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: await this.agent(),
-        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+      res = await httpRequest(this.conn.apiUrl + path, {
+        method: verb === 'get' ? 'GET' : 'PATCH', headers, body: body === undefined ? undefined : JSON.stringify(body),
+        timeoutMs, maxBytes: this.opts.maxBytes ?? KUBE_MAX_BYTES, tls: this.tlsOptions(), signal,
       });
     } catch (err) {
-      throw new KubeApiError(0, verb, resource, `${verb.toUpperCase()} ${path}: ${(err as Error).message}`);
+      const kind = err instanceof HttpError ? TRANSPORT_KIND[err.kind] : 'k8s_unreachable';
+      throw new KubeApiError(0, verb, resource, err instanceof HttpError ? err.message : `${where}: ${(err as Error).message}`, kind);
     }
-    const text = await res.body.text();
-    if (res.statusCode >= 200 && res.statusCode < 300) {
+    const text = res.body;
+    if (res.status >= 200 && res.status < 300) {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new KubeApiError(502, verb, resource, `${verb.toUpperCase()} ${path}: answer is not JSON`);
+        throw new KubeApiError(0, verb, resource, `${where}: answered HTTP ${res.status} but not with JSON (${(res.headers['content-type'] ?? 'no content type').split(';')[0]}, starts ${JSON.stringify(excerpt(text, 40))})`, 'k8s_bad_response');
       }
     }
-    let detail = text.slice(0, 200);
+    let detail = excerpt(text);
     try { detail = (JSON.parse(text) as { message?: string }).message ?? detail; } catch { /* keep raw text */ }
+    detail = excerpt(String(detail));
     const ns = this.conn.namespace;
     let message: string;
-    if (res.statusCode === 401) message = `Kubernetes API rejected the service-account token (401) for ${verb} ${resource}: ${detail}`;
-    else if (res.statusCode === 403) message = `RBAC: the planner's service account may not '${verb}' ${resource} in namespace ${ns}; grant verb '${verb}' on ${resource} in the planner's Role. Server said: ${detail}`;
-    else message = `${verb.toUpperCase()} ${resource} answered HTTP ${res.statusCode}: ${detail}`;
-    throw new KubeApiError(res.statusCode, verb, resource, message);
+    if (res.status === 401) message = `Kubernetes API rejected the service-account token (401) for ${verb} ${resource}: ${detail}`;
+    else if (res.status === 403) message = `RBAC: the planner's service account may not '${verb}' ${resource} in namespace ${ns}; grant verb '${verb}' on ${resource} in the planner's Role. Server said: ${detail}`;
+    else message = `${verb.toUpperCase()} ${resource} answered HTTP ${res.status}: ${detail}`;
+    throw new KubeApiError(res.status, verb, resource, message);
   }
 }
 
@@ -179,7 +190,12 @@ export class KubernetesActuator implements Actuator {
 
   async readDgd(signal?: AbortSignal): Promise<Dgd> {
     try {
-      return await this.o.client.call<Dgd>('get', this.dgdPath(), 'dynamographdeployments.nvidia.com', undefined, signal);
+      const dgd = await this.o.client.call<unknown>('get', this.dgdPath(), 'dynamographdeployments.nvidia.com', undefined, signal);
+      const spec = (dgd as { spec?: { services?: unknown } } | null)?.spec;
+      if (typeof spec?.services !== 'object' || spec.services === null || Array.isArray(spec.services)) {
+        throw new KubeApiError(0, 'get', 'dynamographdeployments.nvidia.com', `GET ${this.dgdPath()}: the answer is not a DynamoGraphDeployment (no spec.services map)`, 'k8s_bad_response');
+      }
+      return dgd as Dgd;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) {
         throw new KubeApiError(404, 'get', 'dynamographdeployments.nvidia.com',
@@ -230,8 +246,18 @@ export class KubernetesActuator implements Actuator {
 
   async view(signal?: AbortSignal): Promise<DeploymentView> {
     const dgd = await this.readDgd(signal);
-    const count = (pool: Pool) => (this.services[pool] ? readyReplicas(dgd, this.services[pool]!) : null);
-    return { prefill: count('prefill'), decode: count('decode'), ready: isReady(dgd) };
+    const count = (pool: Pool) => {
+      const svc = this.services[pool];
+      if (!svc) return null;
+      const n = readyReplicas(dgd, svc);
+      // A count the API server could never report is a bad answer, not a worker count to plan from.
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new KubeApiError(0, 'get', 'dynamographdeployments.nvidia.com', `DynamoGraphDeployment ${this.ns}/${this.o.dgdName}: status.services.${svc} reports ${JSON.stringify(n)} replicas`, 'k8s_bad_response');
+      }
+      return n;
+    };
+    const conditions = dgd.status?.conditions;
+    return { prefill: count('prefill'), decode: count('decode'), ready: Array.isArray(conditions) && isReady(dgd) };
   }
 
   /**
@@ -278,7 +304,7 @@ export class KubernetesActuator implements Actuator {
         }
       }
     } catch (err) {
-      const kind = err instanceof KubeApiError ? err.kind : 'k8s_error';
+      const kind = err instanceof KubeApiError ? err.kind : 'k8s_bad_response';
       return { status: 'failed', errorKind: kind, message: (err as Error).message, written: Object.keys(written).length ? written : undefined };
     }
   }

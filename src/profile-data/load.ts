@@ -23,6 +23,20 @@ export const KV_USAGE_SLACK = 0.01;
 /** The smallest prefill sweep a not-a-knot cubic spline (scipy interp1d kind="cubic") accepts. */
 export const MIN_PREFILL_POINTS = 4;
 
+/**
+ * Largest values a profile can hold, far beyond any engine: a value past these is a unit mistake
+ * or corruption, and would overflow the interpolators (an ISL of 1e300 squares to Infinity).
+ */
+export const PROFILE_LIMITS = {
+  tokens: 1e8, // ISL, context length (100M tokens)
+  maxKvTokens: 1e12,
+  latencyMs: 1e7, // TTFT, ITL (almost 3 hours)
+  thptPerGpu: 1e9, // tokens/s/GPU
+} as const;
+
+/** Largest text file (JSON/YAML) read as profile data. */
+export const PROFILE_TEXT_MAX_BYTES = 64 * 1024 * 1024;
+
 type Raw = Record<string, unknown>;
 
 /** Where a key came from, for messages: a file, or a ConfigMap entry inside a file. */
@@ -58,7 +72,12 @@ function sameLength(origin: Origin, base: [string, number[]], others: Array<[str
 
 function positive(origin: Origin, key: string, arr: number[]): void {
   const i = arr.findIndex((v) => v <= 0);
-  if (i >= 0) throw new InputError(`${origin.label}: key '${key}' is ${arr[i]} at index ${i}; it must be > 0 (a zero latency or length is a failed measurement).`);
+  if (i >= 0) throw new InputError(`${origin.label}: key '${key}' is ${arr[i]} at index ${i}; it must be > 0 (a zero latency, length or throughput is a failed measurement).`);
+}
+
+function atMost(origin: Origin, key: string, arr: number[], limit: number, unit: string): void {
+  const i = arr.findIndex((v) => v > limit);
+  if (i >= 0) throw new InputError(`${origin.label}: key '${key}' is ${arr[i]} at index ${i}, beyond any engine (at most ${limit} ${unit}); check the units or regenerate the profile.`);
 }
 
 export function validatePrefill(raw: Raw, origin: Origin): PrefillProfile {
@@ -68,6 +87,10 @@ export function validatePrefill(raw: Raw, origin: Origin): PrefillProfile {
   sameLength(origin, ['prefill_isl', isl], [['prefill_ttft', ttftMs], ['prefill_thpt_per_gpu', thptPerGpu]]);
   positive(origin, 'prefill_isl', isl);
   positive(origin, 'prefill_ttft', ttftMs);
+  positive(origin, 'prefill_thpt_per_gpu', thptPerGpu);
+  atMost(origin, 'prefill_isl', isl, PROFILE_LIMITS.tokens, 'tokens');
+  atMost(origin, 'prefill_ttft', ttftMs, PROFILE_LIMITS.latencyMs, 'ms');
+  atMost(origin, 'prefill_thpt_per_gpu', thptPerGpu, PROFILE_LIMITS.thptPerGpu, 'tokens/s/GPU');
   if (isl.length < MIN_PREFILL_POINTS) {
     throw new InputError(`${origin.label}: 'prefill_isl' has ${isl.length} points; the cubic prefill interpolator needs at least ${MIN_PREFILL_POINTS} distinct ISLs (re-run the profiler with a finer prefill sweep).`);
   }
@@ -91,7 +114,13 @@ export function validateDecode(raw: Raw, origin: Origin): DecodeProfile {
   if (maxKv.length < 1 || !(maxKv[0]! > 0)) {
     throw new InputError(`${origin.label}: 'max_kv_tokens' is ${JSON.stringify(maxKv[0] ?? null)}; it must be the engine's KV capacity in tokens, > 0.`);
   }
+  atMost(origin, 'max_kv_tokens', maxKv.slice(0, 1), PROFILE_LIMITS.maxKvTokens, 'tokens');
+  positive(origin, 'y_context_length', contextLength);
   positive(origin, 'z_itl', itlMs);
+  positive(origin, 'z_thpt_per_gpu', thptPerGpu);
+  atMost(origin, 'y_context_length', contextLength, PROFILE_LIMITS.tokens, 'tokens');
+  atMost(origin, 'z_itl', itlMs, PROFILE_LIMITS.latencyMs, 'ms');
+  atMost(origin, 'z_thpt_per_gpu', thptPerGpu, PROFILE_LIMITS.thptPerGpu, 'tokens/s/GPU');
   const bad = kvUsage.findIndex((v) => v > 1 + KV_USAGE_SLACK);
   if (bad >= 0) {
     throw new InputError(`${origin.label}: 'x_kv_usage' is ${kvUsage[bad]} at index ${bad}; KV usage is a fraction of max_kv_tokens and must lie in [0, 1] (up to ${KV_USAGE_SLACK} over is tolerated for the profiler's estimate).`);
@@ -124,14 +153,22 @@ function hasTriangle(xs: number[], ys: number[]): boolean {
   return false;
 }
 
-function readJsonObject(path: string): Raw {
-  let text: string;
+/** A profile text file, refusing anything larger than profile data can be. */
+function readProfileText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    const size = statSync(path).size;
+    if (size > PROFILE_TEXT_MAX_BYTES) {
+      throw new InputError(`${path}: ${size} bytes, over the ${PROFILE_TEXT_MAX_BYTES}-byte limit for profile data; this is not a profiler output file.`);
+    }
+    return readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw new InputError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
   }
-  return parseObject(text, { label: path }, 'JSON');
+}
+
+function readJsonObject(path: string): Raw {
+  return parseObject(readProfileText(path), { label: path }, 'JSON');
 }
 
 function parseObject(text: string, origin: Origin, kind: 'JSON' | 'JSON or YAML'): Raw {
@@ -156,12 +193,7 @@ function npzAsRaw(path: string): Raw {
 
 /** Profile data from a whole `planner-profile-data` ConfigMap object (JSON or YAML file). */
 export function loadProfileConfigMap(path: string): ProfileData {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
-  }
+  const text = readProfileText(path);
   const cm = parseObject(text, { label: path }, 'JSON or YAML');
   const data = cm.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
