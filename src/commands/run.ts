@@ -16,7 +16,7 @@ import type { Actuator } from '../actuate/types.js';
 import { Daemon } from '../runtime/daemon.js';
 import { Logger } from '../runtime/log.js';
 import type { Command } from './types.js';
-import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
+import { buildInterpolators, loadProfileDir, unreachableTargets } from '../profile-data/index.js';
 
 const USAGE = `Usage: sla-planner run --config <file|inline JSON> [options]
 
@@ -80,9 +80,11 @@ function bindAddress(raw: string | undefined): string | undefined {
   return raw;
 }
 
-function loadInterpolators(config: PlannerConfig) {
+function loadInterpolators(config: PlannerConfig, warn: (message: string) => void) {
   // Loaded only when throughput scaling is on, as upstream (load-only runs need no profile).
-  return buildInterpolators(loadProfileDir(config.profile_results_dir));
+  const data = loadProfileDir(config.profile_results_dir);
+  for (const w of unreachableTargets({ ttftMs: config.ttft, itlMs: config.itl }, data)) warn(w);
+  return buildInterpolators(data);
 }
 
 function buildActuator(config: PlannerConfig, flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Actuator {
@@ -178,7 +180,7 @@ export const command: Command = {
     if (promTls && !promTls.verify && config.metric_pulling_prometheus_endpoint.startsWith('https:')) {
       logger.warn('config_warning', { message: 'Prometheus is queried over https without certificate verification (as the original); set metric_pulling_prometheus_ssl_verify (and metric_pulling_prometheus_ca_bundle for a private CA).' });
     }
-    const interpolators = config.enable_throughput_scaling ? loadInterpolators(config) : undefined;
+    const interpolators = config.enable_throughput_scaling ? loadInterpolators(config, (message) => logger.warn('config_warning', { message })) : undefined;
     const inner = buildActuator(config, values, env);
     const actuator = new SerialActuator(inner, config.no_operation);
     const info = await actuator.init();

@@ -72,3 +72,16 @@ export function buildInterpolators(data: ProfileData): { prefill: PrefillInterpo
   checkPhysical(data, prefill, decode);
   return { prefill, decode };
 }
+
+/**
+ * SLA targets the profile cannot meet at any load: below the fastest measured TTFT or ITL. The
+ * planner still runs (upstream sizes decode at the emptiest cell), so these are warnings.
+ */
+export function unreachableTargets(targets: { ttftMs: number; itlMs: number }, data: ProfileData): string[] {
+  const out: string[] = [];
+  const ttft = min(data.prefill.ttftMs);
+  const itl = min(data.decode.itlMs);
+  if (targets.ttftMs < ttft) out.push(`ttft ${targets.ttftMs} ms is below the fastest TTFT in ${data.source.prefill} (${ttft.toPrecision(4)} ms at concurrency 1): no replica count meets it, so prefill is sized by throughput alone.`);
+  if (targets.itlMs < itl) out.push(`itl ${targets.itlMs} ms is below the fastest ITL in ${data.source.decode} (${itl.toPrecision(4)} ms): no KV load meets it, so decode is sized at the emptiest profiled load, far above what the target implies.`);
+  return out;
+}

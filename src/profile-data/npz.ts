@@ -135,6 +135,7 @@ export function parseNpy(buf: Buffer, where: string): NpyArray {
 
 interface ZipEntry {
   name: string;
+  crc: number;
   method: number;
   compressedSize: number;
   uncompressedSize: number;
@@ -165,6 +166,7 @@ function zipEntries(zip: Buffer, file: string): ZipEntry[] {
   for (let n = 0; n < entryCount; n++) {
     if (p + 46 > zip.length || zip.readUInt32LE(p) !== 0x02014b50) fail(file, 'corrupt ZIP central directory.');
     const method = zip.readUInt16LE(p + 10);
+    const crc = zip.readUInt32LE(p + 16);
     let compressedSize = zip.readUInt32LE(p + 20);
     let uncompressedSize = zip.readUInt32LE(p + 24);
     const nameLen = zip.readUInt16LE(p + 28);
@@ -192,7 +194,7 @@ function zipEntries(zip: Buffer, file: string): ZipEntry[] {
       }
       e += 4 + size;
     }
-    entries.push({ name, method, compressedSize, uncompressedSize, localHeaderOffset });
+    entries.push({ name, crc, method, compressedSize, uncompressedSize, localHeaderOffset });
     p = extraEnd + commentLen;
   }
   return entries;
@@ -246,6 +248,8 @@ function parseNpzUnchecked(zip: Buffer, file: string): Record<string, NpyArray> 
         fail(file, `entry '${entry.name}' does not inflate (${code ?? (err as Error).message}).`);
       }
     } else fail(file, `entry '${entry.name}' uses ZIP compression method ${entry.method}; only STORED (0) and DEFLATE (8) are supported.`);
+    // A flipped byte in the data would otherwise read as a wrong but plausible number.
+    if ((crc32(payload) >>> 0) !== entry.crc) fail(file, `entry '${entry.name}' fails its CRC-32 check (the file is corrupt); regenerate or copy it again.`);
     const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
     out[key] = parseNpy(payload, `${file}/${entry.name}`);
   }

@@ -27,6 +27,8 @@ export interface AssemblyInput {
   itlMs: number;
   prefill: PrefillSweep;
   decode: DecodeSweep;
+  /** Written as metric_pulling_prometheus_ssl_verify: true unless the user asked otherwise. */
+  prometheusSslVerify: boolean;
 }
 
 /** Python's repr of a float, so the JSON matches json.dumps byte for byte on typical values. */
@@ -92,6 +94,8 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     profile_results_dir: PROFILE_DATA_MOUNT,
     ttft: a.ttftMs,
     itl: a.itlMs,
+    // The schema's default is the original's (no verification); a generated deployment verifies.
+    metric_pulling_prometheus_ssl_verify: a.prometheusSslVerify,
   }) as Record<string, unknown>;
 }
 
@@ -100,8 +104,43 @@ export interface Assembly {
   plannerConfigMap: Record<string, unknown>;
   profileDataConfigMap: Record<string, unknown>;
   dgd: Record<string, unknown>;
-  /** Multi-document YAML: [planner-config, planner-profile-data, DGD], ready for kubectl apply. */
+  /** ServiceAccount, Role and RoleBinding of the planner, limited to this DGD and its adapters. */
+  rbac: Record<string, unknown>[];
+  /** Multi-document YAML: [planner-config, planner-profile-data, DGD, ServiceAccount, Role, RoleBinding], ready for kubectl apply. */
   finalConfigYaml: string;
+}
+
+/** The service account the Dynamo operator runs `componentType: planner` services as. */
+export const PLANNER_SERVICE_ACCOUNT = 'planner-serviceaccount';
+
+/**
+ * Least privilege for the planner of one DGD: get and patch that DGD only, and patch the scale
+ * subresource of its workers' scaling adapters only (named <dgd>-<service, lower case>).
+ */
+export function plannerRbac(dgdName: string, workerServices: string[]): Record<string, unknown>[] {
+  const role = `sla-planner-${dgdName}`.slice(0, 253);
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: PLANNER_SERVICE_ACCOUNT } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: role },
+      rules: [
+        { apiGroups: ['nvidia.com'], resources: ['dynamographdeployments'], resourceNames: [dgdName], verbs: ['get', 'patch'] },
+        {
+          apiGroups: ['nvidia.com'], resources: ['dynamographdeploymentscalingadapters/scale'],
+          resourceNames: workerServices.map((svc) => `${dgdName}-${svc.toLowerCase()}`), verbs: ['patch'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: role },
+      subjects: [{ kind: 'ServiceAccount', name: PLANNER_SERVICE_ACCOUNT }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+    },
+  ];
 }
 
 function worker(a: AssemblyInput, role: 'prefill' | 'decode'): Record<string, unknown> {
@@ -165,6 +204,7 @@ export function assemble(a: AssemblyInput): Assembly {
       },
     },
   };
-  const docs = [plannerConfigMap, profileDataConfigMap, dgd].map((d) => toYaml(d, { lineWidth: 0 }));
-  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, finalConfigYaml: docs.join('---\n') };
+  const rbac = plannerRbac(dgd.metadata.name, ['VllmDecodeWorker', 'VllmPrefillWorker']);
+  const docs = [plannerConfigMap, profileDataConfigMap, dgd, ...rbac].map((d) => toYaml(d, { lineWidth: 0 }));
+  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, rbac, finalConfigYaml: docs.join('---\n') };
 }

@@ -23,6 +23,8 @@ export interface RapidProfileOptions {
   maxContextLength?: number;
   deploymentName?: string;
   runtimeImage: string;
+  /** metric_pulling_prometheus_ssl_verify of the generated config (default true). */
+  prometheusSslVerify?: boolean;
   eff?: Efficiency;
 }
 
@@ -80,6 +82,7 @@ export function rapidProfile(o: RapidProfileOptions): RapidProfile {
     itlMs: o.workload.itlMs,
     prefill,
     decode,
+    prometheusSslVerify: o.prometheusSslVerify ?? true,
   });
   const title = `${o.model.name} on ${o.gpu.description}: prefill TP${prefillEngine.tp}, decode TP${decodeEngine.tp}`;
   const summary = [table, ...selection.warnings.map((w) => `warning: ${w}`)].join('\n');
