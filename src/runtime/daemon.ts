@@ -62,6 +62,8 @@ export class Daemon {
   private readonly abort = new AbortController();
   private observedOnce = false;
   private started = false;
+  /** Kind of the open fault episode of reading the environment, if any. */
+  private readFault: string | null = null;
   /** The environment's own state has been read (etcd for virtual); true at once where there is none. */
   private environmentConnected: boolean;
   private readonly gpus: { prefill: number; decode: number };
@@ -133,7 +135,8 @@ export class Daemon {
         await this.o.actuator.view(this.abort.signal);
         this.markObserved();
       } catch (err) {
-        this.dataSourceFault('environment_read', (err as Error).message);
+        const kind = (err as { kind?: unknown }).kind;
+        this.dataSourceFault(typeof kind === 'string' ? kind : 'environment_read', (err as Error).message);
       }
     }
   }
@@ -229,11 +232,18 @@ export class Daemon {
   private async readView(loop: TickLoop): Promise<DeploymentView | null> {
     try {
       const view = await this.o.actuator.view(this.abort.signal);
-      this.logger.recover('source:environment_read');
+      if (this.readFault) this.logger.recover(`source:${this.readFault}`);
+      this.readFault = null;
       return view;
     } catch (err) {
-      this.dataSourceFault('environment_read', (err as Error).message);
-      this.hold(loop, 'environment_unreadable');
+      // The environment's own fault kind (k8s_timeout, etcd_unreachable, ...) when it has one.
+      const kind = (err as { kind?: unknown }).kind;
+      const k = typeof kind === 'string' ? kind : 'environment_read';
+      // A different read fault than the open one ends that episode (one line each).
+      if (this.readFault && this.readFault !== k) this.logger.recover(`source:${this.readFault}`);
+      this.readFault = k;
+      this.dataSourceFault(k, (err as Error).message);
+      this.hold(loop, 'environment_unreadable', { error_kind: k });
       return null;
     }
   }

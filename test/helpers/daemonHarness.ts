@@ -43,12 +43,12 @@ export interface Harness {
   plannerFactory: () => Planner;
 }
 
-export async function buildDaemon(opts: { config: Record<string, unknown>; env: Record<string, string>; promUrl: string; routerUrl?: string; kubeBackoffMs?: number }): Promise<Harness> {
+export async function buildDaemon(opts: { config: Record<string, unknown>; env: Record<string, string>; promUrl: string; routerUrl?: string; kubeBackoffMs?: number; kubeTimeoutMs?: number }): Promise<Harness> {
   const { config } = resolveConfig({ environment: 'kubernetes', namespace: 'test-ns', metric_pulling_prometheus_endpoint: opts.promUrl, profile_results_dir: PROFILE_DIR, ...opts.config }, { env: {} });
   const lines: Record<string, unknown>[] = [];
   const logger = new Logger((l) => lines.push(JSON.parse(l)));
   const actuator = new SerialActuator(new KubernetesActuator({
-    client: new KubeClient(inClusterConnection(opts.env), { retries: 1, backoffMs: opts.kubeBackoffMs ?? 50, timeoutMs: 2000 }),
+    client: new KubeClient(inClusterConnection(opts.env), { retries: 1, backoffMs: opts.kubeBackoffMs ?? 50, timeoutMs: opts.kubeTimeoutMs ?? 2000 }),
     dgdName: opts.env.DYN_PARENT_DGD_K8S_NAME, backend: config.backend, mode: config.mode, configModelName: config.model_name,
     configGpus: { prefill: config.prefill_engine_num_gpu, decode: config.decode_engine_num_gpu }, readyPollMs: 200, readyMaxPolls: 20,
   }), config.no_operation);
