@@ -18,6 +18,7 @@ import {
 } from './schema.js';
 import { nearest } from './suggest.js';
 import { isPlainObject } from '../util/objects.js';
+import { yamlNestingProblem } from '../util/yaml-limits.js';
 
 export interface ConfigOptions {
   /** true (validate): unknown keys and startup-fatal combinations are errors. false (run): warnings. */
@@ -40,7 +41,7 @@ export interface ResolvedConfig {
 }
 
 /** Largest config file read; a PlannerConfig is a few kB. */
-export const CONFIG_MAX_BYTES = 16 * 1024 * 1024;
+export const CONFIG_MAX_BYTES = 1024 * 1024;
 
 export const INLINE_ORIGIN = 'inline --config JSON';
 
@@ -119,6 +120,8 @@ export function parseJsonText(text: string, origin: string): unknown {
 }
 
 export function parseYamlText(text: string, origin: string): unknown {
+  const nesting = yamlNestingProblem(text);
+  if (nesting) throw new InputError(`${origin}: YAML nested too deeply (${nesting}); a PlannerConfig is a flat map of fields.`);
   // YAML 1.1 like PyYAML's safe_load, so `yes`/`no`/`on`/`off` read as booleans there and here.
   const doc = YAML.parseDocument(text, { version: '1.1', prettyErrors: true });
   const first = doc.errors[0];
@@ -141,7 +144,14 @@ function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   // JSON.stringify writes Infinity/NaN (YAML .inf, JSON 1e400) as null, which would misname the mistake.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  const text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+  let text: string;
+  try {
+    text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+  } catch {
+    // Nested past the stack (thousands of levels): still one sentence, not a crash.
+    text = Array.isArray(value) ? '[...] (deeply nested)' : '{...} (deeply nested)';
+  }
+  text = text.replace(/\s+/g, ' ');
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

@@ -7,7 +7,7 @@ import type { DecodeInterpolator, PrefillInterpolator, ProfileData } from './typ
 import { InputError } from '../util/errors.js';
 
 export type * from './types.js';
-export { loadProfileDir, loadProfileConfigMap, KV_USAGE_SLACK, MIN_PREFILL_POINTS } from './load.js';
+export { loadProfileDir, loadProfileConfigMap, KV_USAGE_SLACK, MIN_PREFILL_POINTS, MAX_PREFILL_POINTS, MAX_DECODE_POINTS, PROFILE_LIMITS } from './load.js';
 export { readNpz, parseNpz, writeNpz, encodeNpz, parseNpy, type NpyArray, type NpzWriteArray } from './npz.js';
 export { buildPrefillInterpolator } from './prefill.js';
 export { buildDecodeInterpolator, buildDecodeGrid, DECODE_GRID_RESOLUTION, linspace, type DecodeGrid, type DecodeGridOptions } from './decode.js';

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../util/errors.js';
+import { yamlNestingProblem } from '../util/yaml-limits.js';
 import { readNpz } from './npz.js';
 import type { DecodeProfile, PrefillProfile, ProfileData } from './types.js';
 
@@ -34,6 +35,14 @@ export const PROFILE_LIMITS = {
   thptPerGpu: 1e9, // tokens/s/GPU
 } as const;
 
+/**
+ * Most measured points accepted. Interpolation work grows faster than linearly with them (the
+ * prefill spline solves a dense system; the decode triangulation and its fit), and the profiler
+ * writes at most ~1,000 prefill and ~2,600 decode points.
+ */
+export const MAX_PREFILL_POINTS = 2048;
+export const MAX_DECODE_POINTS = 5000;
+
 /** Largest text file (JSON/YAML) read as profile data. */
 export const PROFILE_TEXT_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -53,7 +62,9 @@ function numberArray(raw: Raw, key: string, origin: Origin, opts: { allowScalar?
   if (arr === null) throw new InputError(`${origin.label}: key '${key}' must be a list of numbers, got ${typeof value}.`);
   arr.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new InputError(`${origin.label}: key '${key}' has a non-finite value ${JSON.stringify(v)} at index ${i}; every value must be a finite number (remove failed measurements).`);
+      let shown: string;
+      try { shown = (JSON.stringify(v) ?? String(v)).slice(0, 60); } catch { shown = 'a deeply nested value'; }
+      throw new InputError(`${origin.label}: key '${key}' has a non-finite value ${shown} at index ${i}; every value must be a finite number (remove failed measurements).`);
     }
     if (v < 0) {
       throw new InputError(`${origin.label}: key '${key}' has a negative value ${v} at index ${i}; profile values are latencies, lengths and throughputs, all >= 0.`);
@@ -85,6 +96,9 @@ export function validatePrefill(raw: Raw, origin: Origin): PrefillProfile {
   const ttftMs = numberArray(raw, 'prefill_ttft', origin);
   const thptPerGpu = numberArray(raw, 'prefill_thpt_per_gpu', origin);
   sameLength(origin, ['prefill_isl', isl], [['prefill_ttft', ttftMs], ['prefill_thpt_per_gpu', thptPerGpu]]);
+  if (isl.length > MAX_PREFILL_POINTS) {
+    throw new InputError(`${origin.label}: ${isl.length} prefill points, more than the ${MAX_PREFILL_POINTS} the interpolator accepts (the profiler writes at most about 1,000); sweep fewer ISLs.`);
+  }
   positive(origin, 'prefill_isl', isl);
   positive(origin, 'prefill_ttft', ttftMs);
   positive(origin, 'prefill_thpt_per_gpu', thptPerGpu);
@@ -111,6 +125,9 @@ export function validateDecode(raw: Raw, origin: Origin): DecodeProfile {
   // npz stores max_kv_tokens as shape (1,), the ConfigMap JSON as a scalar; [0] is used.
   const maxKv = numberArray(raw, 'max_kv_tokens', origin, { allowScalar: true });
   sameLength(origin, ['x_kv_usage', kvUsage], [['y_context_length', contextLength], ['z_itl', itlMs], ['z_thpt_per_gpu', thptPerGpu]]);
+  if (kvUsage.length > MAX_DECODE_POINTS) {
+    throw new InputError(`${origin.label}: ${kvUsage.length} decode points, more than the ${MAX_DECODE_POINTS} the interpolator accepts (the profiler writes at most about 2,600); sweep fewer concurrencies or context lengths.`);
+  }
   if (maxKv.length < 1 || !(maxKv[0]! > 0)) {
     throw new InputError(`${origin.label}: 'max_kv_tokens' is ${JSON.stringify(maxKv[0] ?? null)}; it must be the engine's KV capacity in tokens, > 0.`);
   }
@@ -173,8 +190,10 @@ function readJsonObject(path: string): Raw {
 
 function parseObject(text: string, origin: Origin, kind: 'JSON' | 'JSON or YAML'): Raw {
   let value: unknown;
+  const nesting = kind === 'JSON' ? null : yamlNestingProblem(text);
+  if (nesting) throw new InputError(`${origin.label}: YAML nested too deeply (${nesting}); expected the profiler's ConfigMap.`);
   try {
-    value = kind === 'JSON' ? JSON.parse(text) : parseYaml(text);
+    value = kind === 'JSON' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new InputError(`${origin.label}: not valid ${kind} (${(err as Error).message.split('\n')[0]}).`);
   }
