@@ -248,10 +248,10 @@ function parseNpzUnchecked(zip: Buffer, file: string): Record<string, NpyArray> 
         fail(file, `entry '${entry.name}' does not inflate (${code ?? (err as Error).message}).`);
       }
     } else fail(file, `entry '${entry.name}' uses ZIP compression method ${entry.method}; only STORED (0) and DEFLATE (8) are supported.`);
-    // A flipped byte in the data would otherwise read as a wrong but plausible number.
-    if ((crc32(payload) >>> 0) !== entry.crc) fail(file, `entry '${entry.name}' fails its CRC-32 check (the file is corrupt); regenerate or copy it again.`);
     const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
     out[key] = parseNpy(payload, `${file}/${entry.name}`);
+    // An entry that parses can still hold a flipped byte, which would read as a wrong but plausible number.
+    if ((crc32(payload) >>> 0) !== entry.crc) fail(file, `entry '${entry.name}' fails its CRC-32 check (the file is corrupt); regenerate or copy it again.`);
   }
   return out;
 }

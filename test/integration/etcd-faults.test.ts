@@ -135,6 +135,8 @@ describe('virtual environment under etcd faults (real etcd)', () => {
     await direct.put(plannerPrefix(ns) + 'scaled_decision_id', '0');
     etcd.pause!();
     try {
+      // Frozen for sure (a stopped process still accepts connections) before timing anything.
+      await expect(new EtcdJson(etcd.url, { timeoutMs: 300 }).get('probe')).rejects.toMatchObject({ kind: 'etcd_timeout' });
       let t0 = Date.now();
       expect(await a.apply({ prefill: 2, decode: 1 }, { blocking: false })).toMatchObject({ status: 'failed', errorKind: 'etcd_timeout' });
       expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
