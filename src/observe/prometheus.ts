@@ -261,14 +261,15 @@ export class TrafficObserver {
 
   /** Loaded on first use: prometheus-query brings axios (~19 MB), which load-only runs never need. */
   private getDriver(): Promise<PrometheusDriver> {
-    const adapter = prometheusTransport(this.opts);
-    return (this.driver ??= import('prometheus-query').then(
-      ({ PrometheusDriver }) => new PrometheusDriver({
-        endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: this.opts.timeoutMs ?? 5000,
-        // The driver's requests go through our transport instead of axios's own HTTP stack.
+    return (this.driver ??= import('prometheus-query').then(({ PrometheusDriver }) => {
+      const adapter = prometheusTransport(this.opts);
+      return new PrometheusDriver({
+        endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1',
+        // The driver's requests go through our transport (deadline, size cap, TLS, token, typed
+        // faults) instead of axios's own HTTP stack.
         requestInterceptor: { onFulfilled: ((config: { adapter?: unknown }) => Object.assign(config, { adapter })) as never },
-      }),
-    ));
+      });
+    }));
   }
 
   queryFor(field: TrafficField, numReqSource: NumReqSource = this.opts.numReqSource ?? 'finished'): string {
