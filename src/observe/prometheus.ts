@@ -321,7 +321,8 @@ export class TrafficObserver {
       const fault = asFault(err);
       return { ok: false, kind: fault.kind, message: fault.message };
     }
-    const ms = (v: number) => (Number.isFinite(v) ? v * 1000 : null);
+    // Scaled first: a finite value in seconds can overflow to Infinity in ms (1e308 s).
+    const ms = (v: number) => (Number.isFinite(v * 1000) ? v * 1000 : null);
     const plain = (v: number) => (Number.isFinite(v) ? v : null);
     const observation: IntervalObservation = {
       num_req: plain(raw.num_req),

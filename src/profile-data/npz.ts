@@ -133,6 +133,12 @@ export function parseNpy(buf: Buffer, where: string): NpyArray {
   }
 }
 
+/** A name from the file, safe for a one-line message: escaped controls, at most 120 characters. */
+function printable(name: string): string {
+  const escaped = JSON.stringify(name).slice(1, -1);
+  return escaped.length > 120 ? `${escaped.slice(0, 117)}...` : escaped;
+}
+
 interface ZipEntry {
   name: string;
   crc: number;
@@ -173,7 +179,8 @@ function zipEntries(zip: Buffer, file: string): ZipEntry[] {
     const extraLen = zip.readUInt16LE(p + 30);
     const commentLen = zip.readUInt16LE(p + 32);
     let localHeaderOffset = zip.readUInt32LE(p + 42);
-    const name = zip.subarray(p + 46, p + 46 + nameLen).toString('utf8');
+    // Names come from the file: control characters are escaped so a message stays one line.
+    const name = printable(zip.subarray(p + 46, p + 46 + nameLen).toString('utf8'));
     // ZIP64 extended information: present values replace the 0xffffffff placeholders, in order.
     let e = p + 46 + nameLen;
     const extraEnd = e + extraLen;

@@ -6,10 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import YAML from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CONFIG_KEYS, CONFIG_MAX_BYTES, KEY_ALIASES, budgetShortfall, resolveConfig } from '../../src/config/index.js';
 import { parseJsonText, parseYamlText } from '../../src/config/load.js';
-import { SEED, expectOneSentence, runs, tally } from './tally.js';
+import { SEED, expectOneSentence, limitMs, runs, tally } from './tally.js';
+
+// Scaled with FUZZ_RUNS: the default budget fits vitest's 60 s.
+vi.setConfig({ testTimeout: limitMs(), hookTimeout: limitMs() });
 
 const ODD_NUMBERS = [0, -0, -1, 1, 0.5, -1e-300, 1e-300, 1e300, -1e300, 2 ** 31, 2 ** 53 + 2, Number.MAX_VALUE, 65536, 99999, 1e20];
 const ODD_STRINGS = ['', ' ', 'yes', 'no', 'on', 'NaN', 'Infinity', '1e999', '0x10', '١٢', '\u0000', '${ENV}', '../../etc/passwd', 'http://', 'ftp://x', 'x'.repeat(5000)];

@@ -6,7 +6,7 @@
 // anything else.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TrafficObserver, type TrafficErrorKind } from '../../src/observe/prometheus.js';
 import { RouterFetchError, fetchRouterSnapshot } from '../../src/observe/router.js';
 import { EtcdError, EtcdJson, VirtualActuator } from '../../src/actuate/virtual.js';
@@ -16,7 +16,10 @@ import type { ApplyOutcome } from '../../src/actuate/types.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SEED, runs, tally } from './tally.js';
+import { SEED, limitMs, runs, tally } from './tally.js';
+
+// Scaled with FUZZ_RUNS: the default budget fits vitest's 60 s.
+vi.setConfig({ testTimeout: limitMs(), hookTimeout: limitMs() });
 
 const DEADLINE_MS = 150;
 const MAX_BYTES = 64 * 1024;

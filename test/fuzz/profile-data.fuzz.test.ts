@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { buildInterpolators, parseNpz } from '../../src/profile-data/index.js';
 import { validateDecode, validatePrefill } from '../../src/profile-data/load.js';
 import type { DecodeProfile, PrefillProfile } from '../../src/profile-data/types.js';
-import { SEED, expectOneSentence, runs, tally } from './tally.js';
+import { SEED, expectOneSentence, limitMs, runs, tally } from './tally.js';
+
+// Scaled with FUZZ_RUNS: the default budget fits vitest's 60 s.
+vi.setConfig({ testTimeout: limitMs(), hookTimeout: limitMs() });
 
 const NPZ_DIR = 'test/fixtures/h100/llama-3.1-8b/npz';
 const JSON_DIR = 'test/fixtures/h100/llama-3.1-8b/configmap';
@@ -180,7 +183,7 @@ describe('fuzz: ConfigMap JSON values', () => {
         else if (e.kind === 'scale') target[e.key] = arr.map((v) => (typeof v === 'number' ? v * e.factor : v));
         else if (e.kind === 'truncate') target[e.key] = arr.slice(0, e.length);
         else if (e.kind === 'noise') {
-          let s = e.seed || 1;
+          let s = (e.seed % 2147483646) + 1;
           const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
           target[e.key] = arr.map((v) => (typeof v === 'number' ? v * (1 + e.amplitude * 2 * rnd()) : v));
         }
@@ -201,7 +204,7 @@ describe('fuzz: ConfigMap JSON values', () => {
   it('noisy decode sweeps of many points never promise an ITL below what was measured', () => {
     // The case at a size the suite can afford: a dense noisy sweep whose cubic fit dips below zero.
     fc.assert(fc.property(fc.integer({ min: 100, max: 600 }), fc.nat(), fc.double({ min: 0.2, max: 2, noNaN: true }), (n, seed, noise) => t.case(() => {
-      let s = seed || 1;
+      let s = (seed % 2147483646) + 1;
       const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
       const kv: number[] = [];
       const ctx: number[] = [];
@@ -214,7 +217,13 @@ describe('fuzz: ConfigMap JSON values', () => {
         itl.push(Math.max(1, 10 + 30 * x + (rnd() - 0.5) * 40 * noise));
         thpt.push(Math.max(1, 1000 * x * (1 + (rnd() - 0.5) * noise)));
       }
-      const decode = validateDecode({ x_kv_usage: kv, y_context_length: ctx, z_itl: itl, z_thpt_per_gpu: thpt, max_kv_tokens: 400_000 }, { label: 'noisy.json' });
+      let decode: DecodeProfile;
+      try {
+        decode = validateDecode({ x_kv_usage: kv, y_context_length: ctx, z_itl: itl, z_thpt_per_gpu: thpt, max_kv_tokens: 400_000 }, { label: 'noisy.json' });
+      } catch (err) {
+        expectOneSentence(err, 'noisy.json');
+        return;
+      }
       checkPhysical(GOOD_PREFILL, decode, 'noisy.json');
     })), { numRuns: runs(8), seed: SEED });
   });

@@ -13,6 +13,11 @@ export function runs(base: number): number {
   return Math.max(1, Math.round(base * RUN_SCALE));
 }
 
+/** A test's time limit, scaled with FUZZ_RUNS (the CI budget fits the default 60 s). */
+export function limitMs(baseMs = 60_000): number {
+  return Math.round(baseMs * Math.max(1, RUN_SCALE));
+}
+
 export interface Tally {
   /** Count one case; `check` throws (an expect) when the case did not end cleanly. */
   case<T>(check: () => T): T;

@@ -54,6 +54,12 @@ describe('TrafficObserver classifies every bad answer', () => {
     expect(r).toMatchObject({ ok: false, kind: 'prometheus_too_large' });
   });
 
+  it('a latency that is finite in seconds but overflows in ms is unobserved, never Infinity (found by the fuzz suite)', async () => {
+    answer = vector([{ metric: { model: 'm', dynamo_namespace: 'ns' }, value: [1, '1e308'] }]);
+    const r = await observe();
+    expect(r.ok && r.observation).toEqual({ num_req: 1e308, isl: 1e308, osl: 1e308, ttft: null, itl: null, request_duration: 1e308 });
+  });
+
   it('a good answer still reads as before', async () => {
     answer = vector([{ metric: { model: 'M', dynamo_namespace: 'ns' }, value: [1, '0.25'] }]);
     const r = await observe();

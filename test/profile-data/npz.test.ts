@@ -174,6 +174,20 @@ describe('bad npz input', () => {
     expect(() => parseNpz(zip, 'bomb.npz')).toThrow(/bomb\.npz: entry 'a\.npy' (declares \d+ bytes, over|inflates to more than) the? ?67108864/);
   });
 
+  it('an entry name with control characters is escaped, so the message stays one line (found by the fuzz suite)', () => {
+    const zip = encodeNpz({ ab: { dtype: '<f8', data: [1, 2] } });
+    // Both copies of the name (local header and central directory) become "a\n".
+    for (let at = zip.indexOf('ab.npy'); at >= 0; at = zip.indexOf('ab.npy', at + 1)) zip[at + 1] = 0x0a;
+    zip[0] = 0x00; // break the local header so the entry name is reported
+    let message = '';
+    try {
+      parseNpz(zip, 'x.npz');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe("x.npz: corrupt local header for entry 'a\\n.npy'.");
+  });
+
   it('reports a missing file as InputError', () => {
     expect(() => readNpz('/nonexistent/raw_data.npz')).toThrow('/nonexistent/raw_data.npz: cannot read the npz file (ENOENT)');
   });
