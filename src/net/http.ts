@@ -96,51 +96,89 @@ function describeError(err: unknown): string {
 }
 
 /** A failure before or during the answer, named by what the caller can do about it. */
-function classify(err: unknown, where: string, deadline: AbortSignal, caller: AbortSignal | undefined, timeoutMs: number, gotHeaders: boolean): HttpError {
+function classify(err: unknown, where: string, caller: AbortSignal | undefined, gotHeaders: boolean): HttpError {
   if (err instanceof HttpError) return err;
   if (caller?.aborted) return new HttpError('cancelled', `${where}: cancelled`);
   const code = errorCode(err);
-  if (deadline.aborted || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new HttpError('timeout', `${where}: no complete answer within ${timeoutMs} ms`);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new HttpError('timeout', `${where}: ${describeError(err)}`);
   }
   if (code && TLS_CODE.test(code)) return new HttpError('tls', `${where}: TLS failed (${describeError(err)}); check the server certificate and the CA bundle`);
   if (gotHeaders) return new HttpError('cut_off', `${where}: connection closed before the answer was complete (${describeError(err)})`);
   return new HttpError('unreachable', `${where}: ${describeError(err)}`);
 }
 
-/** One HTTP call. Resolves with any status; rejects only with HttpError. */
+/**
+ * One HTTP call. Resolves with any status; rejects only with HttpError. Built on undici's
+ * dispatch handler rather than its stream API: the daemon scrapes ten times a second, and a
+ * handler that collects chunks allocates far less than a body stream per answer.
+ */
 export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResponse> {
   const method = opts.method ?? 'GET';
   const where = `${method} ${url}`;
-  // Loading undici is our own start-up cost, not the server's: the deadline starts after it.
-  const [{ request }, dispatcher] = await Promise.all([loadUndici(), dispatcherFor(url.startsWith('https:') ? opts.tls : undefined)]);
-  const deadline = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
-  let gotHeaders = false;
+  let target: URL;
   try {
-    const res = await request(url, { method, headers: opts.headers, body: opts.body, signal, dispatcher });
-    gotHeaders = true;
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-    const declared = Number(headers['content-length']);
-    if (Number.isFinite(declared) && declared > opts.maxBytes) {
-      res.body.destroy();
-      throw new HttpError('too_large', `${where}: answer of ${declared} bytes is over the ${opts.maxBytes}-byte limit`);
-    }
+    target = new URL(url);
+  } catch {
+    throw new HttpError('unreachable', `${where}: not a URL`);
+  }
+  // Loading undici is our own start-up cost, not the server's: the deadline starts after it.
+  const dispatcher = await dispatcherFor(target.protocol === 'https:' ? opts.tls : undefined);
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    let gotHeaders = false;
+    let timedOut = false;
+    let status = 0;
+    let headers: Record<string, string> = {};
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Buffer).length;
-      if (size > opts.maxBytes) {
-        res.body.destroy();
-        throw new HttpError('too_large', `${where}: answer larger than the ${opts.maxBytes}-byte limit`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { status: res.statusCode, headers, body: Buffer.concat(chunks, size).toString('utf8') };
-  } catch (err) {
-    throw classify(err, where, deadline, opts.signal, opts.timeoutMs, gotHeaders);
-  }
+    const finish = (err: HttpError | null, res?: HttpResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onCancel);
+      if (err) reject(err);
+      else resolve(res!);
+    };
+    const fail = (err: HttpError) => {
+      finish(err);
+      controller?.abort(err);
+    };
+    // One deadline for connect, headers and the last byte: a trickling server times out too.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      fail(new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`));
+    }, opts.timeoutMs);
+    const onCancel = () => fail(new HttpError('cancelled', `${where}: cancelled`));
+    if (opts.signal?.aborted) return onCancel();
+    opts.signal?.addEventListener('abort', onCancel, { once: true });
+    dispatcher.dispatch({ origin: target.origin, path: target.pathname + target.search, method, headers: opts.headers, body: opts.body }, {
+      onRequestStart(c) {
+        controller = c;
+        if (settled) c.abort(new HttpError('cancelled', `${where}: cancelled`));
+      },
+      onResponseStart(_c, statusCode, raw) {
+        gotHeaders = true;
+        status = statusCode;
+        headers = {};
+        for (const [k, v] of Object.entries(raw)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+        const declared = Number(headers['content-length']);
+        if (Number.isFinite(declared) && declared > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer of ${declared} bytes is over the ${opts.maxBytes}-byte limit`));
+      },
+      onResponseData(_c, chunk) {
+        size += chunk.length;
+        if (size > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer larger than the ${opts.maxBytes}-byte limit`));
+        else chunks.push(chunk);
+      },
+      onResponseEnd() {
+        finish(null, { status, headers, body: Buffer.concat(chunks, size).toString('utf8') });
+      },
+      onResponseError(_c, err) {
+        finish(timedOut ? new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`) : classify(err, where, opts.signal, gotHeaders));
+      },
+    });
+  });
 }
 
 /** The answer's body as JSON, or why it is not JSON (naming its media type and first bytes). */
