@@ -46,6 +46,19 @@ function topHelp(): string {
   ].join('\n');
 }
 
+/**
+ * A reader that closes our stdout early (`decide ... | head -1`) ends the command with one
+ * sentence and exit 2 instead of an EPIPE stack; the daemon keeps running (its log lines to
+ * stdout are lost, its file log and its scaling are not).
+ */
+function onClosedStdout(name: string): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (name === 'run') return;
+    process.stderr.write(`sla-planner ${name}: stdout was closed before all output was written (${err.code ?? err.message}); output is incomplete.\n`);
+    process.exit(2);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -61,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sla-planner: unknown command '${name}'; expected one of ${Object.keys(COMMANDS).join(', ')}.\n`);
     return 2;
   }
+  onClosedStdout(name);
   try {
     const { command } = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {
