@@ -51,10 +51,16 @@ function topHelp(): string {
  * sentence and exit 2 instead of an EPIPE stack; the daemon keeps running (its log lines to
  * stdout are lost, its file log and its scaling are not).
  */
+let runningCommand = '';
+let stdoutGuarded = false;
 function onClosedStdout(name: string): void {
+  runningCommand = name;
+  // One listener per process, however many commands run in it (tests call main() many times).
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (name === 'run') return;
-    process.stderr.write(`sla-planner ${name}: stdout was closed before all output was written (${err.code ?? err.message}); output is incomplete.\n`);
+    if (runningCommand === 'run') return;
+    process.stderr.write(`sla-planner ${runningCommand}: stdout was closed before all output was written (${err.code ?? err.message}); output is incomplete.\n`);
     process.exit(2);
   });
 }

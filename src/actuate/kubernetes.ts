@@ -251,8 +251,10 @@ export class KubernetesActuator implements Actuator {
   private async discoverVersion(): Promise<void> {
     if (this.o.apiVersion) return;
     try {
-      const group = await this.o.client.call<{ versions?: { version?: string }[] }>('get', '/apis/nvidia.com', 'apigroups');
-      const served = new Set((group.versions ?? []).map((v) => v.version));
+      const group = await this.o.client.call<{ versions?: unknown } | null>('get', '/apis/nvidia.com', 'apigroups');
+      // An answer that is not an APIGroup says nothing about the versions: keep the pinned one.
+      if (!Array.isArray(group?.versions)) return;
+      const served = new Set((group.versions as { version?: unknown }[]).map((v) => v?.version));
       if (served.has('v1beta1')) this.version = 'v1beta1';
       else if (served.has('v1alpha1')) this.version = 'v1alpha1';
       else throw new RuntimeFailure(`the cluster serves no DynamoGraphDeployment version sla-planner reads (nvidia.com serves ${[...served].join(', ') || 'nothing'}); install the Dynamo operator.`);

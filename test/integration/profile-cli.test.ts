@@ -104,6 +104,8 @@ describe('profile data files', () => {
     expect(role.rules).toEqual([
       { apiGroups: ['nvidia.com'], resources: ['dynamographdeployments'], resourceNames: [dgd.metadata.name], verbs: ['get', 'patch'] },
       { apiGroups: ['nvidia.com'], resources: ['dynamographdeploymentscalingadapters/scale'], resourceNames: [`${dgd.metadata.name}-vllmdecodeworker`, `${dgd.metadata.name}-vllmprefillworker`], verbs: ['patch'] },
+      // Events on the DGD: their names are generated, so the rule cannot name them.
+      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name }]);
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });

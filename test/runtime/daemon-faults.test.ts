@@ -21,8 +21,8 @@ const BUSY: TrafficResult = {
 };
 
 const planner: DecisionEngine = {
-  throughputTick: () => ({ prefill: 3, decode: 2, decided: true, reason: { code: 'scale' } }),
-  loadTick: () => { throw new Error('unused'); },
+  decideThroughput: () => ({ prefill: 3, decode: 2, decided: true, reason: { code: 'scale' } }),
+  decideLoad: () => { throw new Error('unused'); },
   state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
 };
 
@@ -68,7 +68,7 @@ describe('daemon fault handling', () => {
     const early = await readyz(daemon);
     expect(early.status).toBe(503);
     expect(early.body).toMatchObject({ environment_connected: false, waiting_for: expect.arrayContaining(['virtual environment state (retrying with back-off)']) });
-    await daemon.throughputTick();
+    await daemon.runThroughputTick();
     expect(daemon.history.at(-1)).toMatchObject({ decided: false, reason: { code: 'environment_unreadable' }, error_kind: 'etcd_unreachable' });
     await new Promise((r) => setTimeout(r, 400));
     const later = await readyz(daemon);
@@ -92,7 +92,7 @@ describe('daemon fault handling', () => {
       apply: async () => ({ status: 'unchanged' }),
     };
     const { daemon, lines } = make(actuator, { httpPort: 0 });
-    for (let i = 0; i < 4; i++) await daemon.throughputTick();
+    for (let i = 0; i < 4; i++) await daemon.runThroughputTick();
     expect(daemon.history.map((r) => r.error_kind ?? null)).toEqual(['k8s_timeout', 'k8s_timeout', 'k8s_unauthorized', null]);
     expect(lines.filter((l) => l.event === 'fault').map((l) => l.fault)).toEqual(['source:k8s_timeout', 'source:k8s_unauthorized']);
     expect(lines.filter((l) => l.event === 'recovered').map((l) => l.fault)).toEqual(['source:k8s_timeout', 'source:k8s_unauthorized']);
@@ -105,8 +105,8 @@ describe('daemon fault handling', () => {
     ];
     const actuator: Actuator = { name: 'stub', init: async () => ({}) as never, view: async () => ({ prefill: 1, decode: 1, ready: true }), apply: async () => outcomes.shift()! };
     const { daemon, lines } = make(actuator, { httpPort: 0 });
-    await daemon.throughputTick();
-    await daemon.throughputTick();
+    await daemon.runThroughputTick();
+    await daemon.runThroughputTick();
     const text = await daemon.metrics.registry.metrics();
     expect(metricValue(text, 'sla_planner_data_source_errors_total', { kind: 'etcd_bad_acknowledgement' })).toBe(1);
     expect(lines.find((l) => l.fault === 'source:etcd_bad_acknowledgement')).toMatchObject({ error: "scaled_decision_id is 'x'" });
