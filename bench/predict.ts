@@ -1,18 +1,18 @@
 // `npm run bench:predict`: one-step-ahead forecast accuracy and cost of every load predictor on
-// the shipped traces (../shared/traces) at 60 s and 180 s intervals, against `constant` measured
+// the shared traces (--traces <dir>, default ../shared/traces) at 60 s and 180 s intervals, against `constant` measured
 // in the same run. Writes bench/results/predict.json and bench/results/predict.md.
 //
 // Targets (issue 4): the best predictor beats constant on sMAPE of the request count by >= 10% on
 // every trace; every predictor's forecast costs < 5 ms at the 95th percentile.
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { plannerConfigSchema, PREDICTORS, type PredictorKind } from '../src/config/schema.js';
 import type { PredictorSettings } from '../src/predict/index.js';
 import { scorePredictor, FORECAST_SERIES, type PredictorScores } from '../src/predict/evaluate.js';
 import { readTrace, bucketTrace, type TraceBucket } from '../src/trace/read.js';
+import { benchDataDir } from './args.js';
 
-const SHARED = resolve(process.env.SHARED_DIR ?? '../shared');
-const TRACE_DIR = join(SHARED, 'traces');
+const TRACE_DIR = benchDataDir('bench:predict', 'traces', join(process.env.SHARED_DIR ?? '../shared', 'traces'), /\.jsonl(\.gz)?$/, 'request traces (.jsonl, .jsonl.gz)');
 const OUT_DIR = resolve('bench/results');
 const INTERVALS_S = [60, 180];
 const MIN_SCORED_INTERVALS = 10;
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     { label: 'prophet w=400', kind: 'prophet', settings: plannerConfigSchema.parse({ prophet_window_size: 400 }) },
   ];
   const rateDir = join(TRACE_DIR, 'rates');
-  for (const file of readdirSync(rateDir).filter((f) => f.endsWith('.csv')).sort()) {
+  for (const file of existsSync(rateDir) ? readdirSync(rateDir).filter((f) => f.endsWith('.csv')).sort() : []) {
     const { buckets, gaps } = rateSeries(join(rateDir, file));
     const row = score(`rates/${file}`, 600, buckets, 0, rateVariants);
     console.log(`rates/${file}: ${buckets.length} ten-minute windows, ${gaps} telemetry gaps dropped`);

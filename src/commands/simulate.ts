@@ -5,6 +5,7 @@ import type { Command } from './types.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
+import { parseLogLevel, predictorNotices, stderrLogger } from '../runtime/log.js';
 import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulations, splitPolicyList, timelineCsv, type SimulationResult } from '../sim/index.js';
 import { VLLM_DEFAULTS } from '../sim/engine.js';
 import type { PoolCounts, SimSummary } from '../sim/types.js';
@@ -53,6 +54,9 @@ Options:
                         finished (upstream's dynamo_frontend_requests_total counts finished
                         requests, so a saturated pool reports its own capacity) or started
                         (offered load, as the newer requests_started_total).
+  --log-level <l>       debug, info, warn (default) or error: predictor notices (the ARIMA
+                        order chosen, a failed forecast) as JSON log lines on stderr, as the
+                        daemon logs them.
   -h, --help            Show this help.
 
 Exit codes: 0 ok, 2 bad input or usage, 1 other failure.`;
@@ -134,7 +138,9 @@ export const command: Command = {
       'num-req-source': { type: 'string' },
       'max-num-seqs': { type: 'string' },
       'kv-watermark': { type: 'string' },
+      'log-level': { type: 'string' },
     });
+    const logger = stderrLogger(parseLogLevel('simulate', values['log-level'], 'warn'));
     const configSource = requireFlag('simulate', 'config', values.config);
     const profileDir = requireFlag('simulate', 'profile-dir', values['profile-dir']);
     const tracePath = requireFlag('simulate', 'trace', values.trace);
@@ -187,6 +193,7 @@ export const command: Command = {
       maxNumSeqs,
       kvWatermark,
       onProgress,
+      log: predictorNotices(logger),
     });
     if (onProgress) process.stderr.write('\r\x1b[K');
     const output = results.length === 1 ? results[0].summary : comparison(results);

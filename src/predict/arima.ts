@@ -18,7 +18,7 @@
 // - The order is re-selected each time the window has turned over (every REFIT_WINDOW new points):
 //   an order chosen on the first dozen points of a deployment, as the original keeps forever,
 //   does not fit a diurnal day. The log1p switch stays permanent, as in the original.
-import type { LoadPredictor } from './types.js';
+import type { LoadPredictor, PredictorLog } from './types.js';
 import { IdleSkipIntake } from './intake.js';
 import { ArimaFit, minPointsFor, selectOrder, type ArimaOrder } from './arima-order.js';
 
@@ -35,7 +35,7 @@ export const REFIT_EVERY = 4;
 
 export interface ArimaSettings {
   log1p: boolean;
-  log?: (message: string) => void;
+  log?: PredictorLog;
   refitWindow?: number;
   refitEvery?: number;
 }
@@ -50,7 +50,7 @@ export class ArimaPredictor implements LoadPredictor {
   private readonly raw: number[] = [];
   private readonly window: number;
   private readonly refitEvery: number;
-  private readonly log: (message: string) => void;
+  private readonly log: PredictorLog;
   private order: ArimaOrder | undefined;
   private fit: ArimaFit | undefined;
   private useLog1p: boolean;
@@ -133,7 +133,7 @@ export class ArimaPredictor implements LoadPredictor {
       // first time and then every 100th.
       this.replaceFit(undefined);
       if (this.failures++ % 100 === 0) {
-        this.log(`arima: forecast failed (${err instanceof Error ? err.message : String(err)}); using the last value (failure ${this.failures})`);
+        this.log(`arima: forecast failed (${err instanceof Error ? err.message : String(err)}); using the last value (failure ${this.failures})`, 'warn');
       }
       return this.lastValue();
     }
