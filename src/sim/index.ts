@@ -17,7 +17,9 @@ import type { EngineLatencyModel, PoolCounts, SimPolicy, TraceRequest } from './
 
 export { simulate, simulateBatches, Simulation, DEFAULT_COLD_START_S } from './simulator.js';
 export type { SimulationResult, SimulationOptions } from './simulator.js';
-export { timelineCsv, reportHtml } from './report.js';
+export type { ScaleEvent } from './types.js';
+export { timelineCsv, eventsCsv } from './report.js';
+export { comparisonReportHtml, type ReportRun } from './comparison.js';
 
 export interface Interpolators {
   prefill: PrefillInterpolator;
