@@ -5,6 +5,7 @@
 //   idle: default intervals (throughput every 180 s, no load scaling), so after the first probe
 //         nothing is due: RSS and peak RSS at --idle-s, CPU per second over the --window-s after it
 //         (after start-up has settled: V8 compacts the heap ~15 s after the last allocation burst).
+//   idle kubernetes: the same, as the DGD sidecar (the DGD read over HTTP from a stand-in API server).
 //   busy: throughput every 2 s, load every 1 s with 10 router scrapes per interval: CPU per tick.
 // Targets (issue 16): idle RSS < 60 MB and idle CPU < 1 ms/s with default node flags.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import { benchFlag, benchNumber } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -50,8 +52,16 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   throw new Error('timed out waiting for /readyz');
 }
 
-/** Prometheus API + router /metrics stand-in: fixed busy traffic, two workers. */
+/** config/deploy/dgd.yaml as the API server would answer it: Ready, every service at its replicas. */
+function deployedDgd(): Record<string, unknown> {
+  const dgd = parseAllDocuments(readFileSync(join(ROOT, 'config/deploy/dgd.yaml'), 'utf8')).map((d) => d.toJS()).find((d) => d?.kind === 'DynamoGraphDeployment');
+  const services = Object.fromEntries(Object.entries(dgd.spec.services as Record<string, { replicas?: number }>).map(([k, v]) => [k, { availableReplicas: v.replicas ?? 1, readyReplicas: v.replicas ?? 1 }]));
+  return { ...dgd, metadata: { ...dgd.metadata, namespace: 'bench', resourceVersion: '1' }, status: { conditions: [{ type: 'Ready', status: 'True' }], services } };
+}
+
+/** Prometheus API + router /metrics + Kubernetes API stand-in: fixed busy traffic, two workers, one DGD. */
 function fakeUpstream(): Promise<Server> {
+  const dgd = JSON.stringify(deployedDgd());
   const values: Record<string, string> = { time_to_first_token: '0.12', inter_token_latency: '0.02', requests_total: '80', request_duration: '3.1', input_sequence: '3000', output_sequence: '150' };
   const gauges = [
     'dynamo_frontend_worker_active_prefill_tokens{worker_id="p1",dp_rank="0",worker_type="prefill"} 1200',
@@ -63,6 +73,7 @@ function fakeUpstream(): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(gauges);
+    if (url.pathname.startsWith('/apis/')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(dgd);
     const q = url.searchParams.get('query') ?? '';
     const hit = Object.entries(values).find(([k]) => q.includes(k));
     const result = hit ? [{ metric: { model: 'm', dynamo_namespace: 'bench' }, value: [Date.now() / 1000, hit[1]] }] : [];
@@ -92,9 +103,9 @@ interface Measure { readyMs: number; rssMb: number; peakRssMb: number; cpuMsPerS
  * Start `args` (a node script listening on `port`), wait for /readyz, then measure: RSS and peak
  * RSS at `atS` seconds after start, CPU over the `windowS` after that, one /metrics scrape after.
  */
-async function measure(args: string[], port: number, atS: number, windowS: number): Promise<Measure> {
+async function measure(args: string[], port: number, atS: number, windowS: number, env: NodeJS.ProcessEnv = process.env): Promise<Measure> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
   const base = `http://127.0.0.1:${port}`;
   await until(async () => (await fetch(`${base}/readyz`)).status === 200, 15_000);
   const readyMs = performance.now() - t0;
@@ -127,12 +138,19 @@ async function main() {
   const samples = 10;
   writeFileSync(busyCfg, JSON.stringify({ ...common, throughput_adjustment_interval: throughputS, enable_load_scaling: true, load_adjustment_interval: loadS, load_metric_samples: samples, load_router_metrics_url: `${base}/metrics` }));
   const run = (cfg: string, port: number) => [CLI, 'run', '--config', cfg, '--metrics-port', String(port), '--decisions-out', '/dev/null'];
+  // The kubernetes environment (the DGD sidecar): the DGD read and patched over HTTP.
+  const k8sCfg = join(dir, 'idle-k8s.json');
+  writeFileSync(k8sCfg, JSON.stringify({ ...common, environment: 'kubernetes', model_name: null, prefill_engine_num_gpu: null, decode_engine_num_gpu: null }));
+  writeFileSync(join(dir, 'token'), 'bench');
+  writeFileSync(join(dir, 'namespace'), 'bench');
+  const k8sEnv = { ...process.env, SLA_PLANNER_K8S_API_URL: base, SLA_PLANNER_K8S_TOKEN_FILE: join(dir, 'token'), SLA_PLANNER_K8S_NAMESPACE_FILE: join(dir, 'namespace'), DYN_PARENT_DGD_K8S_NAME: 'llama-disagg' };
 
-  // The baseline and the idle daemon run side by side (both idle); the busy daemon after them.
-  const [bp, ip, sp] = [await freePort(), await freePort(), await freePort()];
-  const [baseline, idle] = await Promise.all([
+  // The baseline and the idle daemons run side by side (all idle); the busy daemon after them.
+  const [bp, ip, kp, sp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [baseline, idle, idleK8s] = await Promise.all([
     measure(['-e', `require('http').createServer((q,s)=>s.end('ok')).listen(${bp},'127.0.0.1')`], bp, IDLE_S, WINDOW_S),
     measure(run(idleCfg, ip), ip, IDLE_S, WINDOW_S),
+    measure(run(k8sCfg, kp), kp, IDLE_S, WINDOW_S, k8sEnv),
   ]);
   const busy = process.argv.includes('--idle-only') ? undefined : await measure(run(busyCfg, sp), sp, 1, BUSY_S);
   upstream.close();
@@ -146,22 +164,28 @@ async function main() {
   row('  RSS', idle.rssMb, baseline.rssMb, 'MB');
   row('  peak RSS', idle.peakRssMb, baseline.peakRssMb, 'MB');
   row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idle.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+  console.log(`idle kubernetes environment (stand-in API server), at ${IDLE_S} s:`);
+  row('  start-up to ready', idleK8s.readyMs, baseline.readyMs, 'ms', 0);
+  row('  RSS', idleK8s.rssMb, baseline.rssMb, 'MB');
+  row('  peak RSS', idleK8s.peakRssMb, baseline.peakRssMb, 'MB');
+  row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idleK8s.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
   const ticks = BUSY_S / throughputS + BUSY_S / loadS;
   if (busy) {
-  console.log(`busy (throughput every ${throughputS} s, load every ${loadS} s with ${samples} router scrapes per interval), ${BUSY_S} s:`);
-  row('  start-up to ready', busy.readyMs, baseline.readyMs, 'ms', 0);
-  row('  RSS', busy.rssMb, baseline.rssMb, 'MB');
-  row('  CPU per second', busy.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
-  console.log(`  CPU per tick (${ticks} ticks and ${(BUSY_S / loadS) * samples} router scrapes in ${BUSY_S} s): ${((busy.cpuMsPerS * BUSY_S) / ticks).toFixed(2)} ms`);
+    console.log(`busy (throughput every ${throughputS} s, load every ${loadS} s with ${samples} router scrapes per interval), ${BUSY_S} s:`);
+    row('  start-up to ready', busy.readyMs, baseline.readyMs, 'ms', 0);
+    row('  RSS', busy.rssMb, baseline.rssMb, 'MB');
+    row('  CPU per second', busy.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+    console.log(`  CPU per tick (${ticks} ticks and ${(BUSY_S / loadS) * samples} router scrapes in ${BUSY_S} s): ${((busy.cpuMsPerS * BUSY_S) / ticks).toFixed(2)} ms`);
   }
-  console.log(`SIGTERM to exit: ${idle.stopMs.toFixed(0)} ms (exit code ${idle.exitCode})${busy ? `, busy ${busy.stopMs.toFixed(0)} ms (exit code ${busy.exitCode})` : ''}`);
+  console.log(`SIGTERM to exit: ${idle.stopMs.toFixed(0)} ms (exit code ${idle.exitCode}), kubernetes ${idleK8s.stopMs.toFixed(0)} ms (exit code ${idleK8s.exitCode})${busy ? `, busy ${busy.stopMs.toFixed(0)} ms (exit code ${busy.exitCode})` : ''}`);
   // The standard process metrics must still be there (collected when scraped).
   const standard = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info'];
   const missing = standard.filter((name) => !idle.metrics.includes(`\n${name}`));
   console.log(`standard process metrics on /metrics: ${missing.length ? `MISSING ${missing.join(', ')}` : 'present'}`);
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
-  console.log(`targets: idle RSS < ${TARGET.idleRssMb} MB ${verdict(idle.rssMb < TARGET.idleRssMb)}; idle CPU < ${TARGET.idleCpuMsPerS} ms/s ${verdict(idle.cpuMsPerS < TARGET.idleCpuMsPerS)}`);
-  if (missing.length || idle.exitCode !== 0 || (busy && busy.exitCode !== 0)) process.exitCode = 1;
+  const targets = (m: Measure) => `RSS < ${TARGET.idleRssMb} MB ${verdict(m.rssMb < TARGET.idleRssMb)}, CPU < ${TARGET.idleCpuMsPerS} ms/s ${verdict(m.cpuMsPerS < TARGET.idleCpuMsPerS)}`;
+  console.log(`targets, idle virtual: ${targets(idle)}; idle kubernetes: ${targets(idleK8s)}`);
+  if (missing.length || idle.exitCode !== 0 || idleK8s.exitCode !== 0 || (busy && busy.exitCode !== 0)) process.exitCode = 1;
 }
 
 main().catch((err) => {

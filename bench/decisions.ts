@@ -15,7 +15,7 @@ import { benchFlag, benchNumber } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..'); // dist/bench -> repo root
-const profileDir = benchFlag('profile-dir') ?? resolve(repo, '..', 'shared', 'fixtures', 'h100', 'llama-3.1-8b', 'configmap');
+const profileDir = benchFlag('profile-dir') ?? resolve(repo, 'test', 'fixtures', 'h100', 'llama-3.1-8b', 'configmap');
 const LOAD_DECISIONS = benchNumber('bench/decisions', 'load-decisions', 1_000_000, { integer: true, min: 1 });
 
 setFlagsFromString('--expose-gc');
@@ -95,8 +95,8 @@ console.log(`decision benchmark (profile ${profileDir}; node ${process.version})
 const RECOMMENDED = { prefill_sizing: 'queueing', num_req_source: 'started', scale_down_window: 3, forecast_quantile: 0.9 };
 for (const [predictor, correction, extra] of [['constant', false, {}], ['constant', true, {}], ['kalman', true, {}], ['kalman', false, RECOMMENDED]] as const) {
   const planner = thptPlanner(predictor, correction, extra);
-  timeEach(2000, (i) => planner.throughputTick(observations[i % observations.length], current)); // warm-up
-  const t = quantiles(timeEach(N_THPT, (i) => planner.throughputTick(observations[i % observations.length], current)));
+  timeEach(2000, (i) => planner.decideThroughput(observations[i % observations.length], current)); // warm-up
+  const t = quantiles(timeEach(N_THPT, (i) => planner.decideThroughput(observations[i % observations.length], current)));
   const label = `${predictor}${correction ? ', correction' : ''}${extra === RECOMMENDED ? ', queueing sizing + forecast quantile' : ''}`;
   report(`throughput tick (${label})`, t, baselineThpt, 1);
 }
@@ -146,17 +146,17 @@ const baselineLoad = quantiles(
   }),
 );
 const loadPlanner = new Planner({ config: loadConfig });
-timeEach(5000, (i) => loadPlanner.loadTick(windows[i % windows.length], loadCurrent));
-const loadTimes = quantiles(timeEach(50_000, (i) => loadPlanner.loadTick(windows[i % windows.length], loadCurrent)));
+timeEach(5000, (i) => loadPlanner.decideLoad(windows[i % windows.length], loadCurrent));
+const loadTimes = quantiles(timeEach(50_000, (i) => loadPlanner.decideLoad(windows[i % windows.length], loadCurrent)));
 report(`load tick (${WORKERS}+${WORKERS} workers, ${loadConfig.load_metric_samples} scrapes)`, loadTimes, baselineLoad, 0.2);
 
 // --- memory over 1e6 load decisions ------------------------------------------------------------
 const memPlanner = new Planner({ config: loadConfig });
-for (let i = 0; i < 10_000; i++) memPlanner.loadTick(windows[i % windows.length], loadCurrent);
+for (let i = 0; i < 10_000; i++) memPlanner.decideLoad(windows[i % windows.length], loadCurrent);
 gc();
 const before = process.memoryUsage().heapUsed;
 const t0 = process.hrtime.bigint();
-for (let i = 0; i < LOAD_DECISIONS; i++) memPlanner.loadTick(windows[i % windows.length], loadCurrent);
+for (let i = 0; i < LOAD_DECISIONS; i++) memPlanner.decideLoad(windows[i % windows.length], loadCurrent);
 const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
 gc();
 const after = process.memoryUsage().heapUsed;

@@ -3,6 +3,7 @@
 // that `run` starts fast and `--help` never loads the heavy parts.
 import { InputError, errorMessage } from './util/errors.js';
 import type { Command } from './commands/types.js';
+import { VERSION } from './util/version.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   validate: { summary: 'Check a PlannerConfig (and profile data) and print the effective config', load: () => import('./commands/validate.js') },
@@ -45,6 +46,25 @@ function topHelp(): string {
   ].join('\n');
 }
 
+/**
+ * A reader that closes our stdout early (`decide ... | head -1`) ends the command with one
+ * sentence and exit 2 instead of an EPIPE stack; the daemon keeps running (its log lines to
+ * stdout are lost, its file log and its scaling are not).
+ */
+let runningCommand = '';
+let stdoutGuarded = false;
+function onClosedStdout(name: string): void {
+  runningCommand = name;
+  // One listener per process, however many commands run in it (tests call main() many times).
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (runningCommand === 'run') return;
+    process.stderr.write(`sla-planner ${runningCommand}: stdout was closed before all output was written (${err.code ?? err.message}); output is incomplete.\n`);
+    process.exit(2);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -52,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    process.stdout.write('sla-planner 0.1.0\n');
+    process.stdout.write(`sla-planner ${VERSION}\n`);
     return 0;
   }
   const entry = COMMANDS[name];
@@ -60,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sla-planner: unknown command '${name}'; expected one of ${Object.keys(COMMANDS).join(', ')}.\n`);
     return 2;
   }
+  onClosedStdout(name);
   try {
     const { command } = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {

@@ -122,3 +122,65 @@ export function readyReplicas(dgd: Dgd, service: string): number {
 export function specReplicas(dgd: Dgd, service: string): number {
   return dgd.spec?.services?.[service]?.replicas ?? 0;
 }
+
+// ---------------------------------------------------------------- nvidia.com/v1beta1
+
+export type DgdApiVersion = 'v1alpha1' | 'v1beta1';
+
+interface V1beta1Container { name?: string; args?: unknown[]; resources?: { limits?: Record<string, unknown>; requests?: Record<string, unknown> } }
+
+export interface V1beta1Component {
+  name: string;
+  /** frontend | worker | prefill | decode | planner | epp (prefill and decode replace subComponentType). */
+  type?: string;
+  replicas?: number;
+  scalingAdapter?: unknown;
+  podTemplate?: { spec?: { containers?: V1beta1Container[] } };
+  [k: string]: unknown;
+}
+
+export interface DgdV1beta1 {
+  apiVersion?: string;
+  metadata?: Dgd['metadata'];
+  spec?: { components?: V1beta1Component[]; [k: string]: unknown };
+  status?: { conditions?: { type?: string; status?: string }[]; components?: NonNullable<Dgd['status']>['services'] };
+}
+
+function gpuOf(values: Record<string, unknown> | undefined): string | number | undefined {
+  const v = values?.['nvidia.com/gpu'];
+  return typeof v === 'string' || typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * A v1beta1 DGD seen through the v1alpha1 shape the readers above use: components keyed by name,
+ * type prefill/decode as subComponentType, the main container's GPU limit and args.
+ */
+export function fromV1beta1(dgd: DgdV1beta1): Dgd {
+  const components = Array.isArray(dgd.spec?.components) ? dgd.spec!.components! : [];
+  const services: Record<string, DgdService> = {};
+  for (const c of components) {
+    if (!c || typeof c.name !== 'string') continue;
+    const containers = c.podTemplate?.spec?.containers ?? [];
+    const main = containers.find((k) => k?.name === 'main') ?? containers[0];
+    const pool = c.type === 'prefill' || c.type === 'decode' ? c.type : undefined;
+    const limit = gpuOf(main?.resources?.limits);
+    const request = gpuOf(main?.resources?.requests);
+    services[c.name] = {
+      componentType: pool ? 'worker' : c.type,
+      ...(pool && { subComponentType: pool }),
+      ...(c.replicas !== undefined && { replicas: c.replicas }),
+      ...((limit !== undefined || request !== undefined) && { resources: { limits: { gpu: limit }, requests: { gpu: request } } }),
+      extraPodSpec: { mainContainer: { args: (main?.args ?? []).map(String) } },
+    };
+  }
+  return {
+    metadata: dgd.metadata,
+    spec: { services },
+    status: { conditions: dgd.status?.conditions, services: dgd.status?.components },
+  };
+}
+
+/** Index of a component in spec.components, for a JSON Patch; -1 when absent. */
+export function componentIndex(dgd: DgdV1beta1, name: string): number {
+  return (dgd.spec?.components ?? []).findIndex((c) => c?.name === name);
+}

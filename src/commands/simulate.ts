@@ -5,16 +5,19 @@ import type { Command } from './types.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
-import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulation, timelineCsv } from '../sim/index.js';
-import { readTrace } from '../trace/read.js';
-import type { PoolCounts } from '../sim/types.js';
+import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulations, splitPolicyList, timelineCsv, type SimulationResult } from '../sim/index.js';
+import { VLLM_DEFAULTS } from '../sim/engine.js';
+import type { PoolCounts, SimSummary } from '../sim/types.js';
 
 const usage = `Usage: sla-planner simulate --config <file> --profile-dir <dir> --trace <file> [options]
 
-Replays a request trace against a model of the deployment built from profile data, with a scaling
+Replays a request trace against a model of the deployment built from profile data (vLLM's
+scheduler: KV in blocks of 16 tokens, preemption and recompute at saturation), with a scaling
 policy in the loop, and prints a JSON summary on stdout: requests, sla_attainment (fraction of
-requests meeting both the TTFT and the ITL target), ttft_ms and itl_ms (mean, p50, p90, p99),
-gpu_hours, gpus (mean, max), scale_up/scale_down counts, dropped and unfinished requests.
+requests meeting both the TTFT and the ITL target), feasible_sla_attainment (over the requests
+that meet both alone on an idle engine), infeasible counts, ttft_ms and itl_ms (mean, p50, p90,
+p99), gpu_hours, gpus (mean, max), scale_up/scale_down counts, preemptions, dropped and
+unfinished requests. With several policies: {"comparison": [one row per policy], "summaries"}.
 
 Options:
   --config <X>          PlannerConfig file (.json/.yaml) or inline JSON: SLA targets, mode,
@@ -23,12 +26,18 @@ Options:
                         prefill_raw_data.json / decode_raw_data.json).
   --trace <file>        JSONL {"t","isl","osl"} (t in s), Mooncake JSONL (timestamp in ms,
                         input_length, output_length) or Azure LLM inference CSV; gzip detected.
-  --policy <p>          ${POLICY_HELP}.
+  --policy <p>[,<p>...] ${POLICY_HELP}.
                         Default: planner (the config's scaling modes, the daemon's decision code).
+                        A comma-separated list runs each policy on the same trace (exec: last).
+                        clairvoyant knows the trace ahead and asks, a cold start early, for what
+                        each moment's work needs; lower_bound_gpu_hours bounds any policy serving
+                        every feasible request within the SLA.
                         exec:<command> runs <command> in a shell, writes one observation per
                         throughput interval as a JSON line on its stdin (the 'decide' input format)
-                        and reads one line {"prefill": n, "decode": n} back (null = keep).
-  --out <dir>           Also write <dir>/timeline.csv and <dir>/report.html (charts, no network).
+                        and reads one line {"prefill": n, "decode": n} back (null = keep); answers
+                        over the GPU budget are clamped and counted.
+  --out <dir>           Also write <dir>/timeline.csv and <dir>/report.html (charts, no network);
+                        with several policies, one subdirectory per policy.
   --start <s>           Skip the trace before <s> seconds (the slice is re-based to 0).
   --duration <s>        Simulate <s> seconds of the trace from --start.
   --load-scale <x>      Multiply the arrival rate by x, keeping its shape over time (seeded
@@ -37,6 +46,8 @@ Options:
   --seed <n>            Seed of the thinning/replication (default 1). Runs are deterministic.
   --cold-start <s>      Seconds before a new replica serves (default ${DEFAULT_COLD_START_S}).
   --initial <p>,<d>     Replicas at t = 0 for planner/hpa/exec (default min_endpoint each).
+  --max-num-seqs <n>    vLLM's max_num_seqs per decode engine (default ${VLLM_DEFAULTS.maxNumSeqs}).
+  --kv-watermark <f>    Share of KV blocks vLLM keeps free when admitting (default 0: off).
   --predictor <name>    Override the config's load_predictor (constant, arima, kalman, prophet).
   --num-req-source <s>  What the planner's num_req counts (default: the config's num_req_source):
                         finished (upstream's dynamo_frontend_requests_total counts finished
@@ -51,6 +62,24 @@ function parseInitial(raw: string | undefined): PoolCounts | undefined {
   const m = /^(\d+),(\d+)$/.exec(raw.trim());
   if (!m) throw new InputError(`--initial must be <prefill>,<decode> (e.g. 1,2), got '${raw}'.`);
   return { prefill: Number(m[1]), decode: Number(m[2]) };
+}
+
+/** One row per policy, the figures to compare side by side; GPU-hours also as a multiple of the clairvoyant's. */
+function comparison(results: SimulationResult[]): { comparison: Array<Record<string, unknown>>; summaries: SimSummary[] } {
+  const clairvoyant = results.find((r) => r.summary.policy.startsWith('clairvoyant'))?.summary;
+  const rows = results.map(({ summary: s }) => ({
+    policy: s.policy,
+    sla_attainment: s.sla_attainment,
+    feasible_sla_attainment: s.feasible_sla_attainment,
+    gpu_hours: s.gpu_hours,
+    gpu_hours_vs_clairvoyant: clairvoyant && clairvoyant.gpu_hours > 0 ? s.gpu_hours / clairvoyant.gpu_hours : null,
+    gpu_hours_vs_lower_bound: clairvoyant && clairvoyant.policy_details.lower_bound_gpu_hours > 0 ? s.gpu_hours / clairvoyant.policy_details.lower_bound_gpu_hours : null,
+    ttft_p99_ms: s.ttft_ms.p99,
+    itl_p99_ms: s.itl_ms.p99,
+    preemptions: s.preemptions,
+    scale_events: s.scale_up + s.scale_down,
+  }));
+  return { comparison: rows, summaries: results.map((r) => r.summary) };
 }
 
 function loadSimConfig(source: string, predictor: string | undefined) {
@@ -103,11 +132,13 @@ export const command: Command = {
       initial: { type: 'string' },
       predictor: { type: 'string' },
       'num-req-source': { type: 'string' },
+      'max-num-seqs': { type: 'string' },
+      'kv-watermark': { type: 'string' },
     });
     const configSource = requireFlag('simulate', 'config', values.config);
     const profileDir = requireFlag('simulate', 'profile-dir', values['profile-dir']);
     const tracePath = requireFlag('simulate', 'trace', values.trace);
-    const policy = values.policy ?? 'planner';
+    const policies = splitPolicyList(values.policy ?? 'planner');
     const shaping = {
       startS: numberFlag('simulate', 'start', values.start, { min: 0 }),
       durationS: numberFlag('simulate', 'duration', values.duration),
@@ -120,6 +151,9 @@ export const command: Command = {
     }
     const coldStartS = numberFlag('simulate', 'cold-start', values['cold-start'], { min: 0 });
     const initial = parseInitial(values.initial);
+    const maxNumSeqs = numberFlag('simulate', 'max-num-seqs', values['max-num-seqs'], { integer: true, min: 1 });
+    const kvWatermark = numberFlag('simulate', 'kv-watermark', values['kv-watermark'], { min: 0 });
+    if (kvWatermark !== undefined && !(kvWatermark < 1)) throw new InputError(`--kv-watermark must be a share of the KV cache in [0, 1), got '${kvWatermark}'.`);
     const numReqFlag = values['num-req-source'];
     if (numReqFlag !== undefined && numReqFlag !== 'finished' && numReqFlag !== 'started') {
       throw new InputError(`--num-req-source must be finished or started, got '${numReqFlag}'.`);
@@ -139,31 +173,38 @@ export const command: Command = {
     const numReqSource = numReqFlag ?? config.num_req_source;
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const interpolators = loadInterpolators(profileDir);
-    const trace = readTrace(tracePath);
     const totalS = shaping.durationS !== undefined ? shaping.durationS / (shaping.speedup ?? 1) : undefined;
     const onProgress = progressBar(totalS);
-    const { summary, timeline } = await runSimulation({
+    const results = await runSimulations({
       config,
       interpolators,
-      trace,
-      policy,
+      trace: tracePath,
+      policies,
       shaping,
       coldStartS,
       initial,
       numReqSource,
+      maxNumSeqs,
+      kvWatermark,
       onProgress,
     });
     if (onProgress) process.stderr.write('\r\x1b[K');
-    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    const output = results.length === 1 ? results[0].summary : comparison(results);
+    process.stdout.write(JSON.stringify(output, null, 2) + '\n');
     if (values.out) {
+      const written: string[] = [];
       try {
-        mkdirSync(values.out, { recursive: true });
-        writeFileSync(join(values.out, 'timeline.csv'), timelineCsv(timeline));
-        writeFileSync(join(values.out, 'report.html'), reportHtml({ summary, timeline, trace: tracePath, profileDir }));
+        for (const { summary, timeline } of results) {
+          const dir = results.length === 1 ? values.out : join(values.out, summary.policy.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80));
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, 'timeline.csv'), timelineCsv(timeline));
+          writeFileSync(join(dir, 'report.html'), reportHtml({ summary, timeline, trace: tracePath, profileDir }));
+          written.push(join(dir, 'timeline.csv'), join(dir, 'report.html'));
+        }
       } catch (err) {
         throw new InputError(`--out ${values.out}: cannot write the report (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); pass a writable directory.`);
       }
-      process.stderr.write(`wrote ${join(values.out, 'timeline.csv')} and ${join(values.out, 'report.html')}\n`);
+      process.stderr.write(`wrote ${written.join(', ')}\n`);
     }
     return 0;
   },

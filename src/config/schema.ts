@@ -17,6 +17,7 @@ export const SWEEPING_MODES = ['none', 'rapid', 'thorough'] as const;
 export const METRICS_SOURCES = ['frontend', 'router'] as const;
 export const PREFILL_SIZINGS = ['throughput', 'queueing'] as const;
 export const NUM_REQ_SOURCES = ['finished', 'started'] as const;
+export const PLANNER_METRIC_NAMES = ['both', 'planner', 'dynamo_planner'] as const;
 
 export type Mode = (typeof MODES)[number];
 export type Backend = (typeof BACKENDS)[number];
@@ -152,6 +153,14 @@ export const plannerConfigSchema = z.object({
     .describe('sla-planner extension: intervals of observed / forecast ratios kept for forecast_quantile.'),
   scale_down_window: int().positive().default(1)
     .describe('sla-planner extension: a throughput decision may not go below the highest count planned over this many intervals (scale-up is immediate); 1 = upstream.'),
+
+  // --- sla-planner: what the daemon reports about itself ---
+  planner_metric_names: z.enum(PLANNER_METRIC_NAMES).default('both')
+    .describe('Names of the planner gauges on /metrics: planner (the pinned planner:* names), dynamo_planner (the newer dynamo_planner_* names) or both.'),
+  kubernetes_events: z.boolean().default(true)
+    .describe('kubernetes: record an events.k8s.io/v1 Event on the DGD for each scaling, each hold episode and each failed write (repeats aggregated into a series); needs create and patch on events. Never in a dry run.'),
+  dgd_decision_annotation: z.boolean().default(true)
+    .describe('kubernetes: write the last decision (loop, targets, reason, binding) to the DGD annotation sla-planner.io/last-decision whenever it changes. Never in a dry run.'),
 });
 
 export type PlannerConfigInput = z.input<typeof plannerConfigSchema>;

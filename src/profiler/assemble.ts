@@ -1,19 +1,14 @@
 // What the original profiler's last step produces for a planner deployment: the planner-config and
-// planner-profile-data ConfigMaps and a DynamoGraphDeployment (v1alpha1) with prefill and decode
-// workers at the chosen parallelism and the planner as a service mounting both ConfigMaps.
+// planner-profile-data ConfigMaps and a DynamoGraphDeployment (the one template, dgd-template.ts)
+// with prefill and decode workers at the chosen parallelism and the planner mounting both ConfigMaps.
 import { createHash } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import { plannerConfigSchema } from '../config/schema.js';
 import type { DecodeSweep, PrefillSweep } from './sweep.js';
 import type { ModelShape } from './types.js';
+import { PLANNER_CONFIG_KEY, PROFILE_DATA_MOUNT, plannerRbac, vllmDisaggDgd, workerServiceNames } from './dgd-template.js';
 
-/** Placeholder until the project publishes an image; replace with your registry's tag. */
-export const PLANNER_IMAGE = 'ghcr.io/sla-planner/sla-planner:0.1.0';
-/** Placeholder tag, as in Dynamo's own example DGDs. */
-export const DEFAULT_RUNTIME_IMAGE = 'nvcr.io/nvidia/ai-dynamo/vllm-runtime:my-tag';
-export const PLANNER_CONFIG_MOUNT = '/workspace/planner_config';
-export const PROFILE_DATA_MOUNT = '/workspace/profiling_results';
-export const PLANNER_CONFIG_KEY = 'planner_config.json';
+export { DEFAULT_RUNTIME_IMAGE, PLANNER_CONFIG_KEY, PLANNER_CONFIG_MOUNT, PLANNER_IMAGE, PLANNER_SERVICE_ACCOUNT, PROFILE_DATA_MOUNT, plannerRbac } from './dgd-template.js';
 
 export interface AssemblyInput {
   model: ModelShape;
@@ -27,6 +22,10 @@ export interface AssemblyInput {
   itlMs: number;
   prefill: PrefillSweep;
   decode: DecodeSweep;
+  /** PlannerConfig keys from a DGDR's features.planner, applied over the defaults below. */
+  plannerOverrides?: Record<string, unknown>;
+  /** Written as metric_pulling_prometheus_ssl_verify: true unless the user asked otherwise. */
+  prometheusSslVerify: boolean;
 }
 
 /** Python's repr of a float, so the JSON matches json.dumps byte for byte on typical values. */
@@ -87,11 +86,15 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     model_name: a.model.hfId,
     pre_deployment_sweeping_mode: 'rapid',
     enable_throughput_scaling: true,
+    ...a.plannerOverrides,
+    // What the profile measured wins over the request: the data, its GPUs per engine and the SLA.
     prefill_engine_num_gpu: a.prefillTp,
     decode_engine_num_gpu: a.decodeTp,
     profile_results_dir: PROFILE_DATA_MOUNT,
     ttft: a.ttftMs,
     itl: a.itlMs,
+    // The schema's default is the original's (no verification); a generated deployment verifies.
+    metric_pulling_prometheus_ssl_verify: a.prometheusSslVerify,
   }) as Record<string, unknown>;
 }
 
@@ -100,25 +103,10 @@ export interface Assembly {
   plannerConfigMap: Record<string, unknown>;
   profileDataConfigMap: Record<string, unknown>;
   dgd: Record<string, unknown>;
-  /** Multi-document YAML: [planner-config, planner-profile-data, DGD], ready for kubectl apply. */
+  /** ServiceAccount, Role and RoleBinding of the planner, limited to this DGD and its adapters. */
+  rbac: Record<string, unknown>[];
+  /** Multi-document YAML: [planner-config, planner-profile-data, DGD, ServiceAccount, Role, RoleBinding], ready for kubectl apply. */
   finalConfigYaml: string;
-}
-
-function worker(a: AssemblyInput, role: 'prefill' | 'decode'): Record<string, unknown> {
-  const tp = role === 'prefill' ? a.prefillTp : a.decodeTp;
-  const args = ['-m', 'dynamo.vllm', '--model', a.model.hfId, '--tensor-parallel-size', String(tp)];
-  if (a.maxContextLength < a.model.maxContextLength) args.push('--max-model-len', String(a.maxContextLength));
-  if (role === 'prefill') args.push('--disaggregation-mode', 'prefill', '--kv-transfer-config', '{"kv_connector":"NixlConnector","kv_role":"kv_both"}');
-  return {
-    envFromSecret: 'hf-token-secret',
-    componentType: 'worker',
-    subComponentType: role,
-    replicas: 1,
-    resources: { limits: { gpu: String(tp) } },
-    extraPodSpec: {
-      mainContainer: { image: a.runtimeImage, workingDir: '/workspace/examples/backends/vllm', command: ['python3'], args },
-    },
-  };
 }
 
 export function assemble(a: AssemblyInput): Assembly {
@@ -134,37 +122,12 @@ export function assemble(a: AssemblyInput): Assembly {
     metadata: { name: dataName },
     data: { 'prefill_raw_data.json': prefill, 'decode_raw_data.json': decode },
   };
-  const dgd = {
-    apiVersion: 'nvidia.com/v1alpha1',
-    kind: 'DynamoGraphDeployment',
-    metadata: { name: dnsLabel(a.deploymentName) },
-    spec: {
-      backendFramework: 'vllm',
-      services: {
-        Frontend: { componentType: 'frontend', replicas: 1, extraPodSpec: { mainContainer: { image: a.runtimeImage } } },
-        Planner: {
-          componentType: 'planner',
-          replicas: 1,
-          extraPodSpec: {
-            mainContainer: {
-              image: PLANNER_IMAGE,
-              command: ['sla-planner', 'run', '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`],
-              volumeMounts: [
-                { name: configName, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true },
-                { name: dataName, mountPath: PROFILE_DATA_MOUNT, readOnly: true },
-              ],
-            },
-            volumes: [
-              { name: configName, configMap: { name: configName } },
-              { name: dataName, configMap: { name: dataName } },
-            ],
-          },
-        },
-        VllmDecodeWorker: worker(a, 'decode'),
-        VllmPrefillWorker: worker(a, 'prefill'),
-      },
-    },
-  };
-  const docs = [plannerConfigMap, profileDataConfigMap, dgd].map((d) => toYaml(d, { lineWidth: 0 }));
-  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, finalConfigYaml: docs.join('---\n') };
+  const dgd = vllmDisaggDgd({
+    name: dnsLabel(a.deploymentName), modelId: a.model.hfId, runtimeImage: a.runtimeImage, prefillTp: a.prefillTp, decodeTp: a.decodeTp,
+    maxModelLen: a.maxContextLength < a.model.maxContextLength ? a.maxContextLength : undefined,
+    plannerConfigMap: configName, profileDataConfigMap: dataName,
+  });
+  const rbac = plannerRbac((dgd.metadata as { name: string }).name, workerServiceNames(dgd));
+  const docs = [plannerConfigMap, profileDataConfigMap, dgd, ...rbac].map((d) => toYaml(d, { lineWidth: 0 }));
+  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, rbac, finalConfigYaml: docs.join('---\n') };
 }

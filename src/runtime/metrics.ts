@@ -1,6 +1,8 @@
 // The planner's own /metrics: the original's unlabelled planner:* gauges (names and meanings kept so existing dashboards work) plus
 // sla-planner's counters and histograms (prefix sla_planner_), and the standard process_* / nodejs_* metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DYNAMO_PLANNER_NAMES } from './metric-names.js';
+import { UnsetGauge } from './unset-gauge.js';
 
 /**
  * Period of the event-loop-delay sampler behind nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds.
@@ -31,9 +33,14 @@ const ORIGINAL_GAUGES = {
 
 export type OriginalGauge = keyof typeof ORIGINAL_GAUGES;
 
+export interface MetricsOptions {
+  /** Which names the planner gauges are exported under (config planner_metric_names). */
+  names?: 'both' | 'planner' | 'dynamo_planner';
+}
+
 export class PlannerMetrics {
   readonly registry = new Registry();
-  private readonly gauges: Record<OriginalGauge, Gauge>;
+  private readonly gauges: Record<OriginalGauge, UnsetGauge[]>;
   readonly decisionDuration: Histogram<'loop'>;
   readonly dataSourceErrors: Counter<'kind'>;
   readonly holds: Counter<'reason'>;
@@ -42,12 +49,20 @@ export class PlannerMetrics {
   readonly gpusInUse: Gauge;
   readonly gpuBudget: Gauge;
   readonly ready: Gauge;
+  readonly buildInfo: Gauge<'version' | 'strategy' | 'mode'>;
+  readonly lastDecisionTimestamp: Gauge<'loop'>;
+  readonly slaTarget: Gauge<'metric'>;
 
-  constructor(defaultMetrics = true) {
+  constructor(defaultMetrics = true, opts: MetricsOptions = {}) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    const names = opts.names ?? 'both';
+    // Unset until first observed: a gauge reading 0 workers before the first tick is a lie.
     this.gauges = Object.fromEntries(
-      Object.entries(ORIGINAL_GAUGES).map(([k, [name, help]]) => [k, new Gauge({ name, help, registers: [this.registry] })]),
-    ) as Record<OriginalGauge, Gauge>;
+      Object.entries(ORIGINAL_GAUGES).map(([k, [name, help]]) => [k, [
+        ...(names !== 'dynamo_planner' ? [new UnsetGauge({ name, help, registers: [this.registry] })] : []),
+        ...(names !== 'planner' ? [new UnsetGauge({ name: DYNAMO_PLANNER_NAMES[k as OriginalGauge], help, registers: [this.registry] })] : []),
+      ]]),
+    ) as Record<OriginalGauge, UnsetGauge[]>;
     this.decisionDuration = new Histogram({
       name: 'sla_planner_decision_duration_seconds', help: 'Time of one tick: observe, decide, actuate',
       labelNames: ['loop'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30], registers: [this.registry],
@@ -59,14 +74,17 @@ export class PlannerMetrics {
     this.gpusInUse = new Gauge({ name: 'sla_planner_gpus_in_use', help: 'GPUs used by the managed pools (ready replicas × GPUs per replica)', registers: [this.registry] });
     this.gpuBudget = new Gauge({ name: 'sla_planner_gpu_budget', help: 'max_gpu_budget (negative = no budget)', registers: [this.registry] });
     this.ready = new Gauge({ name: 'sla_planner_ready', help: '1 once config and profile are loaded and a first observation was made', registers: [this.registry] });
+    this.buildInfo = new Gauge({ name: 'sla_planner_build_info', help: 'Always 1; the labels say which version, strategy and mode run', labelNames: ['version', 'strategy', 'mode'], registers: [this.registry] });
+    this.slaTarget = new Gauge({ name: 'sla_planner_sla_target_ms', help: 'The SLA targets the planner sizes for (config ttft and itl), ms', labelNames: ['metric'], registers: [this.registry] });
+    this.lastDecisionTimestamp = new Gauge({ name: 'sla_planner_last_decision_timestamp_seconds', help: 'Unix time of the last decision (scale or hold) of each loop', labelNames: ['loop'], registers: [this.registry] });
   }
 
   set(name: OriginalGauge, value: number | null | undefined): void {
     if (value === null || value === undefined || !Number.isFinite(value)) return;
-    this.gauges[name].set(value);
+    for (const g of this.gauges[name]) g.set(value);
   }
 
   add(name: OriginalGauge, value: number): void {
-    if (Number.isFinite(value)) this.gauges[name].inc(value);
+    if (Number.isFinite(value)) for (const g of this.gauges[name]) g.inc(value);
   }
 }

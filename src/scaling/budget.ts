@@ -1,5 +1,7 @@
-// GPU budget rules: max_gpu_budget over all managed pools, min_endpoint per pool. Pure functions: replica targets in, capped targets out,
-// plus which rule bound the result so a decision can explain itself.
+// Stage "lower bound / budget": max_gpu_budget over all managed pools, min_endpoint per pool. Pure
+// functions: replica targets in, capped targets out, plus which rule bound the result so a
+// decision can explain itself.
+import { POOLS, type Binding, type Plan, type ReplicaCounts } from './decision.js';
 
 export interface BudgetLimits {
   /** Most GPUs the managed pools may use together; negative = no budget. */
@@ -7,7 +9,7 @@ export interface BudgetLimits {
   minEndpoint: number;
 }
 
-export type BudgetBinding = 'none' | 'gpu_budget' | 'gpu_budget_below_min_endpoint';
+export type BudgetBinding = 'none' | Extract<Binding, 'gpu_budget' | 'gpu_budget_below_min_endpoint'>;
 
 export interface PoolBudgetResult {
   replicas: number;
@@ -60,4 +62,49 @@ export function applyPoolBudget(replicas: number, gpusPerReplica: number, limits
   const scale = budget / required;
   const capped = Math.max(limits.minEndpoint, Math.floor(replicas * scale));
   return { replicas: capped, binding: 'gpu_budget' };
+}
+
+/** GPUs the counts use. */
+export function gpusOf(counts: ReplicaCounts, gpusPerReplica: ReplicaCounts): number {
+  return counts.prefill * gpusPerReplica.prefill + counts.decode * gpusPerReplica.decode;
+}
+
+/** Every managed pool at least min_endpoint (the original's load path floors at 1 only). */
+export function atLeastMinEndpoint(plan: Plan, minEndpoint: number): Plan {
+  const out: Plan = {};
+  for (const pool of POOLS) {
+    const now = plan[pool];
+    if (now !== undefined) out[pool] = minEndpoint > now.replicas ? { replicas: minEndpoint, binding: 'min_endpoint' } : now;
+  }
+  return out;
+}
+
+/**
+ * The budget over the plan's pools: both pools share it, one pool has it alone. A pool the budget
+ * shrank is bound by it, with a warning for the operator.
+ */
+export function withinBudget(plan: Plan, gpusPerReplica: ReplicaCounts, limits: BudgetLimits): { plan: Plan; warning?: string } {
+  const { prefill, decode } = plan;
+  let capped: { prefill?: number; decode?: number; binding: BudgetBinding };
+  if (prefill !== undefined && decode !== undefined) {
+    capped = applyGlobalBudget(prefill.replicas, decode.replicas, gpusPerReplica, limits);
+  } else if (prefill !== undefined) {
+    const r = applyPoolBudget(prefill.replicas, gpusPerReplica.prefill, limits);
+    capped = { prefill: r.replicas, binding: r.binding };
+  } else {
+    const r = applyPoolBudget(decode?.replicas ?? 0, gpusPerReplica.decode, limits);
+    capped = { decode: r.replicas, binding: r.binding };
+  }
+  const binding = capped.binding;
+  const out: Plan = {};
+  for (const pool of POOLS) {
+    const before = plan[pool];
+    const replicas = capped[pool];
+    if (before !== undefined && replicas !== undefined) out[pool] = binding === 'none' ? { ...before, replicas } : { replicas, binding };
+  }
+  if (binding === 'gpu_budget_below_min_endpoint') {
+    return { plan: out, warning: `max_gpu_budget (${limits.maxGpuBudget}) is below the GPUs of min_endpoint (${limits.minEndpoint}) replicas per pool; the budget wins and the pools are set to 0 replicas.` };
+  }
+  if (binding === 'gpu_budget') return { plan: out, warning: `the targets need more than max_gpu_budget (${limits.maxGpuBudget}) GPUs; scaled down to fit.` };
+  return { plan: out };
 }

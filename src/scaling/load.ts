@@ -1,7 +1,7 @@
 // Load scaling of the original planner: per-worker router gauges, a sliding-window linear
 // regression of latency against load, and ±1 steps when every worker is past the load at which it
 // would hit the SLA (up) or every worker would stay well under it with one worker fewer (down).
-import { SimpleLinearRegression } from 'ml-regression';
+import { SimpleLinearRegression } from 'ml-regression-simple-linear';
 import type { DecodeWorkerSample, PrefillWorkerSample, RouterSnapshot } from './observation.js';
 
 /**
@@ -33,6 +33,10 @@ export class LatencyRegression {
       this.next = (this.next + 1) % this.windowSize;
     }
     this.fit = undefined;
+  }
+
+  addAll(points: Iterable<[number, number]>): void {
+    for (const [x, y] of points) this.add(x, y);
   }
 
   hasSufficientData(): boolean {
@@ -97,7 +101,7 @@ export interface LoadStep {
   /** The per-worker load threshold compared against (tokens or KV blocks). */
   target?: number;
   /** The scale-down boundary: target × (N−1)/N × sensitivity. */
-  downBoundary?: number;
+  down_boundary?: number;
 }
 
 /**
@@ -111,24 +115,23 @@ export function stepDecision(loads: readonly number[], workers: number, target: 
   if (loads.every((l) => l > target)) return { desired: workers + 1, code: 'scale_up', target };
   if (workers > 1) {
     const downBoundary = ((target * (workers - 1)) / workers) * (sensitivityPct / 100);
-    if (loads.every((l) => l < downBoundary)) return { desired: workers - 1, code: 'scale_down', target, downBoundary };
+    if (loads.every((l) => l < downBoundary)) return { desired: workers - 1, code: 'scale_down', target, down_boundary: downBoundary };
     // A worker whose load is unknown (NaN: its gauge is missing, see `workerLoad`) cannot vote for
     // removing a worker; say so when it is the only thing standing in the way.
     if (loads.some(Number.isNaN) && loads.every((l) => Number.isNaN(l) || l < downBoundary)) {
-      return { desired: undefined, code: 'hold_missing_load_gauge', target, downBoundary };
+      return { desired: undefined, code: 'hold_missing_load_gauge', target, down_boundary: downBoundary };
     }
-    return { desired: undefined, code: 'no_change', target, downBoundary };
+    return { desired: undefined, code: 'no_change', target, down_boundary: downBoundary };
   }
   return { desired: undefined, code: 'no_change', target };
 }
 
 /**
- * A worker's load gauge. Upstream reads a missing gauge as 0, which lets a worker the router has
- * not reported yet vote for a scale-down; with `holdOnMissing` it is unknown (NaN), which blocks
- * a scale-down (and, as 0 does, a scale-up).
+ * A worker's load gauge, or `missing` when the router did not report it: 0 upstream (the worker
+ * counts as idle), NaN under hold_on_missing_data (unknown, which blocks a scale-down).
  */
-export function workerLoad(value: number | undefined, holdOnMissing: boolean): number {
-  return value ?? (holdOnMissing ? Number.NaN : 0);
+export function workerLoad(value: number | undefined, missing: number): number {
+  return value ?? missing;
 }
 
 /** Prefill: the SLA load is in (active prefill tokens + ISL); the per-worker target excludes the ISL. */

@@ -3,6 +3,7 @@
 // observed (no series / NaN from an idle 0/0 histogram ratio).
 import { InputError } from '../util/errors.js';
 import { isPlainObject } from '../util/objects.js';
+import { MAX_POOL_REPLICAS } from './screen.js';
 
 /** Router gauges of one prefill worker (seconds as the router exports them). */
 export interface PrefillWorkerSample {
@@ -99,8 +100,8 @@ export function parseObservation(raw: unknown, where: string): IntervalObservati
   for (const key of COUNT_FIELDS) {
     const v = raw[key];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new InputError(`${where}: field '${key}' must be a whole number of workers >= 0, got ${describe(v)}.`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_POOL_REPLICAS) {
+      throw new InputError(`${where}: field '${key}' must be a whole number of workers from 0 to ${MAX_POOL_REPLICAS}, got ${describe(v)}.`);
     }
     obs[key] = v;
   }

@@ -38,7 +38,7 @@ export interface QueueSizingInput {
   burstiness: number;
   /** Highest utilisation λ/(cμ) allowed whatever the tail says, (0, 1). */
   maxUtilization: number;
-  /** Search bound (e.g. what the GPU budget allows); the answer never exceeds it. */
+  /** Search bound (e.g. what the GPU budget allows); the answer never exceeds it, and it bounds the work. */
   maxReplicas: number;
 }
 
@@ -64,7 +64,9 @@ export function erlangC(c: number, a: number): number {
   if (!(a > 0)) return 0;
   if (a >= c) return 1;
   let b = 1;
-  for (let k = 1; k <= c; k++) b = (a * b) / (k + a * b);
+  // Once B underflows to 0 it stays 0, so the loop ends there: beyond the offered load a it takes
+  // a few multiples of sqrt(a) more steps, however large c is.
+  for (let k = 1; k <= c && b > 0; k++) b = (a * b) / (k + a * b);
   const rho = a / c;
   return b / (1 - rho * (1 - b));
 }

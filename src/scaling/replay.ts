@@ -3,11 +3,16 @@
 // tick reading the router scrapes buffered over the last load interval. This is the engine of
 // `sla-planner decide` and of the reference-vector tests; it does no I/O.
 import type { PlannerConfig } from '../config/schema.js';
-import type { Decision, DecisionReason, Planner, PredictedLoad, ReplicaCounts } from './planner.js';
+import { InputError } from '../util/errors.js';
+import { plannedOf, predictedOf, type Decision, type DecisionReason, type HoldCode, type PlannedCounts, type PredictedLoad, type ReplicaCounts } from './decision.js';
+import type { Planner } from './planner.js';
 import type { IntervalObservation, RouterSnapshot } from './observation.js';
 
 /** The original planner starts its clock a little after deployment; its event times carry this offset. */
 export const CLOCK_OFFSET_S = 0.2;
+
+/** Most router scrapes the replay reads per throughput interval (load ticks × samples per tick). */
+export const MAX_SCRAPES_PER_INTERVAL = 100_000;
 
 export interface ReplayEvent {
   t: number;
@@ -26,10 +31,11 @@ export interface ReplayLine {
    * it held (idle or invalid interval, failed forecast). Load-tick calls show up in `events`.
    */
   decided: boolean;
-  reason: DecisionReason;
+  /** The throughput tick's reason; with load scaling on, the load ticks' holds of the interval by code. */
+  reason: DecisionReason & { load_holds?: Partial<Record<HoldCode, number>> };
   predicted: { prefill: PredictedLoad | null; decode: PredictedLoad | null } | null;
   correction_factor: { prefill: number; decode: number };
-  planned: { prefill: number | null; decode: number | null };
+  planned: PlannedCounts;
   events: ReplayEvent[];
 }
 
@@ -54,7 +60,12 @@ export function* replayObservations(planner: Planner, observations: readonly Int
   const intervalS = cfg.throughput_adjustment_interval;
   const loadS = cfg.load_adjustment_interval;
   const scrapeS = loadS / cfg.load_metric_samples;
-  const managed = planner.managed;
+  if (cfg.enable_load_scaling && (intervalS / loadS) * cfg.load_metric_samples > MAX_SCRAPES_PER_INTERVAL) {
+    throw new InputError(
+      `throughput_adjustment_interval ${intervalS} s / load_adjustment_interval ${loadS} s x load_metric_samples ${cfg.load_metric_samples} is more than ${MAX_SCRAPES_PER_INTERVAL} router scrapes per interval to replay; lengthen load_adjustment_interval or lower load_metric_samples.`,
+    );
+  }
+  const managed = { prefill: planner.manages('prefill'), decode: planner.manages('decode') };
   // Before any decision the deployment runs min_endpoint replicas per managed pool.
   const applied: ReplicaCounts = { prefill: managed.prefill ? cfg.min_endpoint : 0, decode: managed.decode ? cfg.min_endpoint : 0 };
   let loadTick = 1; // the load loop sleeps one interval before its first tick
@@ -71,7 +82,7 @@ export function* replayObservations(planner: Planner, observations: readonly Int
       decode: obs.current_decode ?? applied.decode,
     });
     const events: ReplayEvent[] = [];
-    const loadHolds: Record<string, number> = {};
+    const loadHolds: Partial<Record<HoldCode, number>> = {};
 
     if (cfg.enable_load_scaling) {
       for (; loadTick * loadS < (k + 1) * intervalS; loadTick++) {
@@ -81,9 +92,10 @@ export function* replayObservations(planner: Planner, observations: readonly Int
           const snap = snapshotAt(observations, intervalS, tau - i * scrapeS);
           if (snap !== undefined) samples.push(snap);
         }
-        const decision = planner.loadTick(samples, current());
+        const decision = planner.decideLoad(samples, current());
         if (!decision.decided) {
-          loadHolds[decision.reason.code] = (loadHolds[decision.reason.code] ?? 0) + 1;
+          const code = decision.reason.code as HoldCode;
+          loadHolds[code] = (loadHolds[code] ?? 0) + 1;
           continue;
         }
         apply(decision);
@@ -91,7 +103,7 @@ export function* replayObservations(planner: Planner, observations: readonly Int
       }
     }
 
-    const decision = planner.throughputTick(obs, current());
+    const decision = planner.decideThroughput(obs, current());
     const tau = (k + 1) * intervalS;
     if (decision.decided) {
       apply(decision);
@@ -99,7 +111,7 @@ export function* replayObservations(planner: Planner, observations: readonly Int
     }
     const state = planner.state();
     const reason = cfg.enable_load_scaling ? { ...decision.reason, load_holds: loadHolds } : decision.reason;
-    const predicted = decision.reason.predicted;
+    const predicted = predictedOf(decision.reason);
     const after = events.length > 0 ? applied : current();
     yield {
       prefill: managed.prefill ? after.prefill : null,
@@ -108,7 +120,7 @@ export function* replayObservations(planner: Planner, observations: readonly Int
       reason,
       predicted: predicted ? { prefill: managed.prefill ? predicted : null, decode: managed.decode ? predicted : null } : null,
       correction_factor: state.correctionFactor,
-      planned: decision.reason.planned ?? { prefill: null, decode: null },
+      planned: plannedOf(decision.reason) ?? { prefill: null, decode: null },
       events,
     };
   }

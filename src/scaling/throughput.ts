@@ -1,93 +1,61 @@
-// Throughput scaling formulas of the original planner: replicas from a forecast of the next
-// interval's request count, ISL and OSL, the profile interpolators and the correction factors.
-// Pure functions; arithmetic is kept in the original's order so float rounding matches it.
+// Throughput sizing formulas of the original planner: replicas from a forecast of the next
+// interval's request count, ISL and OSL, the profile and the correction factors. Pure functions;
+// arithmetic is kept in the original's order so float rounding matches it. The pool sizers
+// (pools.ts) call them with the extensions that change how the profile is read already built in.
 import type { DecodeBest, DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
-import type { IntervalObservation } from './observation.js';
+import type { Binding } from './decision.js';
+import type { Forecast } from './forecast.js';
 
-export type ReplicaBinding = 'demand' | 'min_endpoint' | 'no_capacity';
+export type SizingBinding = Extract<Binding, 'demand' | 'min_endpoint' | 'no_capacity'>;
 
 export interface PoolPlan {
   replicas: number;
-  binding: ReplicaBinding;
+  binding: SizingBinding;
   /** Tokens/s the pool must serve (prefill: input tokens, decode: output tokens). */
   demandTokensPerS: number;
   /** Profiled tokens/s/GPU used to size the pool. */
   thptPerGpu: number;
 }
 
-export interface Forecast {
-  numReq: number;
-  isl: number;
-  osl: number;
-}
-
-/**
- * The original's validity test: TTFT, ITL, ISL and OSL all observed (an idle 0/0 window is NaN);
- * we also reject ±Inf. Returns the fields that fail it (none = valid).
- */
-export function missingLatencyAndShape(obs: IntervalObservation): Array<'ttft' | 'itl' | 'isl' | 'osl'> {
-  return (['ttft', 'itl', 'isl', 'osl'] as const).filter((k) => !isNum(obs[k]));
-}
-
-/**
- * What the original reads as 0 when Prometheus has no series (request count, request duration)
- * but which really means "not observed". Used by `hold_on_missing_data`.
- */
-export function missingTrafficFields(obs: IntervalObservation): string[] {
-  const missing: string[] = [];
-  if (!isNum(obs.num_req)) missing.push('num_req');
-  if (!isNum(obs.request_duration)) missing.push('request_duration');
-  else if (obs.request_duration <= 0 && isNum(obs.num_req) && obs.num_req > 0) missing.push('request_duration');
-  return missing;
-}
-
-/** NaN (idle 0/0) and ±Inf (a sum over a zero count) both mean "no usable average". */
-function isNum(v: number | null | undefined): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
-/** Observed TTFT over the profiled TTFT at the observed ISL (>1 = slower than profiled, e.g. queueing). */
-export function prefillCorrectionFactor(observedTtftMs: number, observedIsl: number, prefill: PrefillInterpolator): number {
-  return observedTtftMs / prefill.ttftMs(observedIsl);
-}
-
-/**
- * Observed ITL over the profiled ITL at the per-worker concurrency given by Little's law
- * (requests in the interval per worker × mean request duration / interval). Undefined with no
- * decode workers: the original then keeps the previous factor.
- */
-export function decodeCorrectionFactor(
-  obs: { numReq: number; isl: number; osl: number; itlMs: number; requestDurationS: number },
-  decodeWorkers: number,
-  intervalS: number,
-  decode: DecodeInterpolator,
-): number | undefined {
-  if (decodeWorkers === 0) return undefined;
-  const concurrency = ((obs.numReq / decodeWorkers) * obs.requestDurationS) / intervalS;
-  const contextLength = obs.isl + obs.osl / 2;
-  return obs.itlMs / decode.itlMs(concurrency, contextLength);
-}
-
 export interface PrefillPlanInput {
   forecast: Forecast;
   intervalS: number;
+  /** The prefill correction factor as applied (upstream caps it at 1 before it gets here). */
   correctionFactor: number;
-  /** sla-planner extension: let a factor above 1 add replicas (the original caps it at 1). */
-  correctionCanScaleUp: boolean;
   prefill: PrefillInterpolator;
   gpusPerReplica: number;
   minEndpoint: number;
 }
 
-export function prefillDemandTokensPerS(input: Pick<PrefillPlanInput, 'forecast' | 'intervalS' | 'correctionFactor' | 'correctionCanScaleUp'>): number {
-  const cf = input.correctionCanScaleUp ? input.correctionFactor : Math.min(1, input.correctionFactor);
-  return ((input.forecast.numReq * input.forecast.isl) / input.intervalS) * cf;
+export function prefillDemandTokensPerS(forecast: Forecast, intervalS: number, correctionFactor: number): number {
+  return ((forecast.numReq * forecast.isl) / intervalS) * correctionFactor;
 }
 
 export function planPrefill(input: PrefillPlanInput): PoolPlan {
-  const demand = prefillDemandTokensPerS(input);
+  const demand = prefillDemandTokensPerS(input.forecast, input.intervalS, input.correctionFactor);
   const thptPerGpu = input.prefill.thptPerGpu(input.forecast.isl);
   return sizePool(demand, thptPerGpu, input.gpusPerReplica, input.minEndpoint);
+}
+
+/** How a decode search picks the profile cell under an ITL target (the original's, or an extension's). */
+export interface DecodeSearch {
+  best(decode: DecodeInterpolator, itlTargetMs: number, contextLength: number): DecodeBest;
+}
+
+/** Tokens/s/GPU to plan with at the picked cell (the cell's own, or less, e.g. decode_max_kv_usage). */
+export interface DecodeCapacityLimit {
+  thptPerGpu(best: DecodeBest): number;
+}
+
+/** Decode tokens/s/GPU under an ITL target at a context length, and the profile cell it came from. */
+export type DecodeCapacity = (itlTargetMs: number, contextLength: number) => { best: DecodeBest; thptPerGpu: number };
+
+/** The decode capacity with the optional search and limit built in; neither = the original's. */
+export function decodeCapacity(decode: DecodeInterpolator, search?: DecodeSearch, limit?: DecodeCapacityLimit): DecodeCapacity {
+  return (itlTargetMs, contextLength) => {
+    const best = search?.best(decode, itlTargetMs, contextLength) ?? decode.findBestThroughputPerGpu(itlTargetMs, contextLength);
+    return { best, thptPerGpu: limit?.thptPerGpu(best) ?? best.thptPerGpu };
+  };
 }
 
 export interface DecodePlanInput {
@@ -95,11 +63,7 @@ export interface DecodePlanInput {
   intervalS: number;
   correctionFactor: number;
   itlTargetMs: number;
-  decode: DecodeInterpolator;
-  /** sla-planner extension: best throughput over all cells under the target, not the first from the top. */
-  monotoneSearch: boolean;
-  /** sla-planner extension (decode_max_kv_usage): highest KV-cache fill to plan at; 1 = upstream. */
-  maxKvUsage?: number;
+  capacity: DecodeCapacity;
   gpusPerReplica: number;
   minEndpoint: number;
 }
@@ -113,58 +77,17 @@ export function decodeDemandTokensPerS(forecast: Forecast, intervalS: number): n
   return (forecast.numReq * forecast.osl) / intervalS;
 }
 
-/** The cell the decode search picks and the tokens/s/GPU to plan with (after the KV-usage cap). */
-function decodeCapacity(input: Omit<DecodePlanInput, 'gpusPerReplica' | 'minEndpoint'>): { best: DecodeBest; thptPerGpu: number } {
+/** The decode capacity at the forecast's context length under the corrected ITL target. */
+function decodeCapacityFor(input: Pick<DecodePlanInput, 'forecast' | 'correctionFactor' | 'itlTargetMs' | 'capacity'>): { best: DecodeBest; thptPerGpu: number } {
   const target = correctedItlTarget(input.itlTargetMs, input.correctionFactor);
   const contextLength = input.forecast.isl + input.forecast.osl / 2;
-  const best = bestDecodeThroughput(input.decode, target, contextLength, input.monotoneSearch);
-  return { best, thptPerGpu: best.thptPerGpu * kvHeadroom(best, input.maxKvUsage) };
+  return input.capacity(target, contextLength);
 }
 
 export function planDecode(input: DecodePlanInput): PoolPlan & { best: DecodeBest } {
-  const { best, thptPerGpu } = decodeCapacity(input);
+  const { best, thptPerGpu } = decodeCapacityFor(input);
   const demand = decodeDemandTokensPerS(input.forecast, input.intervalS);
   return { ...sizePool(demand, thptPerGpu, input.gpusPerReplica, input.minEndpoint), best };
-}
-
-/**
- * decode_max_kv_usage: when the cell picked under the ITL target fills the KV cache past the cap,
- * plan at the cap instead. By Little's law the KV a pool holds is (arrivals × tokens held × time
- * held), so at the same ITL the pool's sustainable rate scales with the KV fill: cap / kvUsage of
- * the picked cell's throughput (conservative, since ITL only falls with less KV in use). A plan
- * at a full cache leaves nothing for the spread of request lengths, and the engine then queues or
- * preempts, which users see as ITL.
- */
-export function kvHeadroom(best: DecodeBest, maxKvUsage: number | undefined): number {
-  const cap = maxKvUsage ?? 1;
-  return cap < 1 && best.kvUsage > cap ? cap / best.kvUsage : 1;
-}
-
-/** Grid resolution of the original decode interpolator (kv-usage axis). */
-const KV_GRID_POINTS = 100;
-
-/**
- * Decode throughput/GPU under an ITL target at a context length.
- * - original (`monotone = false`): the first cell under the target scanning KV usage downward;
- *   since interpolated ITL is not monotone in KV usage, a looser target can return a lower
- *   throughput.
- * - monotone: the highest throughput among all cells of the row under the target, so a looser
- *   target never lowers capacity. Falls back to the original's answer when no cell qualifies.
- */
-export function bestDecodeThroughput(decode: DecodeInterpolator, itlTargetMs: number, contextLength: number, monotone: boolean): DecodeBest {
-  const first = decode.findBestThroughputPerGpu(itlTargetMs, contextLength);
-  if (!monotone || !(contextLength > 0)) return first;
-  let best: DecodeBest | undefined;
-  for (let ix = 0; ix < KV_GRID_POINTS; ix++) {
-    const kvUsage = ix / (KV_GRID_POINTS - 1);
-    // Query the cell through concurrency = kv_usage × max_kv_tokens / context.
-    const concurrency = (kvUsage * decode.maxKvTokens) / contextLength;
-    const itl = decode.itlMs(concurrency, contextLength);
-    if (!(itl <= itlTargetMs)) continue;
-    const thpt = decode.thptPerGpu(concurrency, contextLength);
-    if (best === undefined || thpt > best.thptPerGpu) best = { thptPerGpu: thpt, itlMs: itl, kvUsage };
-  }
-  return best !== undefined && best.thptPerGpu > first.thptPerGpu ? best : first;
 }
 
 function sizePool(demandTokensPerS: number, thptPerGpu: number, gpusPerReplica: number, minEndpoint: number): PoolPlan {
@@ -184,7 +107,7 @@ export interface AggPlanInput {
 
 export interface AggPlan {
   replicas: number;
-  binding: ReplicaBinding;
+  binding: SizingBinding;
   prefillGpus: number;
   decodeGpus: number;
 }
@@ -199,9 +122,9 @@ export interface AggPlan {
  * profile does; the load-scaling floor remains the safety net for that.
  */
 export function planAgg(input: AggPlanInput): AggPlan {
-  const prefillDemand = prefillDemandTokensPerS(input.prefill);
+  const prefillDemand = prefillDemandTokensPerS(input.prefill.forecast, input.prefill.intervalS, input.prefill.correctionFactor);
   const prefillThpt = input.prefill.prefill.thptPerGpu(input.prefill.forecast.isl);
-  const decodeThpt = decodeCapacity(input.decode).thptPerGpu;
+  const decodeThpt = decodeCapacityFor(input.decode).thptPerGpu;
   const decodeDemand = decodeDemandTokensPerS(input.decode.forecast, input.decode.intervalS);
   if (!(prefillThpt > 0) || !(decodeThpt > 0)) {
     return { replicas: input.minEndpoint, binding: 'no_capacity', prefillGpus: NaN, decodeGpus: NaN };

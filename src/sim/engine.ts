@@ -1,85 +1,125 @@
-// The serving-deployment model: discrete events for prefill (a FIFO server per replica) and a
-// batched, token-clock model for decode, so that cost grows with requests and scaling events,
-// not with tokens. Pure: no I/O, no clock, no randomness.
+// The serving-deployment model, the one source of timing truth for `simulate` and for anything that
+// serves simulated tokens in real time: pure state, advanced with `advanceTo(nowS)`, reporting
+// through callbacks. No I/O, no clock, no randomness.
 //
-// Model (see the README's simulator section for the simplifications):
-// - Prefill: the router sends each arrival at once to the ready prefill replica that frees up
-//   first; the replica serves its queue one request at a time, each for the profile's TTFT at its
-//   ISL. TTFT seen by the user = queueing + prefill.
-// - Decode: the request then goes to the ready decode replica with the least KV committed. A
-//   request holds ISL + generated tokens of KV. A replica admits the head of its FIFO queue when
-//   that fits under `maxKvTokens` minus a 1% watermark (as vLLM); when the growing contexts fill
-//   the cache, the most recently admitted request is preempted back to the head of the queue and
-//   keeps its generated tokens (vLLM's recompute preemption, without the recompute time). A
-//   request whose ISL+OSL exceeds the cache can never finish and is dropped. All admitted
-//   requests advance one token per decode step; the step time is the profile ITL at
-//   (concurrency, mean current context), re-evaluated at every admission/completion and at least
-//   every 0.5% of the KV capacity as contexts grow.
-// - agg: one pool; a replica prefills (same FIFO server) and then decodes the request itself.
-// - Scaling: new replicas are ready after the cold start; removed ones stop taking requests and
-//   leave when they have drained. GPUs count from the scale-up until the replica is gone.
+// Model (the README's simulator section lists what is simplified):
+// - Prefill: the router sends each arrival to the ready prefill replica that frees up first; a
+//   replica serves its FIFO queue one request at a time, each for the profile's TTFT at its ISL.
+// - Decode, as vLLM's v1 scheduler at KV saturation: KV is held per sequence in blocks of 16 tokens
+//   (ceil(context / 16) each). At every step boundary the scheduler first finds room for the
+//   running requests' next tokens; when the blocks run out it preempts the most recently admitted
+//   running request (its blocks are freed, it goes back to the front of the waiting queue, and in a
+//   step that preempted nothing new is admitted). It then admits waiting requests in FIFO order
+//   while the head's blocks are free (minus an optional watermark) and fewer than `maxNumSeqs` run.
+//   A readmitted request recomputes its prompt and the tokens it had generated at prefill cost,
+//   which the whole batch waits for. Requests that could never fit are rejected at arrival.
+// - All running requests advance one token per step; the step time is the profile's ITL at (batch
+//   size, mean context). Steps are simulated in runs of equal steps, cut at every finish,
+//   admission, preemption and at least every 0.5% of the KV capacity, so cost grows with requests
+//   and scaling events, not with tokens.
+// - agg: one pool; a replica prefills (its own FIFO server) and then decodes the request itself.
+// - Scaling: new replicas serve after the cold start; removed ones stop taking requests and leave
+//   once drained. GPUs count from the scale-up until the replica is gone.
 import type { Mode } from '../config/schema.js';
 import type { DecodeWorkerSample, PrefillWorkerSample, RouterSnapshot } from '../scaling/observation.js';
-import { MinHeap } from './stats.js';
-import type { EngineLatencyModel, PoolCounts, TraceRequest } from './types.js';
+import { Field, IdDeque, IdHeap, RequestTable } from './tables.js';
+import type { EngineLatencyModel, PoolCounts } from './types.js';
 
 export type PoolName = 'prefill' | 'decode';
 
-/** Router KV block size (tokens) used to express decode KV usage as blocks, as vLLM's default. */
+/** vLLM's KV block size (tokens). */
 export const KV_BLOCK_TOKENS = 16;
 
-export interface SimRequest {
-  arrivalS: number;
-  isl: number;
-  osl: number;
-  prefillEndS: number;
-  ttftMs: number;
-  kvNeed: number;
-  startG: number;
-  finishG: number;
-  /** Tokens generated before a preemption (kept; they count as context on re-admission). */
-  generated: number;
-  /** Order of admission on its replica: the newest is preempted first. */
-  admitSeq: number;
-}
+/** vLLM's defaults on an H100-class GPU (>= 70 GiB) for `vllm serve`: at most 1024 running sequences; no KV watermark in v1. */
+export const VLLM_DEFAULTS = { maxNumSeqs: 1024, kvWatermark: 0 } as const;
 
-/** Share of the KV cache kept free at admission (vLLM's watermark), so a preempted request does not bounce straight back. */
-export const KV_WATERMARK = 0.01;
+/** Most replicas a pool may have, whatever a policy asks: bounds memory and work when no GPU budget applies. */
+export const MAX_REPLICAS_PER_POOL = 4096;
 
-/** Receives what the frontend would measure. */
+/** Receives what the frontend would measure. Request ids are valid until complete/drop returns. */
 export interface EngineRecorder {
-  firstToken(req: SimRequest, nowS: number): void;
+  firstToken(id: number, nowS: number): void;
   /** itlMs is null for single-token outputs (no inter-token gap). */
-  complete(req: SimRequest, nowS: number, itlMs: number | null): void;
-  drop(req: SimRequest, nowS: number): void;
+  complete(id: number, nowS: number, itlMs: number | null): void;
+  /** Rejected at arrival: the request could never fit in one engine's KV cache. */
+  drop(id: number, nowS: number): void;
+  preempt?(id: number, nowS: number, replicaId: number): void;
 }
 
 type ReplicaState = 'starting' | 'ready' | 'draining' | 'gone';
 
+/** One worker's gauges as its /metrics (vLLM) and the router (per-worker) would export them. */
+export interface WorkerGauges {
+  worker_id: number;
+  pool: PoolName;
+  state: 'ready' | 'draining';
+  /** Decode: requests in the running batch; prefill: the one being prefilled (0 or 1). */
+  num_requests_running: number;
+  /** Decode: the scheduler's waiting queue (new and preempted); prefill: queued behind the one in service. */
+  num_requests_waiting: number;
+  kv_blocks_used: number;
+  kv_blocks_total: number;
+  /** kv_blocks_used / kv_blocks_total (vLLM's kv_cache_usage_perc, 0..1). */
+  kv_usage: number;
+  /** The router's view: blocks of every sequence routed to this worker and not finished (running and waiting). */
+  active_decode_blocks: number;
+  /** ISL of requests queued or in prefill on this worker (the router's active_prefill_tokens). */
+  active_prefill_tokens: number;
+  last_ttft_s: number;
+  last_isl: number;
+  last_itl_s: number;
+  /** Cumulative preemptions of this worker (vLLM's num_preemptions_total; resets with the pod). */
+  preemptions_total: number;
+}
+
 class Replica {
   state: ReplicaState = 'starting';
-  // prefill server
+  // ---- prefill server: FIFO, one request at a time
+  readonly prefillQueue = new IdDeque();
+  /** Time the last queued prefill ends (the router picks the replica that frees up first). */
   freeAtS = 0;
   prefillTokens = 0;
-  prefillInFlight = 0;
+  prefillBusyS = 0;
+  /** When the request at the head of the prefill queue started its prefill. */
+  headStartS = 0;
   lastTtftS = 0;
   lastIsl = 0;
-  prefillBusyS = 0;
-  // decode batch: g = tokens generated per request since the replica's start (a shared clock)
+  // ---- decode: a batch advancing in lockstep on a step clock g (steps since the replica started)
+  readonly running = new IdHeap(); // keyed by finishG
+  /** Count of running requests by (isl + 1 - startG) mod 16 (which step each takes a new block). */
+  readonly residue = new Int32Array(KV_BLOCK_TOKENS);
+  /** padByPhase[g mod 16] = sum over running of the tokens left in their last block: blocks in O(1). */
+  readonly padByPhase = new Int32Array(KV_BLOCK_TOKENS);
+  /** Sum over running of (isl + 1 - startG): context tokens at clock g = sumBase + n * g. */
+  sumBase = 0;
+  readonly waiting = new IdDeque();
+  /** Ids and admission numbers of running requests, oldest first; entries of requests no longer running are skipped lazily. */
+  admitIds = new Int32Array(64);
+  admitSeqs = new Float64Array(64);
+  admitTop = 0;
+  /** Blocks the waiting requests will need when admitted (the router counts them as routed). */
+  waitingBlocks = 0;
+  /** Clock at the last boundary, and its time. */
   g = 0;
   gAtS = 0;
-  tokensPerS = 0;
-  stepMs = 0;
-  readonly active = new MinHeap<SimRequest>();
-  sumBase = 0; // sum over active of (isl - startG): KV in use = sumBase + n * g
-  reservedKv = 0;
-  waiting: SimRequest[] = [];
-  waitHead = 0;
-  waitingKv = 0;
-  lastItlS = 0;
-  version = 0;
-  admitted = 0;
+  /** Extra time before the first step of the current run (recompute of readmitted requests). */
+  stallS = 0;
+  stepS = 0;
+  /** Steps in the current run (the next boundary is at g + runSteps). */
+  runSteps = 0;
+  // ---- the replica's next events (Infinity = none) and its place in the engine's event heap
+  readyEventS = Infinity;
+  prefillEventS = Infinity;
+  decodeEventS = Infinity;
+  /** Clock at the scheduled decode boundary. */
+  decodeEventG = 0;
+  nextS = Infinity;
+  nextSeq = 0;
+  heapIndex = -1;
+  /** The boundary at which the scheduler last preempted (no admission in that step). */
+  preemptedAtG = -1;
   preemptions = 0;
+  lastItlS = 0;
 
   constructor(
     readonly id: number,
@@ -87,36 +127,13 @@ class Replica {
     readonly readyAtS: number,
   ) {}
 
-  get decodeCount(): number {
-    return this.active.size;
-  }
-
-  get waitingCount(): number {
-    return this.waiting.length - this.waitHead;
-  }
-
-  kvUsedAt(nowS: number): number {
-    const g = this.g + (nowS - this.gAtS) * this.tokensPerS;
-    return this.sumBase + this.active.size * g;
-  }
-
   isIdle(): boolean {
-    return this.prefillInFlight === 0 && this.active.size === 0 && this.waitingCount === 0;
+    return this.prefillQueue.length === 0 && this.running.size === 0 && this.waiting.length === 0;
   }
 }
 
-const enum EventKind {
-  PrefillDone,
-  DecodeStep,
-  Ready,
-}
-
-interface SimEvent {
-  kind: EventKind;
-  replica: Replica;
-  req: SimRequest | null;
-  version: number;
-}
+/** x mod 16 for any integer-valued double (no fmod: faster, and right past 2^31). */
+const mod16 = (x: number): number => (x - Math.floor(x / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS) | 0;
 
 export interface EngineOptions {
   mode: Mode;
@@ -125,96 +142,186 @@ export interface EngineOptions {
   /** Replicas ready at t = 0. */
   initial: PoolCounts;
   recorder: EngineRecorder;
+  /** vLLM's max_num_seqs (default 1024). */
+  maxNumSeqs?: number;
+  /** Share of KV blocks kept free when admitting while something runs (vLLM's optional watermark; default 0). */
+  kvWatermark?: number;
+}
+
+/** Tokens whose KV a request holds at its peak (the last decode step's context). */
+export function peakContextTokens(isl: number, osl: number): number {
+  return osl <= 1 ? isl : isl + osl - 1;
+}
+
+export const blocksFor = (tokens: number): number => Math.ceil(tokens / KV_BLOCK_TOKENS);
+
+/** KV blocks one engine holds. */
+export const totalKvBlocks = (model: EngineLatencyModel): number => Math.floor(model.maxKvTokens / KV_BLOCK_TOKENS);
+
+/** Steps between re-evaluations of the step time for a batch of n: 0.5% of the KV capacity spread over the batch (finer than the profile's 1% grid). */
+function runCap(model: EngineLatencyModel, n: number): number {
+  return Math.max(1, Math.floor((0.005 * model.maxKvTokens) / n));
+}
+
+/**
+ * Latency of one request alone on idle engines, with exactly the engine's arithmetic: TTFT = its
+ * prefill time, ITL = the mean of its decode steps (null for one output token). `fits` is false
+ * when it could never fit in one engine's KV cache.
+ */
+export function idleLatency(model: EngineLatencyModel, isl: number, osl: number): { ttftMs: number; itlMs: number | null; fits: boolean } {
+  isl = Math.round(isl);
+  osl = Math.max(1, Math.round(osl));
+  const fits = blocksFor(peakContextTokens(isl, osl)) <= totalKvBlocks(model);
+  const ttftMs = model.prefillMs(isl);
+  if (osl <= 1) return { ttftMs, itlMs: null, fits };
+  const steps = osl - 1;
+  const cap = runCap(model, 1);
+  let totalMs = 0;
+  for (let done = 0; done < steps; ) {
+    const k = Math.min(steps - done, cap);
+    totalMs += k * model.decodeStepMs(1, isl + 1 + done);
+    done += k;
+  }
+  return { ttftMs, itlMs: totalMs / steps, fits };
 }
 
 export class Engine {
-  private readonly events = new MinHeap<SimEvent>();
+  /** Every request in the system; the recorder reads fields of the ids it is given. */
+  readonly table = new RequestTable();
+  /** Replicas with a pending event, a min-heap on (nextS, nextSeq): one entry each, no stale events. */
+  private readonly due: Replica[] = [];
+  private eventSeq = 0;
   private readonly replicas: Record<PoolName, Replica[]> = { prefill: [], decode: [] };
-  private readonly pending: Record<PoolName, SimRequest[]> = { prefill: [], decode: [] };
+  private readonly pending: Record<PoolName, IdDeque> = { prefill: new IdDeque(), decode: new IdDeque() };
   private readonly targets: PoolCounts = { prefill: 0, decode: 0 };
+  private readonly agg: boolean;
+  private readonly totalBlocks: number;
+  private readonly watermarkBlocks: number;
+  private readonly maxNumSeqs: number;
   private nextId = 0;
+  /** Admission counter shared by all replicas, so an admission number names one admission. */
+  private admissions = 0;
   private gpuSeconds = 0;
   private gpusNow = 0;
   private gpuAtS = 0;
   private maxGpus = 0;
-  private inFlight = 0;
+  private retiredBusyS = 0;
+  private retiredPreemptions = 0;
+  private maxInFlight = 0;
   scaleUps = 0;
   scaleDowns = 0;
-  private readonly agg: boolean;
-  private readonly maxChunkTokens: number;
+  /** Targets asked above MAX_REPLICAS_PER_POOL and cut to it. */
+  clampedTargets = 0;
 
   constructor(
     private readonly model: EngineLatencyModel,
     private readonly opts: EngineOptions,
   ) {
     this.agg = opts.mode === 'agg';
-    // Re-evaluate the step time at least every 0.5% of the KV capacity (spread over the batch),
-    // which is finer than the profile's decode grid (1% KV usage per cell).
-    this.maxChunkTokens = Math.max(1, 0.005 * model.maxKvTokens);
+    this.totalBlocks = totalKvBlocks(model);
+    this.maxNumSeqs = opts.maxNumSeqs ?? VLLM_DEFAULTS.maxNumSeqs;
+    this.watermarkBlocks = Math.floor((opts.kvWatermark ?? VLLM_DEFAULTS.kvWatermark) * this.totalBlocks);
     for (const pool of ['prefill', 'decode'] as const) {
-      const n = this.agg && pool === 'prefill' ? 0 : opts.initial[pool];
+      const n = this.agg && pool === 'prefill' ? 0 : Math.min(opts.initial[pool], MAX_REPLICAS_PER_POOL);
       for (let i = 0; i < n; i++) this.addReplica(pool, 0, 0);
       this.targets[pool] = n;
     }
     this.maxGpus = this.gpusNow;
   }
 
-  // ---------- public API ----------
+  // ================================================================ public API
 
+  /** Requests arrived and neither finished nor rejected. */
   get inFlightRequests(): number {
-    return this.inFlight;
+    return this.table.size;
   }
 
-  /** Time of the next internal event (Infinity when idle). */
+  /** Most requests in flight at once so far. */
+  get peakInFlight(): number {
+    return this.maxInFlight;
+  }
+
+  /** Preemptions so far, all workers (retired ones included). */
+  get preemptions(): number {
+    let n = this.retiredPreemptions;
+    for (const r of this.replicas.decode) n += r.preemptions;
+    return n;
+  }
+
+  /** Time of the next internal event (Infinity when nothing is scheduled). */
   nextEventS(): number {
-    return this.events.peekKey();
+    return this.due.length > 0 ? this.due[0].nextS : Infinity;
   }
 
-  /** Process every internal event due at or before `untilS`. */
-  runUntil(untilS: number): void {
-    const events = this.events;
-    while (events.size > 0 && events.peekKey() <= untilS) {
-      const nowS = events.peekKey();
-      const ev = events.pop()!;
-      switch (ev.kind) {
-        case EventKind.PrefillDone:
-          this.onPrefillDone(ev.replica, ev.req!, nowS);
-          break;
-        case EventKind.DecodeStep:
-          if (ev.version === ev.replica.version && ev.replica.state !== 'gone') this.syncDecode(ev.replica, nowS);
-          break;
-        case EventKind.Ready:
-          this.onReady(ev.replica, nowS);
-          break;
+  /** True when nothing is in flight and nothing is scheduled: time can jump. */
+  isQuiescent(): boolean {
+    return this.table.size === 0 && this.due.length === 0;
+  }
+
+  /** Process every internal event due at or before `nowS` (idempotent; time never goes back). */
+  advanceTo(nowS: number): void {
+    const due = this.due;
+    while (due.length > 0 && due[0].nextS <= nowS) {
+      const r = due[0];
+      const atS = r.nextS;
+      if (r.readyEventS === atS) {
+        r.readyEventS = Infinity;
+        this.retime(r);
+        this.onReady(r, atS);
+      } else if (r.prefillEventS === atS) {
+        r.prefillEventS = Infinity;
+        this.retime(r);
+        this.onPrefillDone(r, atS);
+      } else {
+        r.decodeEventS = Infinity;
+        this.retime(r);
+        r.g = r.decodeEventG;
+        r.gAtS = atS;
+        r.stallS = 0;
+        this.schedule(r, atS);
       }
     }
   }
 
-  /** A new request reaches the frontend at `nowS` (call runUntil(nowS) first). */
-  arrive(r: TraceRequest, nowS: number): void {
-    const req: SimRequest = {
-      arrivalS: nowS,
-      isl: r.isl,
-      osl: r.osl,
-      prefillEndS: 0,
-      ttftMs: 0,
-      kvNeed: r.isl + r.osl,
-      startG: 0,
-      finishG: 0,
-      generated: 0,
-      admitSeq: 0,
-    };
-    this.inFlight++;
+  /**
+   * A request reaches the frontend at `nowS` (call advanceTo(nowS) first). Token counts are
+   * rounded to integers. Returns its id, or -1 when it was rejected (recorder.drop was called).
+   */
+  arrive(isl: number, osl: number, nowS: number, tag = 0): number {
+    isl = Math.max(0, Math.round(isl));
+    osl = Math.max(1, Math.round(osl));
+    const t = this.table;
+    const id = t.alloc();
+    if (t.size > this.maxInFlight) this.maxInFlight = t.size;
+    t.set(id, Field.ArrivalS, nowS);
+    t.set(id, Field.Isl, isl);
+    t.set(id, Field.Osl, osl);
+    t.set(id, Field.FirstTokenS, 0);
+    t.set(id, Field.Generated, 0);
+    t.set(id, Field.AdmitSeq, -1);
+    t.set(id, Field.Tag, tag);
+    t.set(id, Field.Replica, -1);
+    if (blocksFor(peakContextTokens(isl, osl)) > this.totalBlocks) {
+      // Longer than one engine's KV cache: vLLM refuses it up front (max_model_len).
+      this.opts.recorder.drop(id, nowS);
+      t.release(id);
+      return -1;
+    }
     const pool: PoolName = this.agg ? 'decode' : 'prefill';
     const replica = this.pickPrefillReplica(pool, nowS);
-    if (replica) this.startPrefill(replica, req, nowS);
-    else this.pending[pool].push(req);
+    if (replica) this.enqueuePrefill(replica, id, nowS);
+    else this.pending[pool].push(id);
+    return id;
   }
 
-  /** Scale a pool to `count` replicas (ready + starting). */
+  /** Scale a pool to `count` replicas (ready + starting); at most MAX_REPLICAS_PER_POOL. */
   setTarget(pool: PoolName, count: number, nowS: number): void {
     if (this.agg && pool === 'prefill') return;
     count = Math.max(0, Math.floor(count));
+    if (count > MAX_REPLICAS_PER_POOL) {
+      count = MAX_REPLICAS_PER_POOL;
+      this.clampedTargets++;
+    }
     const old = this.targets[pool];
     if (count === old) return;
     if (count > old) this.scaleUps++;
@@ -225,8 +332,8 @@ export class Engine {
       for (let i = live.length; i < count; i++) this.addReplica(pool, nowS, nowS + this.opts.coldStartS);
       return;
     }
-    // Remove replicas still starting first (cheapest, as Kubernetes deletes pending pods first),
-    // then the newest ready ones; those drain what they hold.
+    // Replicas still starting go first (as Kubernetes deletes pending pods first), then the newest
+    // ready ones; those drain what they hold.
     let excess = live.length - count;
     for (let i = live.length - 1; i >= 0 && excess > 0; i--) {
       if (live[i].state === 'starting') {
@@ -264,6 +371,46 @@ export class Engine {
     return { gpuSeconds: this.gpuSeconds + this.gpusNow * (nowS - this.gpuAtS), maxGpus: this.maxGpus };
   }
 
+  /** Output tokens a request has produced by `nowS` (0 before its first token); for streaming it out. */
+  tokensOut(id: number, nowS: number): number {
+    const t = this.table;
+    const first = t.get(id, Field.FirstTokenS);
+    if (first === 0 || first > nowS) return 0;
+    const replicaId = t.get(id, Field.Replica);
+    const r = replicaId >= 0 ? this.replicaById(replicaId) : undefined;
+    if (!r || !this.isRunning(r, id)) return 1 + t.get(id, Field.Generated);
+    return Math.min(t.get(id, Field.Osl), 1 + this.clockAt(r, nowS) - t.get(id, Field.StartG));
+  }
+
+  /** Gauges of every ready and draining worker at `nowS`. */
+  workerGauges(nowS: number): WorkerGauges[] {
+    const out: WorkerGauges[] = [];
+    for (const pool of ['prefill', 'decode'] as const) {
+      for (const r of this.replicas[pool]) {
+        if (r.state !== 'ready' && r.state !== 'draining') continue;
+        const decoding = pool === 'decode';
+        const used = decoding ? this.blocksAt(r, this.clockAt(r, nowS)) : 0;
+        out.push({
+          worker_id: r.id,
+          pool,
+          state: r.state,
+          num_requests_running: decoding ? r.running.size : Math.min(1, r.prefillQueue.length),
+          num_requests_waiting: decoding ? r.waiting.length : Math.max(0, r.prefillQueue.length - 1),
+          kv_blocks_used: used,
+          kv_blocks_total: decoding ? this.totalBlocks : 0,
+          kv_usage: decoding ? used / this.totalBlocks : 0,
+          active_decode_blocks: decoding ? used + r.waitingBlocks : 0,
+          active_prefill_tokens: r.prefillTokens,
+          last_ttft_s: r.lastTtftS,
+          last_isl: r.lastIsl,
+          last_itl_s: r.lastItlS,
+          preemptions_total: r.preemptions,
+        });
+      }
+    }
+    return out;
+  }
+
   /**
    * The router's per-worker gauges at `nowS` for ready workers (draining ones have deregistered).
    * agg engines register as decode workers and carry the prefill gauges too, as the router exports them.
@@ -280,7 +427,7 @@ export class Engine {
     for (const r of this.replicas.decode) {
       if (r.state !== 'ready') continue;
       const gauges: DecodeWorkerSample & Partial<PrefillWorkerSample> = {
-        active_decode_blocks: Math.ceil(r.kvUsedAt(nowS) / KV_BLOCK_TOKENS),
+        active_decode_blocks: this.blocksAt(r, this.clockAt(r, nowS)) + r.waitingBlocks,
         last_itl: r.lastItlS,
       };
       if (this.agg) {
@@ -300,26 +447,29 @@ export class Engine {
     return sum;
   }
 
-  /** Mean KV usage (0..1) of ready decode replicas. */
+  /** Mean KV usage (0..1, blocks) of ready decode replicas. */
   meanDecodeKvUsage(nowS: number): number {
     let sum = 0;
     let n = 0;
     for (const r of this.replicas.decode) {
       if (r.state !== 'ready') continue;
-      sum += r.kvUsedAt(nowS) / this.model.maxKvTokens;
+      sum += this.blocksAt(r, this.clockAt(r, nowS)) / this.totalBlocks;
       n++;
     }
     return n > 0 ? sum / n : 0;
   }
 
-  // ---------- internals ----------
-
-  private retiredBusyS = 0;
+  // ================================================================ replicas and GPUs
 
   private countState(pool: PoolName, state: ReplicaState): number {
     let n = 0;
     for (const r of this.replicas[pool]) if (r.state === state) n++;
     return n;
+  }
+
+  private replicaById(id: number): Replica | undefined {
+    for (const pool of ['decode', 'prefill'] as const) for (const r of this.replicas[pool]) if (r.id === id) return r;
+    return undefined;
   }
 
   private addReplica(pool: PoolName, nowS: number, readyAtS: number): void {
@@ -328,13 +478,18 @@ export class Engine {
     this.replicas[pool].push(r);
     this.changeGpus(this.opts.gpusPerReplica[pool], nowS);
     if (readyAtS <= nowS) r.state = 'ready';
-    else this.events.push(readyAtS, { kind: EventKind.Ready, replica: r, req: null, version: 0 });
+    else {
+      r.readyEventS = readyAtS;
+      this.retime(r);
+    }
   }
 
   private retire(r: Replica, nowS: number): void {
     r.state = 'gone';
-    r.version++;
+    r.readyEventS = r.prefillEventS = r.decodeEventS = Infinity;
+    this.retime(r);
     this.retiredBusyS += r.prefillBusyS;
+    this.retiredPreemptions += r.preemptions;
     const list = this.replicas[r.pool];
     list.splice(list.indexOf(r), 1);
     this.changeGpus(-this.opts.gpusPerReplica[r.pool], nowS);
@@ -352,21 +507,89 @@ export class Engine {
     r.state = 'ready';
     r.gAtS = nowS;
     // Requests that found no ready replica wait at the frontend; hand them out now.
-    const pool = r.pool;
-    const waiting = this.pending[pool];
-    if (waiting.length > 0) {
-      this.pending[pool] = [];
-      const prefillPool: PoolName = this.agg ? 'decode' : 'prefill';
-      for (const req of waiting) {
-        if (pool === prefillPool && req.prefillEndS === 0) {
-          const target = this.pickPrefillReplica(pool, nowS)!;
-          this.startPrefill(target, req, nowS);
-        } else {
-          this.routeToDecode(req, nowS, null);
-        }
-      }
+    const queue = this.pending[r.pool];
+    const prefillPool: PoolName = this.agg ? 'decode' : 'prefill';
+    for (let n = queue.length; n > 0; n--) {
+      const id = queue.shift();
+      if (r.pool === prefillPool && this.table.get(id, Field.FirstTokenS) === 0) this.enqueuePrefill(this.pickPrefillReplica(r.pool, nowS)!, id, nowS);
+      else this.routeToDecode(id, nowS, null);
     }
   }
+
+  // ================================================================ event heap
+
+  /** Re-place r in the event heap after one of its event times changed. */
+  private retime(r: Replica): void {
+    const t = Math.min(r.readyEventS, r.prefillEventS, r.decodeEventS);
+    if (t === r.nextS && r.heapIndex >= 0) return;
+    r.nextS = t;
+    r.nextSeq = ++this.eventSeq;
+    const due = this.due;
+    if (r.heapIndex < 0) {
+      if (t === Infinity) return;
+      r.heapIndex = due.length;
+      due.push(r);
+      this.siftUp(r.heapIndex);
+      return;
+    }
+    if (t === Infinity) {
+      const i = r.heapIndex;
+      const last = due.pop()!;
+      r.heapIndex = -1;
+      if (last !== r) {
+        due[i] = last;
+        last.heapIndex = i;
+        this.siftUp(i);
+        this.siftDown(last.heapIndex);
+      }
+      return;
+    }
+    this.siftUp(r.heapIndex);
+    this.siftDown(r.heapIndex);
+  }
+
+  private before(a: Replica, b: Replica): boolean {
+    return a.nextS < b.nextS || (a.nextS === b.nextS && a.nextSeq < b.nextSeq);
+  }
+
+  private siftUp(i: number): void {
+    const due = this.due;
+    const r = due[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(r, due[p])) break;
+      due[i] = due[p];
+      due[i].heapIndex = i;
+      i = p;
+    }
+    due[i] = r;
+    r.heapIndex = i;
+  }
+
+  private siftDown(i: number): void {
+    const due = this.due;
+    const r = due[i];
+    const n = due.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const c = l + 1 < n && this.before(due[l + 1], due[l]) ? l + 1 : l;
+      if (!this.before(due[c], r)) break;
+      due[i] = due[c];
+      due[i].heapIndex = i;
+      i = c;
+    }
+    due[i] = r;
+    r.heapIndex = i;
+  }
+
+  private setDecodeEvent(r: Replica, atS: number, g: number): void {
+    r.decodeEventS = atS;
+    r.decodeEventG = g;
+    this.retime(r);
+  }
+
+  // ================================================================ prefill
 
   private pickPrefillReplica(pool: PoolName, nowS: number): Replica | null {
     let best: Replica | null = null;
@@ -382,140 +605,271 @@ export class Engine {
     return best;
   }
 
-  private startPrefill(r: Replica, req: SimRequest, nowS: number): void {
+  private enqueuePrefill(r: Replica, id: number, nowS: number): void {
+    const t = this.table;
+    const isl = t.get(id, Field.Isl);
     const startS = r.freeAtS > nowS ? r.freeAtS : nowS;
-    const serviceS = this.model.prefillMs(req.isl) / 1000;
-    const endS = startS + serviceS;
+    const endS = startS + this.model.prefillMs(isl) / 1000;
     r.freeAtS = endS;
-    r.prefillTokens += req.isl;
-    r.prefillInFlight++;
-    this.events.push(endS, { kind: EventKind.PrefillDone, replica: r, req, version: 0 });
+    r.prefillTokens += isl;
+    t.set(id, Field.FirstTokenS, endS);
+    t.set(id, Field.Replica, r.id);
+    r.prefillQueue.push(id);
+    if (r.prefillQueue.length === 1) {
+      r.headStartS = startS;
+      r.prefillEventS = endS;
+      this.retime(r);
+    }
   }
 
-  private preemptNewest(r: Replica): void {
-    let newest: SimRequest | null = null;
-    for (const req of r.active.values()) if (!newest || req.admitSeq > newest.admitSeq) newest = req;
-    if (!newest) return;
-    r.active.remove(newest);
-    r.sumBase -= newest.isl - newest.startG;
-    r.reservedKv -= newest.kvNeed;
-    newest.generated = r.g - newest.startG;
-    r.preemptions++;
-    // Back to the head of the queue: it resumes before anything that arrived later.
-    if (r.waitHead > 0) r.waiting[--r.waitHead] = newest;
-    else r.waiting.unshift(newest);
-    r.waitingKv += newest.kvNeed;
-  }
-
-  private onPrefillDone(r: Replica, req: SimRequest, nowS: number): void {
-    r.prefillTokens -= req.isl;
-    r.prefillInFlight--;
-    r.prefillBusyS += this.model.prefillMs(req.isl) / 1000;
-    req.prefillEndS = nowS;
-    req.ttftMs = (nowS - req.arrivalS) * 1000;
-    r.lastTtftS = req.ttftMs / 1000;
-    r.lastIsl = req.isl;
-    this.opts.recorder.firstToken(req, nowS);
-    if (req.osl <= 1) {
+  private onPrefillDone(r: Replica, nowS: number): void {
+    const t = this.table;
+    const id = r.prefillQueue.shift();
+    const isl = t.get(id, Field.Isl);
+    r.prefillTokens -= isl;
+    r.prefillBusyS += nowS - r.headStartS;
+    r.lastTtftS = nowS - t.get(id, Field.ArrivalS);
+    r.lastIsl = isl;
+    if (r.prefillQueue.length > 0) {
+      r.headStartS = nowS;
+      r.prefillEventS = t.get(r.prefillQueue.peek(), Field.FirstTokenS);
+      this.retime(r);
+    }
+    this.opts.recorder.firstToken(id, nowS);
+    if (t.get(id, Field.Osl) <= 1) {
       // The first token was the whole answer: nothing left to decode.
-      this.inFlight--;
-      this.opts.recorder.complete(req, nowS, null);
+      this.opts.recorder.complete(id, nowS, null);
+      t.release(id);
     } else {
       // In agg the KV is already on this replica; in disagg the router picks a decode worker.
-      this.routeToDecode(req, nowS, this.agg ? r : null);
+      this.routeToDecode(id, nowS, this.agg ? r : null);
     }
     if (r.state === 'draining' && r.isIdle()) this.retire(r, nowS);
   }
 
-  private routeToDecode(req: SimRequest, nowS: number, sameReplica: Replica | null): void {
-    if (req.kvNeed > this.model.maxKvTokens) {
-      // Would never fit in one engine's KV cache: the engine rejects it.
-      this.inFlight--;
-      this.opts.recorder.drop(req, nowS);
-      return;
+  // ================================================================ decode
+
+  /** Blocks the running batch of r holds at clock g. */
+  private blocksAt(r: Replica, g: number): number {
+    const n = r.running.size;
+    if (n === 0) return 0;
+    return (r.sumBase + n * g + r.padByPhase[mod16(g)]) / KV_BLOCK_TOKENS;
+  }
+
+  /** Steps from g until the batch needs more blocks than the engine has (the next preemption). */
+  private stepsToFull(r: Replica, g: number): number {
+    const n = r.running.size;
+    const spare = this.totalBlocks - this.blocksAt(r, g);
+    // Every 16 steps each sequence takes exactly one more block.
+    const periods = Math.floor(spare / n);
+    const g0 = g + KV_BLOCK_TOKENS * periods;
+    const g0m = mod16(g0);
+    let left = spare - n * periods;
+    for (let j = 1; j <= KV_BLOCK_TOKENS; j++) {
+      // A sequence needs a new block for step h when its context at h-1 is a multiple of 16.
+      left -= r.residue[(KV_BLOCK_TOKENS - ((g0m + j - 1) & 15)) & 15];
+      if (left < 0) return g0 + j - g;
     }
+    return Infinity; // unreachable: n blocks per 16 steps exceed what is left
+  }
+
+  /** The decode clock reached by `nowS` within the current run. */
+  private clockAt(r: Replica, nowS: number): number {
+    if (r.running.size === 0 || r.stepS <= 0) return r.g;
+    const done = Math.floor((nowS - r.gAtS - r.stallS) / r.stepS + 1e-9);
+    return r.g + Math.max(0, Math.min(r.runSteps, done));
+  }
+
+  private isRunning(r: Replica, id: number): boolean {
+    return r.running.has(id) && this.table.get(id, Field.AdmitSeq) >= 0;
+  }
+
+  private routeToDecode(id: number, nowS: number, sameReplica: Replica | null): void {
     let target = sameReplica;
     if (!target) {
+      // The KV router's load: blocks of every sequence it has sent to the worker.
       let bestLoad = Infinity;
       for (const r of this.replicas.decode) {
         if (r.state !== 'ready') continue;
-        const load = r.reservedKv + r.waitingKv;
+        const load = this.blocksAt(r, this.clockAt(r, nowS)) + r.waitingBlocks;
         if (load < bestLoad) {
           target = r;
           bestLoad = load;
         }
       }
     }
+    const t = this.table;
     if (!target) {
-      this.pending.decode.push(req);
+      t.set(id, Field.Replica, -1);
+      this.pending.decode.push(id);
       return;
     }
-    target.waiting.push(req);
-    target.waitingKv += req.kvNeed;
-    this.syncDecode(target, nowS);
+    t.set(id, Field.Replica, target.id);
+    const wasEmpty = target.waiting.length === 0;
+    target.waiting.push(id);
+    target.waitingBlocks += this.admitBlocks(id);
+    if (target.running.size === 0) {
+      // Idle: a step starts now.
+      target.g = this.clockAt(target, nowS);
+      target.gAtS = nowS;
+      target.stallS = 0;
+      this.schedule(target, nowS);
+    } else if (wasEmpty) {
+      // Busy: the scheduler looks at the queue at the next step boundary.
+      this.rescheduleAtNextBoundary(target, nowS);
+    }
+    // Otherwise the head of the queue is blocked (blocks or max_num_seqs) until something finishes.
+  }
+
+  private admitBlocks(id: number): number {
+    const t = this.table;
+    return blocksFor(t.get(id, Field.Isl) + 1 + t.get(id, Field.Generated));
+  }
+
+  private rescheduleAtNextBoundary(r: Replica, nowS: number): void {
+    const elapsed = nowS - r.gAtS - r.stallS;
+    if (r.stallS === 0 && elapsed <= 1e-12) {
+      // Still at the boundary just processed: the scheduler sees the newcomer in this very step.
+      this.schedule(r, r.gAtS);
+      return;
+    }
+    const j = Math.max(1, Math.ceil(elapsed / r.stepS - 1e-9));
+    if (j >= r.runSteps) return;
+    r.runSteps = j;
+    this.setDecodeEvent(r, r.gAtS + r.stallS + j * r.stepS, r.g + j);
+  }
+
+  private countResidue(r: Replica, residue: number, delta: number): void {
+    r.residue[residue] += delta;
+    // With context c = base + g, the last block has (16 - c mod 16) mod 16 free tokens.
+    for (let gm = 0; gm < KV_BLOCK_TOKENS; gm++) r.padByPhase[gm] += delta * ((KV_BLOCK_TOKENS - ((residue + gm) & 15)) & 15);
+  }
+
+  private removeFromBatch(r: Replica, id: number): void {
+    const t = this.table;
+    const base = t.get(id, Field.Isl) + 1 - t.get(id, Field.StartG);
+    t.set(id, Field.AdmitSeq, -1);
+    r.running.remove(id);
+    r.sumBase -= base;
+    this.countResidue(r, mod16(base), -1);
+  }
+
+  private preemptNewest(r: Replica, nowS: number): void {
+    const t = this.table;
+    // The newest admission still running: the top of the admission stack, skipping stale entries.
+    let id = -1;
+    while (r.admitTop > 0) {
+      const top = --r.admitTop;
+      const candidate = r.admitIds[top];
+      if (t.get(candidate, Field.AdmitSeq) === r.admitSeqs[top] && r.running.has(candidate)) {
+        id = candidate;
+        break;
+      }
+    }
+    this.removeFromBatch(r, id);
+    t.set(id, Field.Generated, r.g - t.get(id, Field.StartG));
+    r.preemptions++;
+    // Back to the front of the queue: it resumes before anything that arrived later.
+    r.waiting.unshift(id);
+    r.waitingBlocks += this.admitBlocks(id);
+    this.opts.recorder.preempt?.(id, nowS, r.id);
+  }
+
+  /** Record an admission on r's stack (compacted when stale entries pile up). */
+  private pushAdmission(r: Replica, id: number, seq: number): void {
+    if (r.admitTop === r.admitIds.length) {
+      const t = this.table;
+      let live = 0;
+      for (let i = 0; i < r.admitTop; i++) {
+        if (t.get(r.admitIds[i], Field.AdmitSeq) === r.admitSeqs[i] && r.running.has(r.admitIds[i])) {
+          r.admitIds[live] = r.admitIds[i];
+          r.admitSeqs[live] = r.admitSeqs[i];
+          live++;
+        }
+      }
+      r.admitTop = live;
+      if (live * 2 > r.admitIds.length) {
+        const ids = new Int32Array(r.admitIds.length * 2);
+        const seqs = new Float64Array(r.admitIds.length * 2);
+        ids.set(r.admitIds);
+        seqs.set(r.admitSeqs);
+        r.admitIds = ids;
+        r.admitSeqs = seqs;
+      }
+    }
+    r.admitIds[r.admitTop] = id;
+    r.admitSeqs[r.admitTop] = seq;
+    r.admitTop++;
   }
 
   /**
-   * Bring a decode replica to `nowS`: advance the token clock, finish requests whose last token
-   * is out, admit waiting ones that fit, and schedule the next step boundary.
+   * One scheduler step boundary of a decode replica at clock r.g (time nowS): finish, preempt,
+   * admit, then plan the run of equal steps until the next thing that changes the batch.
    */
-  private syncDecode(r: Replica, nowS: number): void {
-    const active = r.active;
-    if (active.size > 0) {
-      r.g += (nowS - r.gAtS) * r.tokensPerS;
+  private schedule(r: Replica, nowS: number): void {
+    const t = this.table;
+    const running = r.running;
+    const g = r.g;
+    while (running.size > 0 && running.peekKey() <= g) {
+      const id = running.peek();
+      this.removeFromBatch(r, id);
+      const itlMs = ((nowS - t.get(id, Field.FirstTokenS)) * 1000) / (t.get(id, Field.Osl) - 1);
+      this.opts.recorder.complete(id, nowS, itlMs);
+      t.release(id);
     }
-    r.gAtS = nowS;
-    // Finish everything whose last token is out (tolerance for float drift of the shared clock).
-    const eps = 1e-6;
-    while (active.size > 0 && active.peekKey() <= r.g + eps) {
-      const req = active.pop()!;
-      r.sumBase -= req.isl - req.startG;
-      r.reservedKv -= req.kvNeed;
-      this.inFlight--;
-      const itlMs = ((nowS - req.prefillEndS) * 1000) / (req.osl - 1);
-      this.opts.recorder.complete(req, nowS, itlMs);
+    // Room for every running request's next token, or preempt the newest admissions.
+    while (running.size > 0 && this.blocksAt(r, g) > this.totalBlocks) {
+      this.preemptNewest(r, nowS);
+      r.preemptedAtG = g;
     }
-    const cap = this.model.maxKvTokens;
-    // The growing contexts filled the cache: preempt the newest admissions until it fits.
-    while (active.size > 1 && r.sumBase + active.size * r.g >= cap - eps) this.preemptNewest(r);
-    // Admit in FIFO order while the head fits under the watermark.
-    const admitLimit = cap * (1 - KV_WATERMARK);
-    while (r.waitHead < r.waiting.length) {
-      const req = r.waiting[r.waitHead];
-      const kvUsed = r.sumBase + active.size * r.g;
-      if (active.size > 0 && kvUsed + req.isl + req.generated > admitLimit) break;
-      r.waitHead++;
-      r.waitingKv -= req.kvNeed;
-      r.reservedKv += req.kvNeed;
-      // Context = isl + (g - startG), so a re-admitted request resumes with its generated tokens.
-      req.startG = r.g - req.generated;
-      // The first token came from prefill; decode produces the remaining osl - 1.
-      req.finishG = req.startG + (req.osl - 1);
-      req.admitSeq = ++r.admitted;
-      r.sumBase += req.isl - req.startG;
-      active.push(req.finishG, req);
+    // vLLM admits nothing in a step in which it preempted.
+    if (r.preemptedAtG !== g) {
+      while (r.waiting.length > 0 && running.size < this.maxNumSeqs) {
+        const id = r.waiting.peek();
+        const need = this.admitBlocks(id);
+        const reserve = running.size > 0 ? this.watermarkBlocks : 0;
+        if (need + reserve > this.totalBlocks - this.blocksAt(r, g)) break;
+        r.waiting.shift();
+        r.waitingBlocks -= need;
+        const generated = t.get(id, Field.Generated);
+        const isl = t.get(id, Field.Isl);
+        const startG = g - generated;
+        t.set(id, Field.StartG, startG);
+        const seq = ++this.admissions;
+        t.set(id, Field.AdmitSeq, seq);
+        this.pushAdmission(r, id, seq);
+        // The first token came from prefill: decode produces the other osl - 1.
+        running.push(startG + t.get(id, Field.Osl) - 1, id);
+        const base = isl + 1 - startG;
+        r.sumBase += base;
+        this.countResidue(r, mod16(base), 1);
+        // A readmitted request recomputes its prompt and generated tokens; the batch waits for it.
+        if (generated > 0) r.stallS += this.model.prefillMs(isl + 1 + generated) / 1000;
+      }
     }
-    if (r.waitHead > 1024 && r.waitHead * 2 > r.waiting.length) {
-      r.waiting = r.waiting.slice(r.waitHead);
-      r.waitHead = 0;
-    }
-    r.version++;
-    const n = active.size;
+    const n = running.size;
     if (n === 0) {
-      r.tokensPerS = 0;
+      r.stepS = 0;
+      r.runSteps = 0;
+      r.decodeEventS = Infinity;
+      this.retime(r);
       if (r.state === 'draining' && r.isIdle()) this.retire(r, nowS);
       return;
     }
-    const kvUsed = r.sumBase + n * r.g;
-    const stepMs = this.model.decodeStepMs(n, kvUsed / n);
-    r.stepMs = stepMs;
-    r.lastItlS = stepMs / 1000;
-    r.tokensPerS = 1000 / stepMs;
-    const toFinish = active.peekKey() - r.g;
-    const chunk = Math.max(1, this.maxChunkTokens / n);
-    let dG = toFinish < chunk ? toFinish : chunk;
-    const toFull = (cap - kvUsed) / n;
-    if (n > 1 && toFull < dG) dG = toFull;
-    this.events.push(nowS + (dG > 0 ? dG : 0) / r.tokensPerS, { kind: EventKind.DecodeStep, replica: r, req: null, version: r.version });
+    const stepMs = this.model.decodeStepMs(n, (r.sumBase + n * g) / n);
+    r.stepS = stepMs / 1000;
+    r.lastItlS = r.stepS;
+    let k = running.peekKey() - g;
+    const cap = runCap(this.model, n);
+    if (cap < k) k = cap;
+    // Each sequence takes at most one block per 16 steps: only a tight cache can fill within k.
+    if (this.totalBlocks - this.blocksAt(r, g) < n * (Math.floor(k / KV_BLOCK_TOKENS) + 1)) {
+      const full = this.stepsToFull(r, g);
+      if (full < k) k = full;
+    }
+    // After a preemption the queue is looked at again one step later.
+    if (r.preemptedAtG === g && r.waiting.length > 0) k = 1;
+    r.runSteps = k;
+    this.setDecodeEvent(r, nowS + r.stallS + k * r.stepS, g + k);
   }
 }

@@ -1,12 +1,12 @@
 // Scaling policies the simulator can drive: a fixed allocation, the Kubernetes HPA algorithm, an
 // external process speaking the `decide` line format, and our planner (the daemon's own class).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface, type Interface } from 'node:readline';
 import type { PlannerConfig } from '../config/schema.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
-import type { Decision, PredictedLoad, ReplicaCounts } from '../scaling/planner.js';
+import type { Decision, PredictedLoad, ReplicaCounts } from '../scaling/decision.js';
 import { applyGlobalBudget, applyPoolBudget } from '../scaling/budget.js';
-import { InputError, RuntimeFailure } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
+import { MAX_REPLICAS_PER_POOL } from './engine.js';
 import type { PolicyContext, PoolCounts, PoolTargets, SimPolicy, UtilisationSample } from './types.js';
 
 /** A fixed deployment: the initial replicas never change. */
@@ -120,8 +120,8 @@ export function parseHpaSpec(spec: string): number {
 
 /** The part of the planner class the simulator drives (the daemon drives the same methods). */
 export interface PlannerLike {
-  throughputTick(obs: IntervalObservation, current: ReplicaCounts): Decision;
-  loadTick(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
+  decideThroughput(obs: IntervalObservation, current: ReplicaCounts): Decision;
+  decideLoad(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
   state(): { lastPredicted?: PredictedLoad };
 }
 
@@ -143,11 +143,11 @@ export class PlannerPolicy implements SimPolicy {
   }
 
   onInterval(obs: IntervalObservation, ctx: PolicyContext): PoolTargets | null {
-    return this.toTargets(this.planner.throughputTick(obs, ctx.ready));
+    return this.toTargets(this.planner.decideThroughput(obs, ctx.ready));
   }
 
   onLoadTick(samples: RouterSnapshot[], ctx: PolicyContext): PoolTargets | null {
-    return this.toTargets(this.planner.loadTick(samples, ctx.ready));
+    return this.toTargets(this.planner.decideLoad(samples, ctx.ready));
   }
 
   forecastNumReq(): number {
@@ -162,64 +162,149 @@ export class PlannerPolicy implements SimPolicy {
 
 // ---------------------------------------------------------------- exec
 
+/** Longest answer line accepted from an exec policy. */
+export const EXEC_MAX_LINE_BYTES = 64 * 1024;
+/** Most lines an exec policy may print ahead of the observations asking for them. */
+export const EXEC_MAX_UNASKED_LINES = 64;
+
+export interface ExecPolicyOptions {
+  /** Longest wait for one answer (ms). */
+  timeoutMs?: number;
+  /** The budget answers are clamped to (and reported). */
+  limits: { maxGpuBudget: number; minEndpoint: number };
+  gpusPerReplica: PoolCounts;
+  agg: boolean;
+  /** Told once when an answer is clamped. */
+  warn?: (message: string) => void;
+}
+
 /**
  * An external policy: gets one `decide`-format JSON line per throughput interval on stdin and must
- * answer one line `{"prefill": n, "decode": n}` (null or missing = keep).
+ * answer one line `{"prefill": n, "decode": n}` (null or missing = keep). It runs in its own
+ * process group, so a timeout or the end of the run ends it and anything it started.
  */
 export class ExecPolicy implements SimPolicy {
   readonly name: string;
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: Interface;
   private readonly queue: string[] = [];
+  private partial = '';
   private waiter: ((line: string | null) => void) | null = null;
   private closed = false;
+  private failure: InputError | null = null;
   private stderrTail = '';
+  private clamped = 0;
+  private readonly timeoutMs: number;
+  private readonly flag: string;
 
   constructor(
     private readonly command: string,
-    private readonly timeoutMs = 30_000,
+    private readonly opts: ExecPolicyOptions,
   ) {
     this.name = `exec:${command}`;
-    this.child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.flag = `--policy exec:${command.length > 60 ? command.slice(0, 57) + '...' : command}`;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.child = spawn(command, { shell: true, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child.on('error', () => this.finish());
-    this.child.on('exit', () => this.finish());
+    // 'close' (not 'exit'): its last answer may still be in the pipe when it exits.
+    this.child.on('close', () => this.finish());
     this.child.stdin.on('error', () => undefined);
-    this.child.stderr.on('data', (d: Buffer) => {
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-500);
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d.slice(-500)).slice(-500);
     });
-    this.lines = createInterface({ input: this.child.stdout });
-    this.lines.on('line', (line) => {
-      if (line.trim() === '') return;
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        w(line);
-      } else this.queue.push(line);
-    });
-    this.lines.on('close', () => this.finish());
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d: string) => this.onData(d));
+    this.child.stdout.on('end', () => this.finish());
   }
 
-  async onInterval(obs: IntervalObservation): Promise<PoolTargets | null> {
-    if (this.closed) throw new RuntimeFailure(`exec policy '${this.command}' exited before the simulation ended${this.stderrHint()}.`);
+  async onInterval(obs: IntervalObservation, ctx: PolicyContext): Promise<PoolTargets | null> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new InputError(`${this.flag}: the command exited before the simulation ended${this.stderrHint()}; it must keep reading observations until its stdin closes.`);
     this.child.stdin.write(JSON.stringify(obs) + '\n');
     const line = await this.nextLine();
-    if (line === null) throw new RuntimeFailure(`exec policy '${this.command}' exited without answering an observation${this.stderrHint()}.`);
-    return parseExecAnswer(line, this.command);
+    if (this.failure) throw this.failure;
+    if (line === null) throw new InputError(`${this.flag}: the command exited without answering an observation${this.stderrHint()}; it must print one line per observation.`);
+    return this.clamp(parseExecAnswer(line, this.command), ctx);
+  }
+
+  summaryExtras(): Record<string, number> {
+    return { clamped_answers: this.clamped };
   }
 
   async close(): Promise<void> {
     this.child.stdin.end();
-    if (!this.closed) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.child.kill();
-          resolve();
-        }, 2000);
+        const t = setTimeout(resolve, 2000);
         this.child.once('exit', () => {
           clearTimeout(t);
           resolve();
         });
       });
+    }
+    // Whatever the command left running (a child of its shell, say) goes with its process group.
+    this.killGroup();
+  }
+
+  /** Answers beyond the GPU budget (or the simulator's replica limit) are cut, counted and told once. */
+  private clamp(answer: PoolTargets | null, ctx: PolicyContext): PoolTargets | null {
+    if (!answer) return answer;
+    const o = this.opts;
+    const prefill = answer.prefill ?? ctx.target.prefill;
+    const decode = answer.decode ?? ctx.target.decode;
+    let out: PoolCounts;
+    if (o.agg) out = { prefill: 0, decode: applyPoolBudget(decode, o.gpusPerReplica.decode, o.limits).replicas };
+    else {
+      const b = applyGlobalBudget(prefill, decode, o.gpusPerReplica, o.limits);
+      out = { prefill: b.prefill, decode: b.decode };
+    }
+    out = { prefill: Math.min(out.prefill, MAX_REPLICAS_PER_POOL), decode: Math.min(out.decode, MAX_REPLICAS_PER_POOL) };
+    if (out.prefill === (o.agg ? 0 : prefill) && out.decode === decode) return answer;
+    if (this.clamped++ === 0) {
+      const budget = o.limits.maxGpuBudget >= 0 ? `max_gpu_budget ${o.limits.maxGpuBudget}` : `the simulator's limit of ${MAX_REPLICAS_PER_POOL} replicas per pool`;
+      o.warn?.(`${this.flag}: answer ${JSON.stringify(answer)} is over ${budget}; clamped to ${o.agg ? out.decode : `${out.prefill}/${out.decode}`} (every clamped answer is counted in clamped_targets).`);
+    }
+    return o.agg ? { decode: out.decode } : out;
+  }
+
+  private onData(chunk: string): void {
+    if (this.failure) return;
+    let text = this.partial + chunk;
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      const line = text.slice(0, nl).trim();
+      text = text.slice(nl + 1);
+      if (line === '') continue;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(line);
+      } else if (this.queue.push(line) > EXEC_MAX_UNASKED_LINES) {
+        return this.fail(`${this.flag}: the command printed more than ${EXEC_MAX_UNASKED_LINES} lines no observation asked for; it must print exactly one line per observation it reads.`);
+      }
+    }
+    if (Buffer.byteLength(text) > EXEC_MAX_LINE_BYTES) {
+      return this.fail(`${this.flag}: the command printed a line longer than ${EXEC_MAX_LINE_BYTES / 1024} KB; an answer is one short line {"prefill": n, "decode": n}.`);
+    }
+    this.partial = text;
+  }
+
+  private fail(message: string): void {
+    this.failure = new InputError(message);
+    this.partial = '';
+    this.queue.length = 0;
+    this.killGroup();
+    this.finish();
+  }
+
+  private killGroup(): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      // The negative pid is the process group this policy's command was started in.
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
     }
   }
 
@@ -227,10 +312,11 @@ export class ExecPolicy implements SimPolicy {
     const queued = this.queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiter = null;
-        reject(new RuntimeFailure(`exec policy '${this.command}' gave no answer within ${this.timeoutMs / 1000} s.`));
+        this.fail(`${this.flag}: no answer within ${this.timeoutMs / 1000} s; the command must print one line {"prefill": n, "decode": n} for each observation line it reads.`);
+        resolve(null);
       }, this.timeoutMs);
       this.waiter = (line) => {
         clearTimeout(timer);
@@ -251,27 +337,29 @@ export class ExecPolicy implements SimPolicy {
 
   private stderrHint(): string {
     const tail = this.stderrTail.trim().split('\n').pop();
-    return tail ? ` (its stderr: ${tail})` : '';
+    return tail ? ` (its stderr: ${tail.slice(0, 200)})` : '';
   }
 }
 
 export function parseExecAnswer(line: string, command: string): PoolTargets | null {
+  const flag = `--policy exec:${command.length > 60 ? command.slice(0, 57) + '...' : command}`;
+  const shown = JSON.stringify(line.length > 80 ? line.slice(0, 77) + '...' : line);
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
-    throw new RuntimeFailure(`exec policy '${command}' answered '${line.slice(0, 80)}', which is not JSON; expected {"prefill": n, "decode": n}.`);
+    throw new InputError(`${flag}: answered ${shown}, which is not JSON; expected {"prefill": n, "decode": n}.`);
   }
   if (value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new RuntimeFailure(`exec policy '${command}' answered '${line.slice(0, 80)}'; expected an object {"prefill": n, "decode": n}.`);
+    throw new InputError(`${flag}: answered ${shown}; expected an object {"prefill": n, "decode": n}.`);
   }
   const out: PoolTargets = {};
   for (const pool of ['prefill', 'decode'] as const) {
     const v = (value as Record<string, unknown>)[pool];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new RuntimeFailure(`exec policy '${command}' answered ${pool}=${JSON.stringify(v)}; expected a non-negative integer or null.`);
+      throw new InputError(`${flag}: answered ${pool}=${JSON.stringify(v)?.slice(0, 40)}; expected a non-negative integer or null.`);
     }
     out[pool] = v;
   }

@@ -122,6 +122,8 @@ export function reportHtml(input: ReportInput): string {
     ['requests', String(s.requests)],
     ['SLA attainment (TTFT and ITL)', pct(s.sla_attainment)],
     ['TTFT attainment / ITL attainment', `${pct(s.ttft_attainment)} / ${pct(s.itl_attainment)}`],
+    ['attainment over feasible requests (infeasible: TTFT / ITL / KV)', `${pct(s.feasible_sla_attainment)} (${s.infeasible.requests}: ${s.infeasible.ttft} / ${s.infeasible.itl} / ${s.infeasible.kv})`],
+    ['decode preemptions', String(s.preemptions)],
     ['TTFT p50 / p90 / p99', `${ms(s.ttft_ms.p50)} / ${ms(s.ttft_ms.p90)} / ${ms(s.ttft_ms.p99)}`],
     ['ITL p50 / p90 / p99', `${ms(s.itl_ms.p50)} / ${ms(s.itl_ms.p90)} / ${ms(s.itl_ms.p99)}`],
     ['GPU-hours', s.gpu_hours.toFixed(2)],

@@ -8,7 +8,7 @@ import {
 } from '../../src/actuate/dgd.js';
 import { KubeClient, KubernetesActuator, inClusterConnection } from '../../src/actuate/kubernetes.js';
 import { RuntimeFailure } from '../../src/util/errors.js';
-import { FakeKube } from '../helpers/fakeKube.js';
+import { FakeKube, shippedRulesFor } from '../helpers/fakeKube.js';
 
 const DGD_DIR = 'test/fixtures/dynamo/dgd/';
 function loadDgd(file: string): Dgd {
@@ -91,7 +91,7 @@ describe('KubernetesActuator against a strict fake API server', () => {
     const a = make();
     await a.init();
     const out = await a.apply({ prefill: 2, decode: 3 }, { blocking: false });
-    expect(out).toEqual({ status: 'applied', written: { prefill: 2, decode: 3 } });
+    expect(out).toEqual({ status: 'applied', written: { prefill: 2, decode: 3 }, previous: { prefill: 1, decode: 1 } });
     const writes = kube.writes();
     expect(writes.map((w) => w.path)).toEqual([
       '/apis/nvidia.com/v1alpha1/namespaces/team-a/dynamographdeploymentscalingadapters/vllm-disagg-planner-vllmprefillworker/scale',
@@ -121,7 +121,7 @@ describe('KubernetesActuator against a strict fake API server', () => {
     const a = make();
     await a.init();
     const out = await a.apply({ prefill: 3, decode: 5 }, { blocking: false });
-    expect(out).toEqual({ status: 'applied', written: { prefill: 3, decode: 5 } });
+    expect(out).toEqual({ status: 'applied', written: { prefill: 3, decode: 5 }, previous: { prefill: 1, decode: 1 } });
     // Two DGD writes, the second conditional on the version the first one produced; no 409 round.
     const dgdPatches = kube.log.filter((r) => r.method === 'PATCH' && r.path.endsWith('/dynamographdeployments/vllm-disagg-planner'));
     expect(dgdPatches.map((r) => r.status)).toEqual([200, 200]);
@@ -191,6 +191,8 @@ describe('KubernetesActuator against a strict fake API server', () => {
       dgdName: 'nope', backend: 'vllm', mode: 'disagg', configModelName: null, configGpus: { prefill: null, decode: null },
     });
     writeFileSync(join(dir, 'token'), 'test-token');
+    // The planner's Role is written for the DGD it was told to scale, which does not exist.
+    kube.rules = shippedRulesFor('nope');
     await expect(a.init()).rejects.toThrow(/team-a\/nope not found; check DYN_PARENT_DGD_K8S_NAME/);
   });
 

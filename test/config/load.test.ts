@@ -77,11 +77,13 @@ describe('upstream fixtures', () => {
   it('sla-planner extensions default to off (upstream behaviour) except the missing-data hold', () => {
     const { config } = resolveConfig({}, { env: NO_ENV });
     expect(EXTENSION_CONFIG_KEYS.sort()).toEqual([
-      'decode_max_kv_usage', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data',
+      'decode_max_kv_usage', 'dgd_decision_annotation', 'forecast_error_window', 'forecast_quantile', 'hold_on_missing_data', 'kubernetes_events',
       'metric_pulling_prometheus_ca_bundle', 'metric_pulling_prometheus_ssl_verify', 'metric_pulling_prometheus_token_file',
-      'monotone_decode_search', 'num_req_source', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
+      'monotone_decode_search', 'num_req_source', 'planner_metric_names', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
       'prefill_max_utilization', 'prefill_sizing', 'prefill_ttft_quantile', 'scale_down_window',
     ]);
+    // Reporting switches change no decision: Events and the annotation on, both metric name families exported.
+    expect(config).toMatchObject({ kubernetes_events: true, dgd_decision_annotation: true, planner_metric_names: 'both' });
     expect(config.prefill_correction_can_scale_up).toBe(false);
     expect(config.monotone_decode_search).toBe(false);
     // The switches that change decisions are off; the rest only tune an option that is off.
@@ -416,7 +418,9 @@ describe('derived rules', () => {
         itl: fc.double({ min: 1, max: 500, noNaN: true }),
         enable_load_scaling: fc.boolean(),
         no_correction: fc.boolean(),
-        max_gpu_budget: fc.integer({ min: -1, max: 64 }),
+        // -1 (no budget) or enough for min_endpoint of both pools at 1+ GPU each: smaller budgets
+        // are configs that cannot work, which strict mode refuses (tested below).
+        max_gpu_budget: fc.oneof(fc.constant(-1), fc.integer({ min: 8, max: 64 })),
         min_endpoint: fc.integer({ min: 0, max: 4 }),
         load_predictor: fc.constantFrom('constant', 'arima', 'kalman', 'prophet'),
       },

@@ -11,6 +11,7 @@ import { TrafficObserver } from '../../src/observe/prometheus.js';
 import { RouterSampler } from '../../src/observe/router.js';
 import { KubeClient, KubernetesActuator, inClusterConnection } from '../../src/actuate/kubernetes.js';
 import { SerialActuator } from '../../src/actuate/serial.js';
+import { KubernetesReporter } from '../../src/actuate/report.js';
 import type { Dgd } from '../../src/actuate/dgd.js';
 import { Daemon } from '../../src/runtime/daemon.js';
 import { Logger } from '../../src/runtime/log.js';
@@ -43,15 +44,20 @@ export interface Harness {
   plannerFactory: () => Planner;
 }
 
-export async function buildDaemon(opts: { config: Record<string, unknown>; env: Record<string, string>; promUrl: string; routerUrl?: string; kubeBackoffMs?: number }): Promise<Harness> {
+export async function buildDaemon(opts: {
+  config: Record<string, unknown>; env: Record<string, string>; promUrl: string; routerUrl?: string; kubeBackoffMs?: number; kubeTimeoutMs?: number;
+  /** Events and the last-decision annotation on the DGD, as `run` wires them. */
+  reporter?: boolean;
+}): Promise<Harness> {
   const { config } = resolveConfig({ environment: 'kubernetes', namespace: 'test-ns', metric_pulling_prometheus_endpoint: opts.promUrl, profile_results_dir: PROFILE_DIR, ...opts.config }, { env: {} });
   const lines: Record<string, unknown>[] = [];
   const logger = new Logger((l) => lines.push(JSON.parse(l)));
-  const actuator = new SerialActuator(new KubernetesActuator({
-    client: new KubeClient(inClusterConnection(opts.env), { retries: 1, backoffMs: opts.kubeBackoffMs ?? 50, timeoutMs: 2000 }),
+  const kubeActuator = new KubernetesActuator({
+    client: new KubeClient(inClusterConnection(opts.env), { retries: 1, backoffMs: opts.kubeBackoffMs ?? 50, timeoutMs: opts.kubeTimeoutMs ?? 2000 }),
     dgdName: opts.env.DYN_PARENT_DGD_K8S_NAME, backend: config.backend, mode: config.mode, configModelName: config.model_name,
     configGpus: { prefill: config.prefill_engine_num_gpu, decode: config.decode_engine_num_gpu }, readyPollMs: 200, readyMaxPolls: 20,
-  }), config.no_operation);
+  });
+  const actuator = new SerialActuator(kubeActuator, config.no_operation);
   const info = await actuator.init();
   const interpolators = config.enable_throughput_scaling ? buildInterpolators(loadProfileDir(config.profile_results_dir)) : undefined;
   const plannerFactory = () => new Planner({ config: { ...config, model_name: info.modelName }, interpolators, gpusPerReplica: { prefill: info.prefillGpus ?? 1, decode: info.decodeGpus ?? 1 } });
@@ -67,7 +73,13 @@ export async function buildDaemon(opts: { config: Record<string, unknown>; env: 
       onSample: () => logger.recoverPrefix('source:router_'),
     })
     : undefined;
-  const daemon = new Daemon({ config, planner: plannerFactory(), actuator, info, traffic, router, logger, httpPort: -1, httpHost: '127.0.0.1' });
+  const reporter = opts.reporter
+    ? new KubernetesReporter({
+      client: kubeActuator.client, actuator: kubeActuator, events: config.kubernetes_events, annotation: config.dgd_decision_annotation,
+      onError: (kind, err) => logger.fault(`source:${kind}`, { kind, error: err.message }),
+    })
+    : undefined;
+  const daemon = new Daemon({ config, planner: plannerFactory(), actuator, info, traffic, router, logger, httpPort: -1, httpHost: '127.0.0.1', reporter });
   daemonRef = daemon;
   return { daemon, lines, config, plannerFactory };
 }

@@ -62,7 +62,7 @@ describe('sla-planner daemon: Prometheus in, Kubernetes out', () => {
     const replay = h.plannerFactory();
     for (const rec of decisions) {
       if (!rec.observation) continue; // a hold before the decision code (none expected here)
-      const d: Decision = replay.throughputTick(rec.observation as never, rec.current as never);
+      const d: Decision = replay.decideThroughput(rec.observation as never, rec.current as never);
       expect({ prefill: d.prefill, decode: d.decode, decided: d.decided }).toEqual({ ...(rec.target as object), decided: rec.decided });
     }
     const prefillTargets = decisions.filter((r) => r.decided).map((r) => (r.target as { prefill: number }).prefill);

@@ -78,4 +78,54 @@ describe('sla-planner simulate', () => {
     expect(hang.code).toBe(2);
     expect(hang.stderr).toMatch(/more than a year after the trace start/);
   });
+
+  it('runs several policies on one trace and prints a comparison with GPU-hours against the clairvoyant', async () => {
+    const { code, stdout } = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--duration', '600', '--policy', 'static:2,1,static:1,1,clairvoyant']);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.comparison.map((r: { policy: string }) => r.policy)).toEqual(['static:2,1', 'static:1,1', 'clairvoyant']);
+    expect(out.summaries).toHaveLength(3);
+    const [two, , cv] = out.comparison;
+    expect(two.gpu_hours).toBeCloseTo((3 * 600) / 3600, 9);
+    expect(two.gpu_hours_vs_clairvoyant).toBeCloseTo(two.gpu_hours / cv.gpu_hours, 12);
+    expect(cv.gpu_hours_vs_lower_bound).toBeGreaterThanOrEqual(1);
+    for (const key of ['sla_attainment', 'feasible_sla_attainment', 'ttft_p99_ms', 'itl_p99_ms', 'preemptions', 'scale_events']) expect(two).toHaveProperty(key);
+  });
+
+  it('hostile input exits 2 with one sentence naming the flag, file or field (never a crash, a hang or attainment 1 of nothing)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+    const file = (name: string, content: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    const run = async (args: string[]) => {
+      const r = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      return r.stderr;
+    };
+    const trace = 'config/traces/azure2023_code_1h.jsonl';
+    expect(await run(['--trace', trace, '--initial', '100000000,1'])).toMatch(/--initial 100000000,1 needs 100000001 GPUs, more than max_gpu_budget 8/);
+    expect(await run(['--trace', trace, '--policy', 'static:100000000,1'])).toMatch(/--policy static:100000000,1 needs/);
+    expect(await run(['--trace', file('neg.jsonl', '{"t": -5, "isl": 1, "osl": 1}\n{"t": -1, "isl": 1, "osl": 1}\n')])).toMatch(/neg\.jsonl: line 1: "t" must be a finite number >= 0/);
+    expect(await run(['--trace', file('header.csv', 'TIMESTAMP,ContextTokens,GeneratedTokens\n')])).toMatch(/header\.csv holds no request/);
+    expect(await run(['--trace', trace, '--start', '1e6', '--policy', 'static:1,1'])).toMatch(/--start 1000000 s is past the end of trace .*azure2023_code_1h\.jsonl/);
+    expect(await run(['--trace', trace, '--load-scale', '1e-300', '--policy', 'static:1,1'])).toMatch(/--load-scale 1e-300 kept none of the 8819 requests/);
+    expect(await run(['--trace', file('date.csv', 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-30 00:00:00,1,1\n')])).toMatch(/date\.csv: line 2: TIMESTAMP '2023-02-30 00:00:00' is not a valid datetime/);
+    expect(await run(['--trace', trace, '--kv-watermark', '1'])).toMatch(/--kv-watermark must be a share of the KV cache in \[0, 1\)/);
+  });
+
+  it('a 2-line trace spanning 104 days at a 1 s interval finishes quickly: idle intervals are skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+    const path = join(dir, 'gap.jsonl');
+    writeFileSync(path, `{"t": 0, "isl": 100, "osl": 10}\n{"t": ${104 * 86400}, "isl": 100, "osl": 10}\n`);
+    const config = JSON.stringify({ ...JSON.parse(CONFIG), throughput_adjustment_interval: 1 });
+    const { code, stdout } = await cli(['--config', config, '--profile-dir', 'config/profile', '--trace', path]);
+    expect(code).toBe(0);
+    const s = JSON.parse(stdout);
+    expect(s.completed).toBe(2);
+    expect(s.idle_intervals_skipped).toBeGreaterThan(104 * 86400 - 4000);
+  });
 });

@@ -8,7 +8,7 @@ import type { LoadPredictor } from '../../src/predict/types.js';
 import { applyGlobalBudget, applyPoolBudget } from '../../src/scaling/budget.js';
 import { stepDecision } from '../../src/scaling/load.js';
 import { Planner } from '../../src/scaling/planner.js';
-import { bestDecodeThroughput } from '../../src/scaling/throughput.js';
+import { MonotoneDecodeSearch } from '../../src/scaling/extensions/monotone-decode-search.js';
 
 import { H100 } from '../helpers/fixtures.js';
 const profiles = ['llama-3.1-8b', 'qwen3-0.6b'].map((m) => buildInterpolators(loadProfileDir(join(H100, m, 'configmap'))));
@@ -65,7 +65,7 @@ function decide(s: Setup, f: { numReq: number; isl: number; osl: number }) {
     { env: {} },
   );
   const planner = new Planner({ config, interpolators: profiles[s.profile], predictors: { numReq: fixed(f.numReq), isl: fixed(f.isl), osl: fixed(f.osl) } });
-  return planner.throughputTick(busy, { prefill: 1, decode: 1 });
+  return planner.decideThroughput(busy, { prefill: 1, decode: 1 });
 }
 
 describe('throughput decisions (property)', () => {
@@ -78,7 +78,7 @@ describe('throughput decisions (property)', () => {
         for (const c of counts) expect(Number.isInteger(c) && c >= 0).toBe(true);
         const gpus = (d.prefill ?? 0) * s.pgpu + (d.decode ?? 0) * s.dgpu;
         if (s.budget >= 0) expect(gpus).toBeLessThanOrEqual(s.budget);
-        const starved = d.reason.binding === 'gpu_budget_below_min_endpoint';
+        const starved = 'binding' in d.reason && d.reason.binding === 'gpu_budget_below_min_endpoint';
         if (starved) expect(counts.every((c) => c === 0)).toBe(true);
         else for (const c of counts) expect(c).toBeGreaterThanOrEqual(s.minEndpoint);
       }),
@@ -167,10 +167,11 @@ describe('monotone decode search (extension)', () => {
         fc.double({ min: 50, max: 16000, noNaN: true }),
         (pi, target, looser, ctx) => {
           const decode = profiles[pi].decode;
-          const tight = bestDecodeThroughput(decode, target, ctx, true);
-          const loose = bestDecodeThroughput(decode, target + looser, ctx, true);
+          const search = new MonotoneDecodeSearch();
+          const tight = search.best(decode, target, ctx);
+          const loose = search.best(decode, target + looser, ctx);
           expect(loose.thptPerGpu).toBeGreaterThanOrEqual(tight.thptPerGpu);
-          expect(tight.thptPerGpu).toBeGreaterThanOrEqual(bestDecodeThroughput(decode, target, ctx, false).thptPerGpu);
+          expect(tight.thptPerGpu).toBeGreaterThanOrEqual(decode.findBestThroughputPerGpu(target, ctx).thptPerGpu);
         },
       ),
       { numRuns: 300 },
@@ -228,12 +229,15 @@ describe('sla-planner extensions over several ticks (property)', () => {
         });
         let current = { prefill: Math.max(1, s.minEndpoint), decode: Math.max(1, s.minEndpoint) };
         for (const obs of observations) {
-          const d = planner.throughputTick(obs, current);
+          const d = planner.decideThroughput(obs, current);
           for (const c of [d.prefill, d.decode]) if (c !== null) expect(Number.isInteger(c) && c >= 0, `count ${c}`).toBe(true);
           if (d.decided && s.budget >= 0) expect((d.prefill ?? 0) * s.pgpu + (d.decode ?? 0) * s.dgpu).toBeLessThanOrEqual(s.budget);
           if (x.holdOnMissing && (obs.num_req === undefined || obs.request_duration === undefined)) expect(d.decided).toBe(false);
           const state = planner.state();
-          expect(Number.isFinite(state.prefillBurstiness) && Number.isFinite(state.forecastMultiplier)).toBe(true);
+          // Present exactly when their extension is on, and finite.
+          expect(state.prefillBurstiness === undefined).toBe(!x.queueing || s.mode === 'decode' || s.mode === 'agg');
+          expect(state.forecastMultiplier === undefined).toBe(x.forecastQuantile === null);
+          expect(Number.isFinite(state.prefillBurstiness ?? 1) && Number.isFinite(state.forecastMultiplier ?? 1)).toBe(true);
           if (d.decided) current = { prefill: d.prefill ?? 0, decode: d.decode ?? 0 };
         }
       }),

@@ -1,41 +1,69 @@
-// Hand-worked cases of the simulator's engine model, with a toy latency model whose numbers can be
-// followed on paper: prefill 100 ms, decode step 10 ms per request in the batch.
+// Hand-worked cases of the simulator's engine model, with toy latency models whose numbers can be
+// followed on paper: prefill 100 ms (or 1 ms per prompt token), decode step 10 ms (or 10 ms per
+// request in the batch), KV caches of a few 16-token blocks.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Engine, type EngineRecorder, type SimRequest } from '../../src/sim/engine.js';
+import { Engine, idleLatency, type EngineRecorder } from '../../src/sim/engine.js';
+import { Field } from '../../src/sim/tables.js';
 import type { EngineLatencyModel } from '../../src/sim/types.js';
 
 interface Done {
+  tag: number;
   arrivalS: number;
   ttftMs: number;
   endS: number;
   itlMs: number | null;
 }
 
-function harness(model: EngineLatencyModel, initial = { prefill: 1, decode: 1 }, mode: 'disagg' | 'agg' = 'disagg', coldStartS = 60) {
+interface HarnessOptions {
+  initial?: { prefill: number; decode: number };
+  mode?: 'disagg' | 'agg';
+  coldStartS?: number;
+  maxNumSeqs?: number;
+  kvWatermark?: number;
+}
+
+function harness(model: EngineLatencyModel, o: HarnessOptions = {}) {
   const done: Done[] = [];
-  const dropped: SimRequest[] = [];
+  const dropped: number[] = [];
+  const preempted: Array<{ tag: number; atS: number }> = [];
+  let engine: Engine;
   const recorder: EngineRecorder = {
     firstToken() {},
-    complete(req, nowS, itlMs) {
-      done.push({ arrivalS: req.arrivalS, ttftMs: req.ttftMs, endS: nowS, itlMs });
+    complete(id, nowS, itlMs) {
+      const t = engine.table;
+      done.push({ tag: t.get(id, Field.Tag), arrivalS: t.get(id, Field.ArrivalS), ttftMs: (t.get(id, Field.FirstTokenS) - t.get(id, Field.ArrivalS)) * 1000, endS: nowS, itlMs });
     },
-    drop(req) {
-      dropped.push(req);
+    drop(id) {
+      dropped.push(engine.table.get(id, Field.Tag));
+    },
+    preempt(id, nowS) {
+      preempted.push({ tag: engine.table.get(id, Field.Tag), atS: nowS });
     },
   };
-  const engine = new Engine(model, { mode, coldStartS, gpusPerReplica: { prefill: 1, decode: 1 }, initial, recorder });
-  return { engine, done, dropped };
+  engine = new Engine(model, {
+    mode: o.mode ?? 'disagg',
+    coldStartS: o.coldStartS ?? 60,
+    gpusPerReplica: { prefill: 1, decode: 1 },
+    initial: o.initial ?? { prefill: 1, decode: 1 },
+    recorder,
+    maxNumSeqs: o.maxNumSeqs,
+    kvWatermark: o.kvWatermark,
+  });
+  const byTag = (tag: number) => done.find((d) => d.tag === tag)!;
+  return { engine, done, dropped, preempted, byTag };
 }
 
 const flat: EngineLatencyModel = { prefillMs: () => 100, decodeStepMs: () => 10, maxKvTokens: 100_000 };
 const perRequest: EngineLatencyModel = { prefillMs: () => 100, decodeStepMs: (n) => 10 * n, maxKvTokens: 100_000 };
+/** Prefill 1 ms per prompt token (so a recompute's cost can be read off), decode step 10 ms, `blocks` KV blocks. */
+const tokenPrefill = (blocks: number): EngineLatencyModel => ({ prefillMs: (n) => n, decodeStepMs: () => 10, maxKvTokens: 16 * blocks });
 
 describe('engine: hand-worked cases', () => {
   it('one request: TTFT = prefill time, ITL = decode step, end = prefill + (osl-1) steps', () => {
     const { engine, done } = harness(flat);
-    engine.arrive({ t: 0, isl: 100, osl: 11 }, 0);
-    engine.runUntil(10);
+    engine.arrive(100, 11, 0);
+    engine.advanceTo(10);
     expect(done).toHaveLength(1);
     expect(done[0].ttftMs).toBeCloseTo(100, 6);
     expect(done[0].endS).toBeCloseTo(0.1 + 10 * 0.01, 6);
@@ -44,101 +72,181 @@ describe('engine: hand-worked cases', () => {
   });
 
   it('queueing of two: the second waits for the prefill server; decode steps slow down while they share the batch', () => {
-    const { engine, done } = harness(perRequest);
-    engine.arrive({ t: 0, isl: 100, osl: 21 }, 0);
-    engine.arrive({ t: 0, isl: 100, osl: 21 }, 0);
-    engine.runUntil(10);
-    done.sort((a, b) => a.endS - b.endS);
+    const { engine, byTag } = harness(perRequest);
+    engine.arrive(100, 21, 0, 1);
+    engine.arrive(100, 21, 0, 2);
+    engine.advanceTo(10);
     // r1: prefill 0-0.1; 10 tokens alone (10 ms) to 0.2; 10 tokens shared (20 ms) to 0.4.
-    // r2: queued 0.1, prefill 0.1-0.2; 10 tokens shared to 0.4; 10 alone to 0.5.
-    expect(done.map((d) => d.ttftMs)).toEqual([expect.closeTo(100, 6), expect.closeTo(200, 6)]);
-    expect(done[0].endS).toBeCloseTo(0.4, 6);
-    expect(done[1].endS).toBeCloseTo(0.5, 6);
-    expect(done[0].itlMs).toBeCloseTo(15, 6); // (0.4 - 0.1) / 20 tokens
-    expect(done[1].itlMs).toBeCloseTo(15, 6); // (0.5 - 0.2) / 20 tokens
+    // r2: queued 0.1, prefill 0.1-0.2, joins the batch at the step boundary at 0.2; 10 tokens
+    // shared to 0.4; 10 alone to 0.5.
+    expect(byTag(1).ttftMs).toBeCloseTo(100, 6);
+    expect(byTag(2).ttftMs).toBeCloseTo(200, 6);
+    expect(byTag(1).endS).toBeCloseTo(0.4, 6);
+    expect(byTag(2).endS).toBeCloseTo(0.5, 6);
+    expect(byTag(1).itlMs).toBeCloseTo(15, 6); // (0.4 - 0.1) / 20 tokens
+    expect(byTag(2).itlMs).toBeCloseTo(15, 6); // (0.5 - 0.2) / 20 tokens
+  });
+
+  it('a request reaching a busy decode engine mid-step joins at the next step boundary', () => {
+    // Two prefill replicas; r2's prompt is 5 ms longer, so it reaches decode 5 ms into r1's step.
+    const model: EngineLatencyModel = { prefillMs: (n) => n, decodeStepMs: () => 10, maxKvTokens: 100_000 };
+    const { engine, byTag } = harness(model, { initial: { prefill: 2, decode: 1 } });
+    engine.arrive(100, 11, 0, 1); // decode from 0.100: steps end 0.110, 0.120, ...
+    engine.arrive(105, 3, 0, 2); // first token at 0.105; admitted at the boundary 0.110
+    engine.advanceTo(10);
+    expect(byTag(2).endS).toBeCloseTo(0.11 + 2 * 0.01, 9);
+    expect(byTag(2).itlMs).toBeCloseTo((0.13 - 0.105) * 1000 / 2, 9);
   });
 
   it('two prefill replicas serve two simultaneous requests in parallel', () => {
-    const { engine, done } = harness(flat, { prefill: 2, decode: 1 });
-    engine.arrive({ t: 0, isl: 100, osl: 1 }, 0);
-    engine.arrive({ t: 0, isl: 100, osl: 1 }, 0);
-    engine.runUntil(10);
+    const { engine, done } = harness(flat, { initial: { prefill: 2, decode: 1 } });
+    engine.arrive(100, 1, 0);
+    engine.arrive(100, 1, 0);
+    engine.advanceTo(10);
     expect(done.map((d) => d.ttftMs)).toEqual([expect.closeTo(100, 6), expect.closeTo(100, 6)]);
     // osl = 1: the first token is the whole answer, so no ITL.
     expect(done.every((d) => d.itlMs === null)).toBe(true);
   });
 
-  it('KV overflow: the newest request is preempted when contexts fill the cache; one larger than the cache is dropped', () => {
-    const small: EngineLatencyModel = { ...flat, maxKvTokens: 300 };
-    const { engine, done, dropped } = harness(small);
-    engine.arrive({ t: 0, isl: 100, osl: 101 }, 0); // 100 decode tokens, 201 KV at the end
-    engine.arrive({ t: 0, isl: 100, osl: 101 }, 0);
-    engine.arrive({ t: 0, isl: 250, osl: 100 }, 0); // needs 350 > 300: can never finish
-    engine.runUntil(100);
-    done.sort((a, b) => a.endS - b.endS);
-    expect(dropped).toHaveLength(1);
-    expect(dropped[0].isl).toBe(250);
-    // r1 decodes from 0.1. At 0.2 it holds 110 tokens and r2 (100) is admitted (210 <= 297).
-    // Both grow by 1 token per 10 ms step: 300 tokens after 45 steps, at 0.65 s, so r2 (newest,
-    // 45 tokens generated) is preempted. r1 ends at 0.1 + 100 * 0.01 = 1.1; r2 re-enters with
-    // its 45 tokens (needs 145) and generates the last 55: 1.1 + 0.55 = 1.65.
-    expect(done[0].endS).toBeCloseTo(1.1, 6);
-    expect(done[1].endS).toBeCloseTo(1.65, 6);
-    expect(done[1].itlMs).toBeCloseTo(14.5, 6); // (1.65 - 0.2) / 100 tokens
-    expect(engine.inFlightRequests).toBe(0);
-  });
-
-  it('KV admission: a request waits in the queue while the cache is full', () => {
-    const small: EngineLatencyModel = { ...flat, maxKvTokens: 300 };
-    const { engine, done } = harness(small, { prefill: 2, decode: 1 });
-    engine.arrive({ t: 0, isl: 200, osl: 51 }, 0); // decode 0.1 -> 0.6
-    engine.arrive({ t: 0, isl: 200, osl: 51 }, 0); // prefill ends 0.1 too, but 200 + 200 > 297: waits
-    engine.runUntil(100);
-    done.sort((a, b) => a.endS - b.endS);
-    expect(done[0].endS).toBeCloseTo(0.6, 6);
-    expect(done[1].endS).toBeCloseTo(1.1, 6);
-    expect(done[1].itlMs).toBeCloseTo(20, 6); // (1.1 - 0.1) / 50
-  });
-
   it('agg: one replica prefills then decodes the same request', () => {
-    const { engine, done } = harness(flat, { prefill: 0, decode: 1 }, 'agg');
-    engine.arrive({ t: 0, isl: 100, osl: 11 }, 0);
-    engine.runUntil(10);
+    const { engine, done } = harness(flat, { initial: { prefill: 0, decode: 1 }, mode: 'agg' });
+    engine.arrive(100, 11, 0);
+    engine.advanceTo(10);
     expect(done[0].ttftMs).toBeCloseTo(100, 6);
     expect(done[0].endS).toBeCloseTo(0.2, 6);
     expect(engine.gpusAllocated()).toBe(1);
   });
 });
 
+describe('engine: vLLM scheduling at KV saturation (16-token blocks)', () => {
+  it('KV is counted per sequence in whole blocks: two 17-token contexts need 4 blocks, not 34 tokens', () => {
+    // 3 blocks (48 tokens). Each request: prompt 16 + first token = 17 tokens = 2 blocks, one decode step.
+    const { engine, byTag } = harness(tokenPrefill(3), { initial: { prefill: 2, decode: 1 } });
+    engine.arrive(16, 2, 0, 1);
+    engine.arrive(16, 2, 0, 2);
+    // Both prefills end at 0.016. r1 takes 2 blocks; r2 needs 2 more, only 1 is free: it waits.
+    engine.advanceTo(0.02);
+    const g = engine.workerGauges(0.02).find((w) => w.pool === 'decode')!;
+    expect(g).toMatchObject({ num_requests_running: 1, num_requests_waiting: 1, kv_blocks_used: 2, kv_blocks_total: 3, active_decode_blocks: 4 });
+    expect(g.kv_usage).toBeCloseTo(2 / 3, 12);
+    engine.advanceTo(10);
+    expect(byTag(1).endS).toBeCloseTo(0.026, 9); // 0.016 + one 10 ms step
+    expect(byTag(2).endS).toBeCloseTo(0.036, 9); // admitted when r1's blocks are freed at 0.026
+    // Counted in tokens (34 <= 48) both would have ended at 0.026.
+  });
+
+  it('a waiting request is admitted only when its blocks are free, in FIFO order (the head blocks smaller ones)', () => {
+    // 8 blocks. A and B: context 80 = 5 blocks each; C: 16 = 1 block; one decode step each.
+    const { engine, byTag } = harness(tokenPrefill(8), { initial: { prefill: 3, decode: 1 } });
+    engine.arrive(79, 2, 0, 1);
+    engine.arrive(79, 2, 0, 2); // same prompt length, so it reaches decode at the same time
+    engine.arrive(15, 2, 0.064, 3);
+    engine.advanceTo(10);
+    // A and B both reach decode at 0.079; A is admitted (5 blocks), B (5 blocks) does not fit in
+    // the 3 left. C reaches decode at 0.079 too (0.064 + 15 ms) and would fit (1 block), but it
+    // queues behind B. A ends at 0.089; B and C are admitted then and end at 0.099.
+    expect(byTag(1).endS).toBeCloseTo(0.089, 9);
+    expect(byTag(2).endS).toBeCloseTo(0.099, 9);
+    expect(byTag(3).endS).toBeCloseTo(0.099, 9);
+  });
+
+  it('at most max_num_seqs requests run; the next waits for a free slot', () => {
+    const { engine, byTag } = harness(flat, { initial: { prefill: 3, decode: 1 }, maxNumSeqs: 2 });
+    for (const tag of [1, 2, 3]) engine.arrive(10, 6, 0, tag);
+    engine.advanceTo(10);
+    // Prefills end at 0.1; two run 5 steps to 0.15; the third starts then and ends at 0.2.
+    expect(byTag(1).endS).toBeCloseTo(0.15, 9);
+    expect(byTag(2).endS).toBeCloseTo(0.15, 9);
+    expect(byTag(3).endS).toBeCloseTo(0.2, 9);
+  });
+
+  it('a running request that cannot get its next block preempts the newest admission, which goes back to the front of the queue and is recomputed at prefill cost', () => {
+    // 4 blocks (64 tokens), prefill 1 ms per token, decode step 10 ms.
+    const { engine, byTag, preempted } = harness(tokenPrefill(4), { initial: { prefill: 2, decode: 1 } });
+    engine.arrive(31, 20, 0, 1); // A
+    engine.arrive(31, 20, 0, 2); // B
+    engine.arrive(15, 2, 0.05, 3); // C: one block, one decode step
+    engine.advanceTo(10);
+    // 0.031: A and B reach decode, 32 tokens = 2 blocks each: 4 blocks, both admitted.
+    // 0.041: each needs a 3rd block for token 33; 6 > 4, so B (admitted last, 1 token generated)
+    //        is preempted and put back at the front of the queue. No admission in that step.
+    expect(preempted).toEqual([{ tag: 2, atS: expect.closeTo(0.041, 9) }]);
+    // 0.065: C reaches decode; 1 block is free, but B (3 blocks) heads the queue: C waits.
+    // A runs alone (3, then 4 blocks) and ends after its 19 steps: 0.031 + 0.19 = 0.221.
+    expect(byTag(1).endS).toBeCloseTo(0.221, 9);
+    // 0.221: B (recompute 31 + 1 + 1 = 33 tokens: 33 ms) and C are admitted. The batch's next step
+    //        takes 33 + 10 ms: C ends at 0.264; B makes its 18 remaining tokens by 0.221 + 0.033 + 0.18.
+    expect(byTag(3).endS).toBeCloseTo(0.264, 9);
+    expect(byTag(2).endS).toBeCloseTo(0.434, 9);
+    expect(byTag(2).itlMs).toBeCloseTo(((0.434 - 0.031) * 1000) / 19, 9);
+    expect(engine.preemptions).toBe(1);
+    const g = engine.workerGauges(1).find((w) => w.pool === 'decode')!;
+    expect(g.preemptions_total).toBe(1);
+  });
+
+  it('a request that could never fit in one engine is rejected at arrival', () => {
+    const { engine, done, dropped } = harness(tokenPrefill(4));
+    engine.arrive(60, 10, 0, 1); // peak context 69 tokens = 5 blocks > 4
+    engine.arrive(48, 17, 0, 2); // peak 64 = 4 blocks: fits
+    engine.advanceTo(10);
+    expect(dropped).toEqual([1]);
+    expect(done.map((d) => d.tag)).toEqual([2]);
+    expect(engine.inFlightRequests).toBe(0);
+  });
+
+  it('the optional watermark keeps free blocks at admission while something runs', () => {
+    // 10 blocks, watermark 20% = 2 blocks. A: 5 blocks; B: 4 blocks (5 free, but 4 + 2 > 5).
+    const off = harness(tokenPrefill(10), { initial: { prefill: 2, decode: 1 } });
+    const on = harness(tokenPrefill(10), { initial: { prefill: 2, decode: 1 }, kvWatermark: 0.2 });
+    for (const h of [off, on]) {
+      h.engine.arrive(79, 2, 0, 1);
+      h.engine.arrive(63, 2, 0.016, 2); // reaches decode at 0.079 as well
+      h.engine.advanceTo(10);
+    }
+    expect(off.byTag(2).endS).toBeCloseTo(0.089, 9); // admitted at once
+    expect(on.byTag(2).endS).toBeCloseTo(0.099, 9); // admitted when A ends at 0.089
+  });
+
+  it('tokensOut follows a request through prefill, decode and completion (for streaming it live)', () => {
+    const { engine } = harness(flat);
+    const id = engine.arrive(100, 11, 0);
+    expect(engine.tokensOut(id, 0.05)).toBe(0);
+    engine.advanceTo(0.1);
+    expect(engine.tokensOut(id, 0.1)).toBe(1);
+    engine.advanceTo(0.155);
+    expect(engine.tokensOut(id, 0.155)).toBe(1 + 5); // 5 steps of 10 ms done
+  });
+});
+
 describe('engine: scaling', () => {
   it('a new replica takes requests only after the cold start', () => {
-    const { engine, done } = harness(flat, { prefill: 1, decode: 1 }, 'disagg', 60);
+    const { engine, done } = harness(flat, { coldStartS: 60 });
     engine.setTarget('prefill', 2, 0);
     expect(engine.readyCounts()).toEqual({ prefill: 1, decode: 1 });
     expect(engine.gpusAllocated()).toBe(3); // the starting replica already holds its GPU
-    engine.arrive({ t: 0, isl: 100, osl: 1 }, 0);
-    engine.arrive({ t: 0, isl: 100, osl: 1 }, 0);
-    engine.runUntil(59);
+    engine.arrive(100, 1, 0);
+    engine.arrive(100, 1, 0);
+    engine.advanceTo(59);
     expect(done.map((d) => d.ttftMs)).toEqual([expect.closeTo(100, 6), expect.closeTo(200, 6)]);
-    engine.runUntil(60);
+    engine.advanceTo(60);
     expect(engine.readyCounts().prefill).toBe(2);
-    engine.arrive({ t: 60, isl: 100, osl: 1 }, 60);
-    engine.arrive({ t: 60, isl: 100, osl: 1 }, 60);
-    engine.runUntil(70);
+    engine.arrive(100, 1, 60);
+    engine.arrive(100, 1, 60);
+    engine.advanceTo(70);
     expect(done.slice(2).map((d) => d.ttftMs)).toEqual([expect.closeTo(100, 6), expect.closeTo(100, 6)]);
     expect(engine.gpuUsage(70).gpuSeconds).toBeCloseTo(3 * 70, 6);
   });
 
   it('a removed replica drains what it holds and then frees its GPU', () => {
-    const { engine, done } = harness(flat, { prefill: 1, decode: 2 });
-    engine.arrive({ t: 0, isl: 100, osl: 101 }, 0); // decode on replica A: 0.1 -> 1.1
-    engine.runUntil(0.1);
-    engine.arrive({ t: 0.1, isl: 100, osl: 101 }, 0.1); // least-loaded: replica B, 0.2 -> 1.2
-    engine.runUntil(0.5);
+    const { engine, done } = harness(flat, { initial: { prefill: 1, decode: 2 } });
+    engine.arrive(100, 101, 0); // decode on replica A: 0.1 -> 1.1
+    engine.advanceTo(0.1);
+    engine.arrive(100, 101, 0.1); // least-loaded: replica B, 0.2 -> 1.2
+    engine.advanceTo(0.5);
     engine.setTarget('decode', 1, 0.5);
     expect(engine.readyCounts().decode).toBe(1);
     expect(engine.gpusAllocated()).toBe(3); // the draining one still holds its GPU
-    engine.runUntil(5);
+    engine.advanceTo(5);
     expect(done.map((d) => d.endS).sort()).toEqual([expect.closeTo(1.1, 6), expect.closeTo(1.2, 6)]);
     expect(engine.gpusAllocated()).toBe(2);
     // GPU-seconds: 3 GPUs until B drained at 1.2 s, then 2.
@@ -147,33 +255,45 @@ describe('engine: scaling', () => {
   });
 
   it('requests arriving with no ready replica wait at the frontend', () => {
-    const { engine, done } = harness(flat, { prefill: 0, decode: 1 }, 'disagg', 30);
-    engine.arrive({ t: 0, isl: 100, osl: 1 }, 0);
+    const { engine, done } = harness(flat, { initial: { prefill: 0, decode: 1 }, coldStartS: 30 });
+    engine.arrive(100, 1, 0);
     engine.setTarget('prefill', 1, 0);
-    engine.runUntil(100);
+    engine.advanceTo(100);
     expect(done[0].ttftMs).toBeCloseTo(30_100, 3);
+  });
+
+  it('a target above the per-pool limit is cut to it and counted', () => {
+    const { engine } = harness(flat);
+    engine.setTarget('prefill', 1e12, 0);
+    expect(engine.targetCounts().prefill).toBe(4096);
+    expect(engine.clampedTargets).toBe(1);
   });
 });
 
 describe('engine: invariants', () => {
-  it('every request finishes or is dropped, TTFT >= prefill time, ITL >= single-request step', () => {
+  it('every request finishes or is rejected, TTFT >= prefill time, ITL >= single-request step, blocks never exceed the cache', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ dt: fc.double({ min: 0, max: 0.5, noNaN: true }), isl: fc.integer({ min: 1, max: 400 }), osl: fc.integer({ min: 1, max: 200 }) }), { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 3 }),
-        (reqs, p, d) => {
-          const model: EngineLatencyModel = { prefillMs: (isl) => 5 + isl / 10, decodeStepMs: (n, ctx) => 5 + n + ctx / 100, maxKvTokens: 500 };
-          const { engine, done, dropped } = harness(model, { prefill: p, decode: d });
+        fc.integer({ min: 1, max: 8 }),
+        (reqs, p, d, maxNumSeqs) => {
+          const model: EngineLatencyModel = { prefillMs: (isl) => 5 + isl / 10, decodeStepMs: (n, ctx) => 5 + n + ctx / 100, maxKvTokens: 512 };
+          const { engine, done, dropped } = harness(model, { initial: { prefill: p, decode: d }, maxNumSeqs });
           let t = 0;
           for (const r of reqs) {
             t += r.dt;
-            engine.runUntil(t);
-            engine.arrive({ t, isl: r.isl, osl: r.osl }, t);
+            engine.advanceTo(t);
+            for (const w of engine.workerGauges(t)) {
+              expect(w.kv_blocks_used).toBeLessThanOrEqual(32);
+              expect(w.num_requests_running).toBeLessThanOrEqual(w.pool === 'decode' ? maxNumSeqs : 1);
+            }
+            engine.arrive(r.isl, r.osl, t);
           }
-          engine.runUntil(t + 1e6);
+          engine.advanceTo(t + 1e6);
           expect(done.length + dropped.length).toBe(reqs.length);
-          expect(dropped.length).toBe(reqs.filter((r) => r.isl + r.osl > 500).length);
+          expect(dropped.length).toBe(reqs.filter((r) => Math.ceil((r.isl + r.osl - 1) / 16) > 32).length);
           expect(engine.inFlightRequests).toBe(0);
           for (const x of done) {
             expect(x.ttftMs).toBeGreaterThanOrEqual(5);
@@ -182,6 +302,26 @@ describe('engine: invariants', () => {
         },
       ),
       { numRuns: 100, seed: 7 },
+    );
+  });
+
+  it('idleLatency is what the engine gives a request alone', () => {
+    const model: EngineLatencyModel = { prefillMs: (isl) => 5 + isl / 10, decodeStepMs: (n, ctx) => 5 + n + ctx / 100, maxKvTokens: 4096 };
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 2000 }), (isl, osl) => {
+        const { engine, done, dropped } = harness(model);
+        engine.arrive(isl, osl, 0);
+        engine.advanceTo(1e6);
+        const alone = idleLatency(model, isl, osl);
+        if (!alone.fits) {
+          expect(dropped).toHaveLength(1);
+          return;
+        }
+        expect(done[0].ttftMs).toBeCloseTo(alone.ttftMs, 6);
+        if (alone.itlMs === null) expect(done[0].itlMs).toBeNull();
+        else expect(done[0].itlMs!).toBeCloseTo(alone.itlMs, 6);
+      }),
+      { numRuns: 200, seed: 3 },
     );
   });
 });

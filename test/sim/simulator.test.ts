@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { resolveConfig } from '../../src/config/index.js';
-import { loadInterpolators, reportHtml, runSimulation, simulate, timelineCsv } from '../../src/sim/index.js';
+import { loadInterpolators, reportHtml, runSimulation, runSimulations, simulate, splitPolicyList, timelineCsv } from '../../src/sim/index.js';
+import { InputError } from '../../src/util/errors.js';
 import { HpaPolicy, HPA_DEFAULTS, hpaDesiredReplicas, parseExecAnswer, parseStaticSpec } from '../../src/sim/policies.js';
 import { shapeTrace } from '../../src/trace/shape.js';
 import type { EngineLatencyModel, SimPolicy, TraceRequest } from '../../src/sim/types.js';
@@ -116,6 +117,71 @@ describe('simulate: planner in the loop', () => {
   });
 });
 
+describe('simulate: infeasible requests', () => {
+  it('counts requests no allocation can serve (alone they miss TTFT or ITL, or never fit) and reports attainment over the others', async () => {
+    // Prefill isl/10 ms, decode step ctx/100 ms, 200 blocks of KV; targets TTFT 300 ms, ITL 20 ms.
+    const cfg = resolveConfig({ ...base, ttft: 300, itl: 20 }).config;
+    const model: EngineLatencyModel = { prefillMs: (isl) => isl / 10, decodeStepMs: (_n, ctx) => ctx / 100, maxKvTokens: 16 * 200 };
+    const trace: TraceRequest[] = [
+      { t: 0, isl: 100, osl: 10 }, // feasible: 10 ms prefill, ~1 ms steps
+      { t: 10, isl: 2100, osl: 50 }, // ITL alone 21.01 ms > 20: infeasible (itl)
+      { t: 20, isl: 3500, osl: 10 }, // 350 ms prefill, 35 ms steps, 3509 tokens > 3200: infeasible (ttft, itl, kv), rejected
+      { t: 30, isl: 3100, osl: 2 }, // 310 ms prefill, one 31 ms step: infeasible (ttft, itl)
+    ];
+    const { summary } = await simulate(trace, { config: cfg, model, policy: { name: 'fixed' }, initial: { prefill: 1, decode: 1 }, gpusPerReplica: { prefill: 1, decode: 1 } });
+    expect(summary.infeasible).toEqual({ requests: 3, ttft: 2, itl: 3, kv: 1 });
+    expect(summary.dropped).toBe(1);
+    expect(summary.sla_attainment).toBe(0.25);
+    expect(summary.feasible_sla_attainment).toBe(1);
+  });
+});
+
+describe('simulate: several policies on one trace', () => {
+  it('splits a policy list: static counts stay with static, exec takes the rest', () => {
+    expect(splitPolicyList('planner,static:2,1,hpa')).toEqual(['planner', 'static:2,1', 'hpa']);
+    expect(splitPolicyList('static:3,hpa:0.5,clairvoyant')).toEqual(['static:3', 'hpa:0.5', 'clairvoyant']);
+    expect(splitPolicyList('static:1,1,exec:python3 p.py --a 1,2')).toEqual(['static:1,1', 'exec:python3 p.py --a 1,2']);
+    expect(() => splitPolicyList('planner,,hpa')).toThrow(/empty entry/);
+  });
+
+  it('runs each policy on the same requests, one summary each, as each alone would', async () => {
+    const both = await runSimulations({ config, interpolators, trace: [...stepLoad(2, 10, 300)], policies: ['static:1,1', 'planner', 'clairvoyant'] });
+    expect(both.map((r) => r.summary.policy)).toEqual(['static:1,1', 'planner:constant', 'clairvoyant']);
+    expect(new Set(both.map((r) => r.summary.requests)).size).toBe(1);
+    const alone = await runSimulation({ config, interpolators, trace: stepLoad(2, 10, 300), policy: 'planner' });
+    expect(both[1].summary).toEqual(alone.summary);
+    expect(both[2].summary.policy_details.lower_bound_gpu_hours).toBeGreaterThan(0);
+  });
+
+  it('an empty run is an error that says why, not attainment 1', async () => {
+    const msg = async (p: Promise<unknown>) => {
+      const err = await p.then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(InputError);
+      return (err as Error).message;
+    };
+    const trace = [...stepLoad(1, 1, 100)];
+    expect(await msg(runSimulation({ config, interpolators, trace: [], policy: 'static:1,1' }))).toMatch(/holds no request/);
+    expect(await msg(runSimulation({ config, interpolators, trace, policy: 'static:1,1', shaping: { startS: 5000 } }))).toMatch(/--start 5000 s is past the end of the trace \(its last request is at 199 s\)/);
+    expect(await msg(runSimulation({ config, interpolators, trace, policy: 'static:1,1', shaping: { loadScale: 1e-300 } }))).toMatch(/--load-scale 1e-300 kept none of the 200 requests/);
+  });
+
+  it('counts beyond the GPU budget or the replica limit are refused before any work', async () => {
+    const budgeted = resolveConfig({ ...base, max_gpu_budget: 8 }).config;
+    await expect(runSimulation({ config: budgeted, interpolators, trace: [], policy: 'static:100000000,1' })).rejects.toThrow(/static:100000000,1 needs 100000001 GPUs, more than max_gpu_budget 8/);
+    await expect(runSimulation({ config, interpolators, trace: [], policy: 'planner', initial: { prefill: 100000000, decode: 1 } })).rejects.toThrow(/--initial 100000000,1: 100000000 prefill replicas is more than the 4096/);
+  });
+
+  it('a long idle gap costs O(1): intervals are skipped once the engine has idled an hour', async () => {
+    const cfg = resolveConfig({ ...base, throughput_adjustment_interval: 1 }).config;
+    const far = 104 * 24 * 3600;
+    const { summary, timeline } = await runSimulation({ config: cfg, interpolators, trace: [{ t: 0, isl: 100, osl: 10 }, { t: far, isl: 100, osl: 10 }], policy: 'planner' });
+    expect(summary.completed).toBe(2);
+    expect(summary.idle_intervals_skipped).toBeGreaterThan(far - 4000);
+    expect(timeline.length).toBeLessThan(4000);
+    expect(summary.gpu_hours).toBeCloseTo((2 * (far + 1)) / 3600, 0);
+  });
+});
+
 describe('simulate: load scaling (router samples)', () => {
   it('disagg: the load planner gets one sample per load_interval/load_metric_samples and scales prefill up under a step', async () => {
     const cfg = resolveConfig({ ...base, environment: 'kubernetes', enable_load_scaling: true, load_adjustment_interval: 5, load_metric_samples: 10 }).config;
@@ -177,6 +243,20 @@ describe('simulate: policies', () => {
     expect(() => parseExecAnswer('hello', 'x')).toThrow(/not JSON/);
     expect(() => parseExecAnswer('{"prefill": -1}', 'x')).toThrow(/non-negative integer/);
     expect(parseExecAnswer('{"decode": 4}', 'x')).toEqual({ decode: 4 });
+  });
+
+  it('exec: an answer over the GPU budget is clamped to it and counted', async () => {
+    const cfg = resolveConfig({ ...base, max_gpu_budget: 6 }).config;
+    const script = `node -e "require('readline').createInterface({input:process.stdin}).on('line',()=>console.log(JSON.stringify({prefill:100000000})))"`;
+    const warnings: string[] = [];
+    const { summary, timeline } = await runSimulation({ config: cfg, interpolators, trace: stepLoad(1, 1, 300), policy: `exec:${script}`, warn: (m) => warnings.push(m) });
+    // 100000000 prefill + the current decode (1) over 6 GPUs: prefill capped so one decode still fits.
+    expect(timeline[0].prefill_target).toBe(5);
+    expect(timeline[0].decode_target).toBe(1);
+    expect(summary.clamped_targets).toBe(10);
+    expect(summary.gpus.max).toBeLessThanOrEqual(6);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/answer \{"prefill":100000000\} is over max_gpu_budget 6; clamped to 5\/1/);
   });
 
   it('static specs', () => {

@@ -129,7 +129,7 @@ describe('readTrace errors name the file and line', () => {
 
   it('rejects a bad Azure TIMESTAMP', async () => {
     const path = tmpFile('bad.csv', 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03,1,1\nsoon,1,1\n');
-    expect(await inputError(collect(readTrace(path)))).toMatch(/line 3: TIMESTAMP 'soon' is not a datetime/);
+    expect(await inputError(collect(readTrace(path)))).toMatch(/line 3: TIMESTAMP 'soon' is not a valid datetime/);
   });
 
   it('rejects an unknown format, an empty file and a missing file', async () => {
