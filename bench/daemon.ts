@@ -1,6 +1,8 @@
 // Daemon benchmark: start-up, memory and CPU of `sla-planner run`, each next to a baseline
 // measured in the same run (a bare Node HTTP server: the least a daemon with /metrics costs).
-//   npm run bench:daemon  [-- --idle-s 30 --window-s 10 --profile-dir config/profile --cli dist/src/cli.js --idle-only]
+//   npm run bench:daemon  [-- --idle-s 30 --window-s 20 --profile-dir config/profile --cli dist/src/cli.js --compare <cli> --idle-only]
+// --compare <another build's dist/src/cli.js>: that build's idle daemon (virtual) side by side in the
+// same run, for before/after figures. Writes bench/results/daemon.json.
 // Scenarios:
 //   idle: default intervals (throughput every 180 s, no load scaling), so after the first probe
 //         nothing is due: RSS and peak RSS at --idle-s, CPU per second over the --window-s after it
@@ -9,7 +11,7 @@
 //   busy: throughput every 2 s, load every 1 s with 10 router scrapes per interval: CPU per tick.
 // Targets (issue 16): idle RSS < 60 MB and idle CPU < 1 ms/s with default node flags.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +21,7 @@ import { benchFlag, benchNumber } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = resolve(benchFlag('cli') ?? join(ROOT, 'dist/src/cli.js'));
+const COMPARE = benchFlag('compare') === undefined ? undefined : resolve(benchFlag('compare')!);
 const PROFILE = resolve(benchFlag('profile-dir') ?? join(ROOT, 'config/profile'));
 const IDLE_S = benchNumber('bench/daemon', 'idle-s', 30, { min: 2 });
 const WINDOW_S = benchNumber('bench/daemon', 'window-s', 20, { min: 1 });
@@ -137,7 +140,7 @@ async function main() {
   const loadS = 1;
   const samples = 10;
   writeFileSync(busyCfg, JSON.stringify({ ...common, throughput_adjustment_interval: throughputS, enable_load_scaling: true, load_adjustment_interval: loadS, load_metric_samples: samples, load_router_metrics_url: `${base}/metrics` }));
-  const run = (cfg: string, port: number) => [CLI, 'run', '--config', cfg, '--metrics-port', String(port), '--decisions-out', '/dev/null'];
+  const run = (cfg: string, port: number, cli = CLI) => [cli, 'run', '--config', cfg, '--metrics-port', String(port), '--decisions-out', '/dev/null'];
   // The kubernetes environment (the DGD sidecar): the DGD read and patched over HTTP.
   const k8sCfg = join(dir, 'idle-k8s.json');
   writeFileSync(k8sCfg, JSON.stringify({ ...common, environment: 'kubernetes', model_name: null, prefill_engine_num_gpu: null, decode_engine_num_gpu: null }));
@@ -146,11 +149,12 @@ async function main() {
   const k8sEnv = { ...process.env, SLA_PLANNER_K8S_API_URL: base, SLA_PLANNER_K8S_TOKEN_FILE: join(dir, 'token'), SLA_PLANNER_K8S_NAMESPACE_FILE: join(dir, 'namespace'), DYN_PARENT_DGD_K8S_NAME: 'llama-disagg' };
 
   // The baseline and the idle daemons run side by side (all idle); the busy daemon after them.
-  const [bp, ip, kp, sp] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const [baseline, idle, idleK8s] = await Promise.all([
+  const [bp, ip, kp, sp, cp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [baseline, idle, idleK8s, compared] = await Promise.all([
     measure(['-e', `require('http').createServer((q,s)=>s.end('ok')).listen(${bp},'127.0.0.1')`], bp, IDLE_S, WINDOW_S),
     measure(run(idleCfg, ip), ip, IDLE_S, WINDOW_S),
     measure(run(k8sCfg, kp), kp, IDLE_S, WINDOW_S, k8sEnv),
+    COMPARE ? measure(run(idleCfg, cp, COMPARE), cp, IDLE_S, WINDOW_S) : undefined,
   ]);
   const busy = process.argv.includes('--idle-only') ? undefined : await measure(run(busyCfg, sp), sp, 1, BUSY_S);
   upstream.close();
@@ -164,6 +168,13 @@ async function main() {
   row('  RSS', idle.rssMb, baseline.rssMb, 'MB');
   row('  peak RSS', idle.peakRssMb, baseline.peakRssMb, 'MB');
   row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idle.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+  if (compared) {
+    console.log(`idle, the compared build (${COMPARE}), at ${IDLE_S} s:`);
+    row('  RSS', compared.rssMb, baseline.rssMb, 'MB');
+    row('  peak RSS', compared.peakRssMb, baseline.peakRssMb, 'MB');
+    row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, compared.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+    console.log(`  this build / compared build: RSS ${(idle.rssMb / compared.rssMb).toFixed(2)}x, peak RSS ${(idle.peakRssMb / compared.peakRssMb).toFixed(2)}x, CPU ${(idle.cpuMsPerS / Math.max(compared.cpuMsPerS, CPU_FLOOR)).toFixed(2)}x`);
+  }
   console.log(`idle kubernetes environment (stand-in API server), at ${IDLE_S} s:`);
   row('  start-up to ready', idleK8s.readyMs, baseline.readyMs, 'ms', 0);
   row('  RSS', idleK8s.rssMb, baseline.rssMb, 'MB');
@@ -185,6 +196,14 @@ async function main() {
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const targets = (m: Measure) => `RSS < ${TARGET.idleRssMb} MB ${verdict(m.rssMb < TARGET.idleRssMb)}, CPU < ${TARGET.idleCpuMsPerS} ms/s ${verdict(m.cpuMsPerS < TARGET.idleCpuMsPerS)}`;
   console.log(`targets, idle virtual: ${targets(idle)}; idle kubernetes: ${targets(idleK8s)}`);
+  const figures = (m: Measure | undefined) => m && { ready_ms: m.readyMs, rss_mb: m.rssMb, peak_rss_mb: m.peakRssMb, cpu_ms_per_s: m.cpuMsPerS };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/daemon.json'), `${JSON.stringify({
+    node: process.version, idle_s: IDLE_S, window_s: WINDOW_S, cli: CLI, compared_cli: COMPARE ?? null,
+    baseline: figures(baseline), idle: figures(idle), idle_kubernetes: figures(idleK8s), compared_idle: figures(compared) ?? null,
+    busy: busy ? { ...figures(busy), cpu_ms_per_tick: (busy.cpuMsPerS * BUSY_S) / ticks } : null,
+    standard_metrics_missing: missing,
+  }, null, 2)}\n`);
   if (missing.length || idle.exitCode !== 0 || idleK8s.exitCode !== 0 || (busy && busy.exitCode !== 0)) process.exitCode = 1;
 }
 

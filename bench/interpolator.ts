@@ -2,20 +2,23 @@
 // grid) built cold in a fresh process, as at start-up, and warm, each next to a baseline measured
 // in the same run: reading the same profile files (cold, same process), a fixed reference loop
 // (warm), a bare `node -e ''` (start-up). With --scipy, also the original's scipy code on the same
-// points (griddata cubic + nearest fill; needs python3 with numpy and scipy).
-//   npm run bench:interpolator  [-- --profile-dir config/profile --runs 15 --scipy]
+// points (griddata cubic + nearest fill; needs python3 with numpy and scipy). With --compare <dist>
+// (another build's dist directory, e.g. main's), that build's cold build in the same run, its
+// fresh processes alternating with ours. Writes bench/results/interpolator.json.
+//   npm run bench:interpolator  [-- --profile-dir config/profile --runs 15 --scipy --compare <dist>]
 // Target (issue 16): cold build CPU <= scipy's and < 15 ms, every output unchanged.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildDecodeInterpolator, loadProfileDir } from '../src/profile-data/index.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadProfileDir } from '../src/profile-data/index.js';
 import { benchFlag, benchNumber, referenceLoopMs } from './args.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(SELF, '../../..');
 const PROFILE = resolve(benchFlag('profile-dir') ?? join(ROOT, 'config/profile'));
+const COMPARE = benchFlag('compare') === undefined ? undefined : resolve(benchFlag('compare')!);
 const RUNS = benchNumber('bench/interpolator', 'runs', 15, { integer: true, min: 3 });
 const TARGET_CPU_MS = 15;
 
@@ -27,8 +30,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 interface ChildResult { readCpuMs: number; buildCpuMs: number; buildWallMs: number; readyMs: number; warmMs: number; referenceMs: number }
 
-/** In a fresh process: read the profile, build once cold, then warm builds. */
-function child(): void {
+/** In a fresh process: read the profile, build once cold, then warm builds (with the build in --dist). */
+async function child(): Promise<void> {
+  const dist = benchFlag('dist') ?? resolve(SELF, '../..');
+  const { buildDecodeInterpolator, loadProfileDir } = (await import(pathToFileURL(join(dist, 'src/profile-data/index.js')).href)) as typeof import('../src/profile-data/index.js');
   const c0 = process.cpuUsage();
   const data = loadProfileDir(PROFILE);
   const readCpuMs = cpuMs(c0);
@@ -79,14 +84,19 @@ print(sorted(times)[len(times) // 2])
   return Number(run.stdout.trim());
 }
 
+function runChild(dist?: string): ChildResult {
+  const run = spawnSync(process.execPath, [SELF, '--child', '--profile-dir', PROFILE, ...(dist ? ['--dist', dist] : [])], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as ChildResult;
+}
+
 function parent(): void {
   const results: ChildResult[] = [];
+  const compared: ChildResult[] = [];
   const bare: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const run = spawnSync(process.execPath, [SELF, '--child', '--profile-dir', PROFILE], { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
-    const r = JSON.parse(run.stdout) as ChildResult;
-    results.push(r);
+    results.push(runChild());
+    if (COMPARE) compared.push(runChild(COMPARE));
     const b0 = performance.now();
     spawnSync(process.execPath, ['-e', '']);
     bare.push(performance.now() - b0);
@@ -100,9 +110,22 @@ function parent(): void {
   row('cold build, wall', m('buildWallMs'), 'ms', m('readCpuMs'), 'reading the profile files, CPU');
   row('process start to interpolator built, wall', m('readyMs'), 'ms', median(bare), "node -e '' start to exit");
   row('warm build, wall', m('warmMs'), 'ms', m('referenceMs'), 'reference loop');
+  const out: Record<string, unknown> = {
+    points: decode.kvUsage.length, runs: RUNS, node: process.version,
+    cold_build_cpu_ms: m('buildCpuMs'), cold_build_wall_ms: m('buildWallMs'), read_profile_cpu_ms: m('readCpuMs'),
+    ready_ms: m('readyMs'), bare_node_ms: median(bare), warm_build_ms: m('warmMs'), reference_loop_ms: m('referenceMs'),
+  };
+  if (COMPARE) {
+    const c = (k: keyof ChildResult) => median(compared.map((r) => r[k]));
+    row('compared build: cold build, CPU', c('buildCpuMs'), 'ms', c('readCpuMs'), 'reading the profile files, CPU');
+    row('compared build: warm build, wall', c('warmMs'), 'ms', c('referenceMs'), 'reference loop');
+    console.log(`this build / compared build (${COMPARE}): cold CPU ${(m('buildCpuMs') / c('buildCpuMs')).toFixed(2)}x, warm ${(m('warmMs') / c('warmMs')).toFixed(2)}x`);
+    Object.assign(out, { compared_dist: COMPARE, compared_cold_build_cpu_ms: c('buildCpuMs'), compared_warm_build_ms: c('warmMs') });
+  }
   let verdict = `cold build CPU < ${TARGET_CPU_MS} ms ${m('buildCpuMs') < TARGET_CPU_MS ? 'met' : 'NOT met'}`;
   if (process.argv.includes('--scipy')) {
     const scipy = scipyCpuMs();
+    out.scipy_cpu_ms = scipy ?? null;
     if (scipy !== undefined) {
       row('scipy griddata (the original), CPU', scipy, 'ms', m('readCpuMs'), 'reading the profile files, CPU');
       console.log(`cold build / scipy: ${(m('buildCpuMs') / scipy).toFixed(2)}x; warm build / scipy: ${(m('warmMs') / scipy).toFixed(2)}x`);
@@ -110,7 +133,11 @@ function parent(): void {
     }
   }
   console.log(`target: ${verdict}`);
+  out.verdict = verdict;
+  const dir = join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'interpolator.json'), `${JSON.stringify(out, null, 2)}\n`);
 }
 
-if (process.argv.includes('--child')) child();
+if (process.argv.includes('--child')) await child();
 else parent();
