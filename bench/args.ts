@@ -38,3 +38,21 @@ export function benchDataDir(script: string, flag: string, fallback: string, wan
   }
   return dir;
 }
+
+/**
+ * A fixed piece of work (a million square roots summed) timed in the running process, median of
+ * `runs` after a warm-up: the baseline that benchmark timings are divided by, so that figures from
+ * a loaded machine and a quiet one compare.
+ */
+export function referenceLoopMs(runs = 15): number {
+  const once = () => {
+    const t0 = performance.now();
+    let sum = 0;
+    for (let i = 0; i < 1_000_000; i++) sum += Math.sqrt(i);
+    const ms = performance.now() - t0;
+    return sum > 0 ? ms : NaN;
+  };
+  once();
+  const times = Array.from({ length: runs }, once).sort((a, b) => a - b);
+  return times[Math.floor(runs / 2)]!;
+}

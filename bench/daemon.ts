@@ -1,9 +1,17 @@
-// Daemon benchmark: start-up to ready, idle RSS and CPU per tick of `sla-planner run`, each next
-// to a baseline measured in the same run (a bare Node process doing the least comparable work),
-// in the virtual environment and in the kubernetes environment (a fake API server for one DGD).
-// Usage: npm run bench:daemon  [-- --window-s 10] [-- --cli <another build's dist/src/cli.js>]
+// Daemon benchmark: start-up, memory and CPU of `sla-planner run`, each next to a baseline
+// measured in the same run (a bare Node HTTP server: the least a daemon with /metrics costs).
+//   npm run bench:daemon  [-- --idle-s 30 --window-s 20 --profile-dir config/profile --cli dist/src/cli.js --compare <cli> --idle-only]
+// --compare <another build's dist/src/cli.js>: that build's idle daemon (virtual) side by side in the
+// same run, for before/after figures. Writes bench/results/daemon.json.
+// Scenarios:
+//   idle: default intervals (throughput every 180 s, no load scaling), so after the first probe
+//         nothing is due: RSS and peak RSS at --idle-s, CPU per second over the --window-s after it
+//         (after start-up has settled: V8 compacts the heap ~15 s after the last allocation burst).
+//   idle kubernetes: the same, as the DGD sidecar (the DGD read over HTTP from a stand-in API server).
+//   busy: throughput every 2 s, load every 1 s with 10 router scrapes per interval: CPU per tick.
+// Targets (issue 16): idle RSS < 60 MB and idle CPU < 1 ms/s with default node flags.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,33 +21,38 @@ import { benchFlag, benchNumber } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = resolve(benchFlag('cli') ?? join(ROOT, 'dist/src/cli.js'));
-// The repository's own fixture, so the benchmark runs from any checkout.
-const PROFILE = resolve(ROOT, 'test/fixtures/h100/llama-3.1-8b/npz');
-const CLK_TCK = 100; // Linux USER_HZ
-
-const WINDOW_S = benchNumber('bench/daemon', 'window-s', 10, { min: 1 });
+const COMPARE = benchFlag('compare') === undefined ? undefined : resolve(benchFlag('compare')!);
+const PROFILE = resolve(benchFlag('profile-dir') ?? join(ROOT, 'config/profile'));
+const IDLE_S = benchNumber('bench/daemon', 'idle-s', 30, { min: 2 });
+const WINDOW_S = benchNumber('bench/daemon', 'window-s', 20, { min: 1 });
+const BUSY_S = 10;
+const TARGET = { idleRssMb: 60, idleCpuMsPerS: 1 };
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function status(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+/** CPU time of a process in ms (all threads), from the scheduler's nanosecond counter. */
+function cpuMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    try { if (await check()) return; } catch { /* not yet */ }
+    try {
+      if (await check()) return;
+    } catch {
+      /* not yet */
+    }
     await sleep(5);
   }
-  throw new Error('timed out');
+  throw new Error('timed out waiting for /readyz');
 }
 
 /** config/deploy/dgd.yaml as the API server would answer it: Ready, every service at its replicas. */
@@ -79,23 +92,6 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
-interface Measure { readyMs: number; idleRssMb: number; cpuS: number; exitCode: number | null; stopMs: number }
-
-async function measure(args: string[], readyUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<Measure> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
-  await until(async () => (await fetch(readyUrl)).status === 200, 10_000);
-  const readyMs = performance.now() - t0;
-  await sleep(1000); // let start-up garbage settle
-  const cpu0 = cpuSeconds(child.pid!);
-  await sleep(WINDOW_S * 1000);
-  const cpuS = cpuSeconds(child.pid!) - cpu0;
-  const idleRssMb = rssMb(child.pid!);
-  const s0 = performance.now();
-  const exitCode = await stop(child);
-  return { readyMs, idleRssMb, cpuS, exitCode, stopMs: performance.now() - s0 };
-}
-
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -104,64 +100,111 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+interface Measure { readyMs: number; rssMb: number; peakRssMb: number; cpuMsPerS: number; stopMs: number; exitCode: number | null; metrics: string }
+
+/**
+ * Start `args` (a node script listening on `port`), wait for /readyz, then measure: RSS and peak
+ * RSS at `atS` seconds after start, CPU over the `windowS` after that, one /metrics scrape after.
+ */
+async function measure(args: string[], port: number, atS: number, windowS: number, env: NodeJS.ProcessEnv = process.env): Promise<Measure> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const base = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(`${base}/readyz`)).status === 200, 15_000);
+  const readyMs = performance.now() - t0;
+  await sleep(Math.max(0, t0 + atS * 1000 - performance.now()));
+  const rssMb = status(child.pid!, 'VmRSS');
+  const peakRssMb = status(child.pid!, 'VmHWM');
+  const c0 = cpuMs(child.pid!);
+  const w0 = performance.now();
+  await sleep(windowS * 1000);
+  const cpuMsPerS = (cpuMs(child.pid!) - c0) / ((performance.now() - w0) / 1000);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const s0 = performance.now();
+  const exitCode = await stop(child);
+  return { readyMs, rssMb, peakRssMb, cpuMsPerS, stopMs: performance.now() - s0, exitCode, metrics };
+}
+
+/** A baseline's CPU per second can be ~0; ratios use at least 0.05 ms/s. */
+const CPU_FLOOR = 0.05;
+
 async function main() {
   const upstream = await fakeUpstream();
   const base = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
   const dir = mkdtempSync(join(tmpdir(), 'sla-bench-daemon-'));
-  const cfg = join(dir, 'planner.json');
+  const common = { environment: 'virtual', namespace: 'bench', model_name: 'm', metric_pulling_prometheus_endpoint: base, profile_results_dir: PROFILE, prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, max_gpu_budget: 16, load_predictor: 'constant' };
+  const idleCfg = join(dir, 'idle.json');
+  writeFileSync(idleCfg, JSON.stringify(common));
+  const busyCfg = join(dir, 'busy.json');
   const throughputS = 2;
   const loadS = 1;
   const samples = 10;
-  writeFileSync(cfg, JSON.stringify({
-    environment: 'virtual', namespace: 'bench', model_name: 'm', metric_pulling_prometheus_endpoint: base, profile_results_dir: PROFILE,
-    throughput_adjustment_interval: throughputS, load_predictor: 'constant', enable_load_scaling: true, load_adjustment_interval: loadS,
-    load_metric_samples: samples, load_router_metrics_url: `${base}/metrics`, prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, max_gpu_budget: 16,
-  }));
-
-  // Baseline: a bare Node HTTP server answering /readyz, idle otherwise.
-  const basePort = await freePort();
-  const baselineSrc = `require('http').createServer((q,s)=>s.end('ok')).listen(${basePort},'127.0.0.1')`;
-  const baseline = await measure(['-e', baselineSrc], `http://127.0.0.1:${basePort}/readyz`);
-
-  const port = await freePort();
-  const daemon = await measure([CLI, 'run', '--config', cfg, '--metrics-port', String(port), '--decisions-out', '/dev/null'], `http://127.0.0.1:${port}/readyz`);
-  // Same daemon with a small V8 young generation (NODE_OPTIONS=--max-semi-space-size=1 in the image).
-  const port2 = await freePort();
-  const small = await measure(['--max-semi-space-size=1', CLI, 'run', '--config', cfg, '--metrics-port', String(port2), '--decisions-out', '/dev/null'], `http://127.0.0.1:${port2}/readyz`);
-  // The kubernetes environment (the DGD sidecar): same traffic, the DGD read and patched over HTTP.
-  const k8sCfg = join(dir, 'planner-k8s.json');
-  writeFileSync(k8sCfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), environment: 'kubernetes', model_name: null, prefill_engine_num_gpu: null, decode_engine_num_gpu: null }));
+  writeFileSync(busyCfg, JSON.stringify({ ...common, throughput_adjustment_interval: throughputS, enable_load_scaling: true, load_adjustment_interval: loadS, load_metric_samples: samples, load_router_metrics_url: `${base}/metrics` }));
+  const run = (cfg: string, port: number, cli = CLI) => [cli, 'run', '--config', cfg, '--metrics-port', String(port), '--decisions-out', '/dev/null'];
+  // The kubernetes environment (the DGD sidecar): the DGD read and patched over HTTP.
+  const k8sCfg = join(dir, 'idle-k8s.json');
+  writeFileSync(k8sCfg, JSON.stringify({ ...common, environment: 'kubernetes', model_name: null, prefill_engine_num_gpu: null, decode_engine_num_gpu: null }));
   writeFileSync(join(dir, 'token'), 'bench');
   writeFileSync(join(dir, 'namespace'), 'bench');
   const k8sEnv = { ...process.env, SLA_PLANNER_K8S_API_URL: base, SLA_PLANNER_K8S_TOKEN_FILE: join(dir, 'token'), SLA_PLANNER_K8S_NAMESPACE_FILE: join(dir, 'namespace'), DYN_PARENT_DGD_K8S_NAME: 'llama-disagg' };
-  const port3 = await freePort();
-  const k8s = await measure([CLI, 'run', '--config', k8sCfg, '--metrics-port', String(port3)], `http://127.0.0.1:${port3}/readyz`, k8sEnv);
-  const port4 = await freePort();
-  const k8sSmall = await measure(['--max-semi-space-size=1', CLI, 'run', '--config', k8sCfg, '--metrics-port', String(port4)], `http://127.0.0.1:${port4}/readyz`, k8sEnv);
+
+  // The baseline and the idle daemons run side by side (all idle); the busy daemon after them.
+  const [bp, ip, kp, sp, cp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [baseline, idle, idleK8s, compared] = await Promise.all([
+    measure(['-e', `require('http').createServer((q,s)=>s.end('ok')).listen(${bp},'127.0.0.1')`], bp, IDLE_S, WINDOW_S),
+    measure(run(idleCfg, ip), ip, IDLE_S, WINDOW_S),
+    measure(run(k8sCfg, kp), kp, IDLE_S, WINDOW_S, k8sEnv),
+    COMPARE ? measure(run(idleCfg, cp, COMPARE), cp, IDLE_S, WINDOW_S) : undefined,
+  ]);
+  const busy = process.argv.includes('--idle-only') ? undefined : await measure(run(busyCfg, sp), sp, 1, BUSY_S);
   upstream.close();
 
-  const ticks = WINDOW_S / throughputS + WINDOW_S / loadS;
-  const scrapes = (WINDOW_S / loadS) * samples;
-  const row = (name: string, d: number, b: number, unit: string, digits = 1) =>
-    console.log(`${name.padEnd(30)} ${d.toFixed(digits).padStart(9)} ${unit.padEnd(5)} baseline ${b.toFixed(digits).padStart(9)} ${unit.padEnd(5)} ratio ${(d / b).toFixed(2)}x`);
-  console.log(`measuring ${CLI}`);
-  console.log(`sla-planner run (virtual, throughput every ${throughputS}s, load every ${loadS}s with ${samples} router scrapes/interval), window ${WINDOW_S}s`);
-  console.log('baseline: bare `node -e` HTTP server, same machine, same run');
-  row('start-up to ready', daemon.readyMs, baseline.readyMs, 'ms', 0);
-  row('RSS after the window', daemon.idleRssMb, baseline.idleRssMb, 'MB');
-  row('CPU over the window', daemon.cpuS * 1000, Math.max(baseline.cpuS * 1000, 1), 'ms', 0);
-  console.log(`CPU per tick (${ticks} ticks, ${scrapes} router scrapes): ${((daemon.cpuS * 1000) / ticks).toFixed(2)} ms; per second ${((daemon.cpuS * 1000) / WINDOW_S).toFixed(2)} ms (${((daemon.cpuS / WINDOW_S) * 100).toFixed(2)}% of one core)`);
-  console.log(`SIGTERM to exit: ${daemon.stopMs.toFixed(0)} ms, exit code ${daemon.exitCode}`);
-  console.log('with node --max-semi-space-size=1:');
-  row('  start-up to ready', small.readyMs, baseline.readyMs, 'ms', 0);
-  row('  RSS after the window', small.idleRssMb, baseline.idleRssMb, 'MB');
-  row('  CPU over the window', small.cpuS * 1000, Math.max(baseline.cpuS * 1000, 1), 'ms', 0);
-  console.log('kubernetes environment (fake API server), default flags / --max-semi-space-size=1:');
-  row('  start-up to ready', k8s.readyMs, baseline.readyMs, 'ms', 0);
-  row('  RSS after the window', k8s.idleRssMb, baseline.idleRssMb, 'MB');
-  row('  RSS, small young generation', k8sSmall.idleRssMb, baseline.idleRssMb, 'MB');
-  const verdict = (m: Measure) => `idle RSS < 80 MB ${m.idleRssMb < 80 ? 'met' : 'NOT met'}, start-up to ready < 1000 ms ${m.readyMs < 1000 ? 'met' : 'NOT met'}`;
-  console.log(`targets, default flags: ${verdict(daemon)}; small young generation: ${verdict(small)}`);
+  const row = (name: string, d: number, b: number, unit: string, digits = 1, floor = 0) =>
+    console.log(`${name.padEnd(34)} ${d.toFixed(digits).padStart(8)} ${unit.padEnd(5)} baseline ${b.toFixed(digits).padStart(7)} ${unit.padEnd(5)} ratio ${(d / Math.max(b, floor)).toFixed(2)}x`);
+  console.log(`sla-planner run (${CLI}), node ${process.version}, default flags; profile ${PROFILE}`);
+  console.log('baseline: a bare `node -e` HTTP server, same machine, same run');
+  console.log(`idle (throughput every 180 s, no load scaling), at ${IDLE_S} s:`);
+  row('  start-up to ready', idle.readyMs, baseline.readyMs, 'ms', 0);
+  row('  RSS', idle.rssMb, baseline.rssMb, 'MB');
+  row('  peak RSS', idle.peakRssMb, baseline.peakRssMb, 'MB');
+  row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idle.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+  if (compared) {
+    console.log(`idle, the compared build (${COMPARE}), at ${IDLE_S} s:`);
+    row('  RSS', compared.rssMb, baseline.rssMb, 'MB');
+    row('  peak RSS', compared.peakRssMb, baseline.peakRssMb, 'MB');
+    row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, compared.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+    console.log(`  this build / compared build: RSS ${(idle.rssMb / compared.rssMb).toFixed(2)}x, peak RSS ${(idle.peakRssMb / compared.peakRssMb).toFixed(2)}x, CPU ${(idle.cpuMsPerS / Math.max(compared.cpuMsPerS, CPU_FLOOR)).toFixed(2)}x`);
+  }
+  console.log(`idle kubernetes environment (stand-in API server), at ${IDLE_S} s:`);
+  row('  start-up to ready', idleK8s.readyMs, baseline.readyMs, 'ms', 0);
+  row('  RSS', idleK8s.rssMb, baseline.rssMb, 'MB');
+  row('  peak RSS', idleK8s.peakRssMb, baseline.peakRssMb, 'MB');
+  row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idleK8s.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+  const ticks = BUSY_S / throughputS + BUSY_S / loadS;
+  if (busy) {
+    console.log(`busy (throughput every ${throughputS} s, load every ${loadS} s with ${samples} router scrapes per interval), ${BUSY_S} s:`);
+    row('  start-up to ready', busy.readyMs, baseline.readyMs, 'ms', 0);
+    row('  RSS', busy.rssMb, baseline.rssMb, 'MB');
+    row('  CPU per second', busy.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
+    console.log(`  CPU per tick (${ticks} ticks and ${(BUSY_S / loadS) * samples} router scrapes in ${BUSY_S} s): ${((busy.cpuMsPerS * BUSY_S) / ticks).toFixed(2)} ms`);
+  }
+  console.log(`SIGTERM to exit: ${idle.stopMs.toFixed(0)} ms (exit code ${idle.exitCode}), kubernetes ${idleK8s.stopMs.toFixed(0)} ms (exit code ${idleK8s.exitCode})${busy ? `, busy ${busy.stopMs.toFixed(0)} ms (exit code ${busy.exitCode})` : ''}`);
+  // The standard process metrics must still be there (collected when scraped).
+  const standard = ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info'];
+  const missing = standard.filter((name) => !idle.metrics.includes(`\n${name}`));
+  console.log(`standard process metrics on /metrics: ${missing.length ? `MISSING ${missing.join(', ')}` : 'present'}`);
+  const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const targets = (m: Measure) => `RSS < ${TARGET.idleRssMb} MB ${verdict(m.rssMb < TARGET.idleRssMb)}, CPU < ${TARGET.idleCpuMsPerS} ms/s ${verdict(m.cpuMsPerS < TARGET.idleCpuMsPerS)}`;
+  console.log(`targets, idle virtual: ${targets(idle)}; idle kubernetes: ${targets(idleK8s)}`);
+  const figures = (m: Measure | undefined) => m && { ready_ms: m.readyMs, rss_mb: m.rssMb, peak_rss_mb: m.peakRssMb, cpu_ms_per_s: m.cpuMsPerS };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/daemon.json'), `${JSON.stringify({
+    node: process.version, idle_s: IDLE_S, window_s: WINDOW_S, cli: CLI, compared_cli: COMPARE ?? null,
+    baseline: figures(baseline), idle: figures(idle), idle_kubernetes: figures(idleK8s), compared_idle: figures(compared) ?? null,
+    busy: busy ? { ...figures(busy), cpu_ms_per_tick: (busy.cpuMsPerS * BUSY_S) / ticks } : null,
+    standard_metrics_missing: missing,
+  }, null, 2)}\n`);
+  if (missing.length || idle.exitCode !== 0 || idleK8s.exitCode !== 0 || (busy && busy.exitCode !== 0)) process.exitCode = 1;
 }
 
 main().catch((err) => {

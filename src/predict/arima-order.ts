@@ -195,8 +195,12 @@ function aic(y: readonly number[], order: ArimaOrder): number {
   return n * Math.log(Math.max(fit.sigma2, 1e-300)) + 2 * k;
 }
 
-/** Stepwise search; returns the best order and its AIC. Orders the package cannot fit are skipped. */
-export function selectOrder(y: readonly number[]): { order: ArimaOrder; aic: number } {
+/**
+ * Stepwise search from the usual starting points, or from `from` (a re-selection: the current
+ * order, then its neighbourhood); returns the best order and its AIC. Orders the package cannot
+ * fit are skipped.
+ */
+export function selectOrder(y: readonly number[], from?: { p: number; q: number }): { order: ArimaOrder; aic: number } {
   const d = selectDifferencing(y);
   const tried = new Map<string, number>();
   const score = (p: number, q: number): number => {
@@ -217,7 +221,8 @@ export function selectOrder(y: readonly number[]): { order: ArimaOrder; aic: num
   };
   let best = { p: 0, q: 0 };
   let bestAic = Number.POSITIVE_INFINITY;
-  for (const [p, q] of [[2, 2], [0, 0], [1, 0], [0, 1]] as const) {
+  const starts: ReadonlyArray<readonly [number, number]> = from ? [[from.p, from.q]] : [[2, 2], [0, 0], [1, 0], [0, 1]];
+  for (const [p, q] of starts) {
     const a = score(p, q);
     if (a < bestAic) {
       bestAic = a;

@@ -17,6 +17,7 @@
 // (qhull-order.ts) so our triangles are scipy's. Among duplicates outside the hull, the nearest
 // fill keeps the highest index; scipy's k-d tree occasionally keeps another (0.13% at one cell
 // of the llama H100 sweep).
+import { fillNearestPoint } from './asm-kernels.js';
 import { CloughTocher2D } from './clough-tocher.js';
 import type { Triangulation } from './delaunay.js';
 import { InputError } from '../util/errors.js';
@@ -45,22 +46,6 @@ export interface DecodeGrid {
   thptPerGpu: Float64Array;
 }
 
-/**
- * Index of the nearest measured point in raw units. Ties only arise between duplicate points;
- * we take the highest index, scipy's kd-tree takes whichever its tree layout visits first.
- */
-function nearestIndex(profile: DecodeProfile, x: number, y: number): number {
-  let best = -1;
-  let bestD = Infinity;
-  for (let i = 0; i < profile.kvUsage.length; i++) {
-    const dx = profile.kvUsage[i]! - x;
-    const dy = profile.contextLength[i]! - y;
-    const d = dx * dx + dy * dy;
-    if (d <= bestD) [best, bestD] = [i, d];
-  }
-  return best;
-}
-
 export interface DecodeGridOptions {
   resolution?: number;
   /** Use this triangulation of the points instead of our Delaunay (e.g. Qhull's, for parity checks). */
@@ -77,26 +62,14 @@ export function buildDecodeGrid(profile: DecodeProfile, opts: DecodeGridOptions 
   } catch (err) {
     throw new InputError(`decode profile: cannot triangulate the ${profile.kvUsage.length} (x_kv_usage, y_context_length) points (${(err as Error).message}); sweep at least two context lengths and two concurrencies.`);
   }
-  const itlAt = ct.field(profile.itlMs);
-  const thptAt = ct.field(profile.thptPerGpu);
-  const itlMs = new Float64Array(resolution * resolution);
-  const thptPerGpu = new Float64Array(resolution * resolution);
-  for (let iy = 0; iy < resolution; iy++) {
-    for (let ix = 0; ix < resolution; ix++) {
-      const x = kvUsage[ix]!;
-      const y = contextLength[iy]!;
-      const t = ct.locate(x, y);
-      let itl = itlAt(x, y, t);
-      let thpt = thptAt(x, y, t);
-      if (Number.isNaN(itl) || Number.isNaN(thpt)) {
-        const n = nearestIndex(profile, x, y);
-        if (Number.isNaN(itl)) itl = profile.itlMs[n]!;
-        if (Number.isNaN(thpt)) thpt = profile.thptPerGpu[n]!;
-      }
-      itlMs[iy * resolution + ix] = itl;
-      thptPerGpu[iy * resolution + ix] = thpt;
-    }
-  }
+  const [itlMs, thptPerGpu] = ct.evaluateGrid(kvUsage, contextLength, [profile.itlMs, profile.thptPerGpu]) as [Float64Array, Float64Array];
+  // Cells outside the hull (NaN) take the value of the nearest measured point. Ties only arise
+  // between duplicate points; we take the highest index, scipy's kd-tree takes whichever its
+  // tree layout visits first.
+  fillNearestPoint(kvUsage, contextLength, profile.kvUsage, profile.contextLength, [
+    { grid: itlMs, values: profile.itlMs },
+    { grid: thptPerGpu, values: profile.thptPerGpu },
+  ]);
   return { kvUsage, contextLength, itlMs, thptPerGpu };
 }
 

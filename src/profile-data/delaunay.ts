@@ -76,7 +76,11 @@ export function delaunay(xs: number[], ys: number[], tieBreak: 'qhull' | 'first'
     }
     if (qhull) {
       const fromQhull = triangulateRegions(xs, ys, qhull.regions);
-      if (fromQhull) return withNeighbors(fromQhull, [...new Set(fromQhull.flat())].sort((a, b) => a - b));
+      if (fromQhull) {
+        const used = new Uint8Array(xs.length);
+        for (const [a, b, c] of fromQhull) used[a] = used[b] = used[c] = 1;
+        return withNeighbors(fromQhull, xs.map((_, i) => i).filter((i) => used[i]));
+      }
       qhull.order.forEach((p, r) => (rank[p] = r));
     }
   }
@@ -239,13 +243,15 @@ function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Ar
       tris.push([apex, boundary[(at + i) % boundary.length]!, boundary[(at + i + 1) % boundary.length]!]);
     }
   }
-  const edges = new Set<string>();
+  // Directed edge u -> v as the number u * n + v.
+  const n = xs.length;
+  const edges = new Set<number>();
   let area = 0;
   for (const [a, b, c] of tris) {
     const twice = cross(a, b, c);
     if (!(twice > 0)) return null;
     area += twice;
-    for (const e of [`${a},${b}`, `${b},${c}`, `${c},${a}`]) {
+    for (const e of [a * n + b, b * n + c, c * n + a]) {
       if (edges.has(e)) return null;
       edges.add(e);
     }
@@ -274,13 +280,16 @@ function convexHull(xs: number[], ys: number[], points: number[]): number[] {
 
 /** Complete a triangulation given as counter-clockwise triangles with its adjacency. */
 export function withNeighbors(triangles: Array<[number, number, number]>, vertices: number[]): Triangulation {
-  const owner = new Map<string, number>();
+  // Directed edge u -> v as the number u * n + v (n above every index).
+  let n = 1;
+  for (const [a, b, c] of triangles) n = Math.max(n, a + 1, b + 1, c + 1);
+  const owner = new Map<number, number>();
   triangles.forEach(([a, b, c], t) => {
-    owner.set(`${a},${b}`, t);
-    owner.set(`${b},${c}`, t);
-    owner.set(`${c},${a}`, t);
+    owner.set(a * n + b, t);
+    owner.set(b * n + c, t);
+    owner.set(c * n + a, t);
   });
-  const across = (u: number, v: number) => owner.get(`${v},${u}`) ?? -1;
+  const across = (u: number, v: number) => owner.get(v * n + u) ?? -1;
   const neighbors = triangles.map(([a, b, c]) => [across(b, c), across(c, a), across(a, b)] as [number, number, number]);
   return { triangles, neighbors, vertices };
 }

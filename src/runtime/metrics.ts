@@ -1,8 +1,16 @@
 // The planner's own /metrics: the original's unlabelled planner:* gauges (names and meanings kept so existing dashboards work) plus
-// sla-planner's counters and histograms (prefix sla_planner_).
+// sla-planner's counters and histograms (prefix sla_planner_), and the standard process_* / nodejs_* metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DYNAMO_PLANNER_NAMES } from './metric-names.js';
 import { UnsetGauge } from './unset-gauge.js';
+
+/**
+ * Period of the event-loop-delay sampler behind nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds.
+ * prom-client's default (10 ms) wakes an idle daemon 100 times a second, about 7 ms of CPU per second;
+ * once a second still catches a blocked loop. Every other standard metric, nodejs_eventloop_lag_seconds
+ * included, is read when /metrics is scraped (GC durations as collections happen).
+ */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
 
 const ORIGINAL_GAUGES = {
   numP: ['planner:num_p_workers', 'Current ready prefill workers'],
@@ -46,7 +54,7 @@ export class PlannerMetrics {
   readonly slaTarget: Gauge<'metric'>;
 
   constructor(defaultMetrics = true, opts: MetricsOptions = {}) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     const names = opts.names ?? 'both';
     // Unset until first observed: a gauge reading 0 workers before the first tick is a lie.
     this.gauges = Object.fromEntries(

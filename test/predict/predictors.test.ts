@@ -4,7 +4,7 @@ import { plannerConfigSchema, PREDICTORS, type PredictorKind } from '../../src/c
 import { createPredictor, warmUpPredictors, type LoadPredictor } from '../../src/predict/index.js';
 import { ArimaPredictor } from '../../src/predict/arima.js';
 import { SeasonalPredictor } from '../../src/predict/seasonal.js';
-import { kpssStatistic, selectDifferencing } from '../../src/predict/arima-order.js';
+import { ArimaFit, fitAndForecast, kpssStatistic, selectDifferencing, selectOrder } from '../../src/predict/arima-order.js';
 
 const config = plannerConfigSchema.parse({});
 const quiet = { log: () => {} };
@@ -199,6 +199,34 @@ describe('arima', () => {
     const chosen = p.describe()!;
     expect(chosen.order.p + chosen.order.q).toBeGreaterThan(0);
     expect(chosen.log1p).toBe(false);
+  });
+
+  it('a re-selection around the current order makes fewer fits and keeps a locally best order', () => {
+    const u = uniform(5);
+    const y = [100];
+    for (let i = 1; i < 64; i++) y.push(100 + 0.6 * (y[i - 1] - 100) + (u() - 0.5) * 40);
+    const fit = ArimaFit.fit;
+    let fits = 0;
+    ArimaFit.fit = (...args: Parameters<typeof fit>) => {
+      fits++;
+      return fit(...args);
+    };
+    try {
+      const full = selectOrder(y);
+      const fullFits = fits;
+      fits = 0;
+      const around = selectOrder(y, { p: full.order.p, q: full.order.q });
+      expect(around).toEqual(full);
+      expect(fits).toBeLessThan(fullFits);
+      // From another starting order it moves downhill in AIC: never ends worse than it started.
+      const d = selectDifferencing(y);
+      const start = fitAndForecast(y, { p: 0, d, q: 3 });
+      const startAic = (y.length - d) * Math.log(start.sigma2) + 2 * (3 + 1 + (d < 2 ? 1 : 0));
+      const fromFar = selectOrder(y, { p: 0, q: 3 });
+      expect(fromFar.aic).toBeLessThan(startAic);
+    } finally {
+      ArimaFit.fit = fit;
+    }
   });
 
   it('KPSS: a random walk is differenced, white noise is not', () => {
