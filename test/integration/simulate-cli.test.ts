@@ -119,6 +119,22 @@ describe('sla-planner simulate', () => {
     }
   });
 
+  it('the demo (npm start) compares its policies in one report', async () => {
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const args = start.replace(/^node dist\/src\/cli\.js simulate /, '').split(' ');
+    const dir = mkdtempSync(join(tmpdir(), 'sim-demo-'));
+    args[args.indexOf('--out') + 1] = dir;
+    const { code, stdout } = await cli(args);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    const policies = args[args.indexOf('--policy') + 1].split(',');
+    expect(out.comparison).toHaveLength(policies.length);
+    expect(out.static_search.reached).toBe(true);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    for (const row of out.comparison) expect(html).toContain(`Replicas of ${row.policy}`);
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(policies.length + 5);
+  });
+
   it('static:cheapest alone has nothing to match: exit 2', async () => {
     const r = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--policy', 'static:cheapest,static:1,1']);
     expect(r.code).toBe(2);
