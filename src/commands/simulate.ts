@@ -87,7 +87,8 @@ function loadSimConfig(source: string, predictor: string | undefined) {
   const { data } = readConfigSource(source);
   if (data && typeof data === 'object' && !Array.isArray(data)) {
     const obj = { ...(data as Record<string, unknown>) };
-    if (obj.enable_load_scaling === true && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
+    const loadScaling = obj.enable_load_scaling === true || (obj.strategy === 'sla' && obj.enable_load_scaling === undefined);
+    if (loadScaling && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
     if (predictor !== undefined) obj.load_predictor = predictor;
     return resolveConfig(obj);
   }

@@ -153,6 +153,6 @@ export function observedInterval(obs: IntervalObservation): ObservedInterval {
 
 /** The interval's traffic fields only, for decision reasons. */
 export function trafficOf(obs: IntervalObservation): ObservedTraffic {
-  const { router: _router, router_samples: _samples, ...traffic } = obs;
+  const { router: _router, router_samples: _samples, isl_histogram: _isl, osl_histogram: _osl, ttft_histogram: _ttft, ...traffic } = obs;
   return traffic;
 }
