@@ -1,17 +1,20 @@
 // Daemon benchmark: start-up to ready, idle RSS and CPU per tick of `sla-planner run`, each next
-// to a baseline measured in the same run (a bare Node process doing the least comparable work).
-// Usage: npm run bench:daemon  [-- --window-s 10]
+// to a baseline measured in the same run (a bare Node process doing the least comparable work),
+// in the virtual environment and in the kubernetes environment (a fake API server for one DGD).
+// Usage: npm run bench:daemon  [-- --window-s 10] [-- --cli <another build's dist/src/cli.js>]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchNumber } from './args.js';
+import { parseAllDocuments } from 'yaml';
+import { benchFlag, benchNumber } from './args.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const CLI = join(ROOT, 'dist/src/cli.js');
-const PROFILE = resolve(ROOT, '../shared/fixtures/h100/llama-3.1-8b/npz');
+const CLI = resolve(benchFlag('cli') ?? join(ROOT, 'dist/src/cli.js'));
+// The repository's own fixture, so the benchmark runs from any checkout.
+const PROFILE = resolve(ROOT, 'test/fixtures/h100/llama-3.1-8b/npz');
 const CLK_TCK = 100; // Linux USER_HZ
 
 const WINDOW_S = benchNumber('bench/daemon', 'window-s', 10, { min: 1 });
@@ -39,8 +42,16 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   throw new Error('timed out');
 }
 
-/** Prometheus API + router /metrics stand-in: fixed busy traffic, two workers. */
+/** config/deploy/dgd.yaml as the API server would answer it: Ready, every service at its replicas. */
+function deployedDgd(): Record<string, unknown> {
+  const dgd = parseAllDocuments(readFileSync(join(ROOT, 'config/deploy/dgd.yaml'), 'utf8')).map((d) => d.toJS()).find((d) => d?.kind === 'DynamoGraphDeployment');
+  const services = Object.fromEntries(Object.entries(dgd.spec.services as Record<string, { replicas?: number }>).map(([k, v]) => [k, { availableReplicas: v.replicas ?? 1, readyReplicas: v.replicas ?? 1 }]));
+  return { ...dgd, metadata: { ...dgd.metadata, namespace: 'bench', resourceVersion: '1' }, status: { conditions: [{ type: 'Ready', status: 'True' }], services } };
+}
+
+/** Prometheus API + router /metrics + Kubernetes API stand-in: fixed busy traffic, two workers, one DGD. */
 function fakeUpstream(): Promise<Server> {
+  const dgd = JSON.stringify(deployedDgd());
   const values: Record<string, string> = { time_to_first_token: '0.12', inter_token_latency: '0.02', requests_total: '80', request_duration: '3.1', input_sequence: '3000', output_sequence: '150' };
   const gauges = [
     'dynamo_frontend_worker_active_prefill_tokens{worker_id="p1",dp_rank="0",worker_type="prefill"} 1200',
@@ -52,6 +63,7 @@ function fakeUpstream(): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(gauges);
+    if (url.pathname.startsWith('/apis/')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(dgd);
     const q = url.searchParams.get('query') ?? '';
     const hit = Object.entries(values).find(([k]) => q.includes(k));
     const result = hit ? [{ metric: { model: 'm', dynamo_namespace: 'bench' }, value: [Date.now() / 1000, hit[1]] }] : [];
@@ -69,9 +81,9 @@ function stop(child: ChildProcess): Promise<number | null> {
 
 interface Measure { readyMs: number; idleRssMb: number; cpuS: number; exitCode: number | null; stopMs: number }
 
-async function measure(args: string[], readyUrl: string): Promise<Measure> {
+async function measure(args: string[], readyUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<Measure> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
   await until(async () => (await fetch(readyUrl)).status === 200, 10_000);
   const readyMs = performance.now() - t0;
   await sleep(1000); // let start-up garbage settle
@@ -116,12 +128,23 @@ async function main() {
   // Same daemon with a small V8 young generation (NODE_OPTIONS=--max-semi-space-size=1 in the image).
   const port2 = await freePort();
   const small = await measure(['--max-semi-space-size=1', CLI, 'run', '--config', cfg, '--metrics-port', String(port2), '--decisions-out', '/dev/null'], `http://127.0.0.1:${port2}/readyz`);
+  // The kubernetes environment (the DGD sidecar): same traffic, the DGD read and patched over HTTP.
+  const k8sCfg = join(dir, 'planner-k8s.json');
+  writeFileSync(k8sCfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), environment: 'kubernetes', model_name: null, prefill_engine_num_gpu: null, decode_engine_num_gpu: null }));
+  writeFileSync(join(dir, 'token'), 'bench');
+  writeFileSync(join(dir, 'namespace'), 'bench');
+  const k8sEnv = { ...process.env, SLA_PLANNER_K8S_API_URL: base, SLA_PLANNER_K8S_TOKEN_FILE: join(dir, 'token'), SLA_PLANNER_K8S_NAMESPACE_FILE: join(dir, 'namespace'), DYN_PARENT_DGD_K8S_NAME: 'llama-disagg' };
+  const port3 = await freePort();
+  const k8s = await measure([CLI, 'run', '--config', k8sCfg, '--metrics-port', String(port3)], `http://127.0.0.1:${port3}/readyz`, k8sEnv);
+  const port4 = await freePort();
+  const k8sSmall = await measure(['--max-semi-space-size=1', CLI, 'run', '--config', k8sCfg, '--metrics-port', String(port4)], `http://127.0.0.1:${port4}/readyz`, k8sEnv);
   upstream.close();
 
   const ticks = WINDOW_S / throughputS + WINDOW_S / loadS;
   const scrapes = (WINDOW_S / loadS) * samples;
   const row = (name: string, d: number, b: number, unit: string, digits = 1) =>
     console.log(`${name.padEnd(30)} ${d.toFixed(digits).padStart(9)} ${unit.padEnd(5)} baseline ${b.toFixed(digits).padStart(9)} ${unit.padEnd(5)} ratio ${(d / b).toFixed(2)}x`);
+  console.log(`measuring ${CLI}`);
   console.log(`sla-planner run (virtual, throughput every ${throughputS}s, load every ${loadS}s with ${samples} router scrapes/interval), window ${WINDOW_S}s`);
   console.log('baseline: bare `node -e` HTTP server, same machine, same run');
   row('start-up to ready', daemon.readyMs, baseline.readyMs, 'ms', 0);
@@ -133,6 +156,10 @@ async function main() {
   row('  start-up to ready', small.readyMs, baseline.readyMs, 'ms', 0);
   row('  RSS after the window', small.idleRssMb, baseline.idleRssMb, 'MB');
   row('  CPU over the window', small.cpuS * 1000, Math.max(baseline.cpuS * 1000, 1), 'ms', 0);
+  console.log('kubernetes environment (fake API server), default flags / --max-semi-space-size=1:');
+  row('  start-up to ready', k8s.readyMs, baseline.readyMs, 'ms', 0);
+  row('  RSS after the window', k8s.idleRssMb, baseline.idleRssMb, 'MB');
+  row('  RSS, small young generation', k8sSmall.idleRssMb, baseline.idleRssMb, 'MB');
   const verdict = (m: Measure) => `idle RSS < 80 MB ${m.idleRssMb < 80 ? 'met' : 'NOT met'}, start-up to ready < 1000 ms ${m.readyMs < 1000 ? 'met' : 'NOT met'}`;
   console.log(`targets, default flags: ${verdict(daemon)}; small young generation: ${verdict(small)}`);
 }

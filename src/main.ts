@@ -46,6 +46,25 @@ function topHelp(): string {
   ].join('\n');
 }
 
+/**
+ * A reader that closes our stdout early (`decide ... | head -1`) ends the command with one
+ * sentence and exit 2 instead of an EPIPE stack; the daemon keeps running (its log lines to
+ * stdout are lost, its file log and its scaling are not).
+ */
+let runningCommand = '';
+let stdoutGuarded = false;
+function onClosedStdout(name: string): void {
+  runningCommand = name;
+  // One listener per process, however many commands run in it (tests call main() many times).
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (runningCommand === 'run') return;
+    process.stderr.write(`sla-planner ${runningCommand}: stdout was closed before all output was written (${err.code ?? err.message}); output is incomplete.\n`);
+    process.exit(2);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -61,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sla-planner: unknown command '${name}'; expected one of ${Object.keys(COMMANDS).join(', ')}.\n`);
     return 2;
   }
+  onClosedStdout(name);
   try {
     const { command } = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {

@@ -3,7 +3,8 @@
 // (NATS/TCP), which a process without the Dynamo runtime cannot speak. We POST the same JSON to an
 // HTTP URL instead (--global-planner-url or SLA_PLANNER_GLOBAL_PLANNER_URL) and read the same
 // ScaleResponse back; a small bridge next to the global planner can forward it.
-import { httpCall } from '../net/http.js';
+import { HttpError, httpRequest, parseJsonBody } from '../net/http.js';
+import { isPlainObject } from '../util/objects.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
 import type { Actuator, ApplyContext, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
@@ -34,7 +35,36 @@ export interface GlobalPlannerActuatorOptions {
   modelName: string | null;
   routerMetricsUrl: string | null;
   timeoutMs?: number;
+  /** Largest ScaleResponse accepted, bytes (default GLOBAL_PLANNER_MAX_BYTES). */
+  maxBytes?: number;
   now?: () => number;
+}
+
+/** A ScaleResponse is a few hundred bytes. */
+export const GLOBAL_PLANNER_MAX_BYTES = 1024 * 1024;
+
+const STATUSES = new Set(['success', 'error', 'scaling', 'rejected']);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** The ScaleResponse in a reply, or why the reply is not one. */
+export function readScaleResponse(value: unknown): { ok: true; reply: ScaleResponse } | { ok: false; why: string } {
+  if (!isPlainObject(value)) return { ok: false, why: 'the answer is not a JSON object' };
+  if (typeof value.status !== 'string' || !STATUSES.has(value.status)) {
+    return { ok: false, why: `status ${JSON.stringify(value.status)} is not one of success, error, scaling, rejected` };
+  }
+  const current = value.current_replicas;
+  if (current !== undefined && current !== null) {
+    if (!isPlainObject(current)) return { ok: false, why: 'current_replicas is not an object' };
+    for (const pool of ['prefill', 'decode'] as const) {
+      const v = current[pool];
+      if (v !== undefined && v !== null && !isCount(v)) return { ok: false, why: `current_replicas.${pool} is ${JSON.stringify(v)}, not a whole number >= 0` };
+    }
+  }
+  const message = typeof value.message === 'string' ? value.message.slice(0, 500) : undefined;
+  const replicas = isPlainObject(current)
+    ? { ...(isCount(current.prefill) ? { prefill: current.prefill } : {}), ...(isCount(current.decode) ? { decode: current.decode } : {}) }
+    : undefined;
+  return { ok: true, reply: { status: value.status as ScaleResponse['status'], ...(message !== undefined ? { message } : {}), ...(replicas ? { current_replicas: replicas } : {}) } };
 }
 
 export class GlobalPlannerActuator implements Actuator {
@@ -67,23 +97,30 @@ export class GlobalPlannerActuator implements Actuator {
   async apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome> {
     const body = this.buildRequest(target, ctx);
     if (body.target_replicas.length === 0) return { status: 'unchanged' };
+    let res;
     try {
-      const res = await httpCall(this.o.url, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs: this.o.timeoutMs ?? 10_000,
+      res = await httpRequest(this.o.url, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+        timeoutMs: this.o.timeoutMs ?? 10_000, maxBytes: this.o.maxBytes ?? GLOBAL_PLANNER_MAX_BYTES, signal: ctx.signal,
       });
-      if (res.status !== 200) return { status: 'failed', errorKind: 'global_planner_http', message: `global planner ${this.o.url} answered HTTP ${res.status}` };
-      const reply = JSON.parse(res.body) as ScaleResponse;
-      if (reply.current_replicas) {
-        this.current = { prefill: reply.current_replicas.prefill ?? this.current.prefill, decode: reply.current_replicas.decode ?? this.current.decode };
-      }
-      if (reply.status === 'error') return { status: 'failed', errorKind: 'global_planner_error', message: reply.message ?? 'error' };
-      // 'rejected' (over the global budget) is logged and the planner carries on, as upstream.
-      if (reply.status === 'rejected') return { status: 'failed', errorKind: 'global_planner_rejected', message: reply.message ?? 'rejected' };
-      const written: ScaleTarget = {};
-      for (const t of body.target_replicas) written[t.sub_component_type] = t.desired_replicas;
-      return { status: 'applied', written, message: reply.message };
     } catch (err) {
-      return { status: 'failed', errorKind: 'global_planner_unreachable', message: `global planner ${this.o.url}: ${(err as Error).message}` };
+      const kind = err instanceof HttpError && err.kind === 'timeout' ? 'global_planner_timeout'
+        : err instanceof HttpError && err.kind === 'too_large' ? 'global_planner_bad_response' : 'global_planner_unreachable';
+      return { status: 'failed', errorKind: kind, message: `global planner ${this.o.url}: ${(err as Error).message}` };
     }
+    if (res.status !== 200) return { status: 'failed', errorKind: 'global_planner_http', message: `global planner ${this.o.url} answered HTTP ${res.status}` };
+    const json = parseJsonBody(res);
+    const parsed = json.ok ? readScaleResponse(json.value) : json;
+    if (!parsed.ok) return { status: 'failed', errorKind: 'global_planner_bad_response', message: `global planner ${this.o.url}: ${parsed.why}; expected a ScaleResponse` };
+    const reply = parsed.reply;
+    if (reply.current_replicas) {
+      this.current = { prefill: reply.current_replicas.prefill ?? this.current.prefill, decode: reply.current_replicas.decode ?? this.current.decode };
+    }
+    if (reply.status === 'error') return { status: 'failed', errorKind: 'global_planner_error', message: reply.message ?? 'error' };
+    // 'rejected' (over the global budget) is logged and the planner carries on, as upstream.
+    if (reply.status === 'rejected') return { status: 'failed', errorKind: 'global_planner_rejected', message: reply.message ?? 'rejected' };
+    const written: ScaleTarget = {};
+    for (const t of body.target_replicas) written[t.sub_component_type] = t.desired_replicas;
+    return { status: 'applied', written, message: reply.message };
   }
 }

@@ -2,7 +2,7 @@
 // service-account credentials mounted in the pod (token, CA and
 // namespace under /var/run/secrets/kubernetes.io/serviceaccount).
 import { readFileSync, existsSync } from 'node:fs';
-import type { Dispatcher } from 'undici';
+import { HttpError, excerpt, httpRequest, type HttpFaultKind, type TlsOptions } from '../net/http.js';
 import type { Backend, Mode } from '../config/schema.js';
 import { RuntimeFailure } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
@@ -37,7 +37,7 @@ export interface KubeCredentials {
 }
 
 export type KubeVerb = 'get' | 'patch' | 'create';
-const METHOD: Record<KubeVerb, string> = { get: 'GET', patch: 'PATCH', create: 'POST' };
+const METHOD: Record<KubeVerb, 'GET' | 'PATCH' | 'POST'> = { get: 'GET', patch: 'PATCH', create: 'POST' };
 
 /**
  * In-cluster connection. Every path and the API URL can be overridden (tests, out-of-cluster
@@ -62,50 +62,65 @@ export function inClusterConnection(env: NodeJS.ProcessEnv, apiUrlOverride?: str
   };
 }
 
+export type KubeFaultKind =
+  | 'k8s_unauthorized' | 'k8s_forbidden' | 'k8s_not_found' | 'k8s_conflict' | 'k8s_throttled' | 'k8s_server_error' | 'k8s_client_error'
+  | 'k8s_unreachable' | 'k8s_timeout' | 'k8s_tls' | 'k8s_too_large' | 'k8s_bad_response';
+
+function kindOfStatus(status: number): KubeFaultKind {
+  if (status === 401) return 'k8s_unauthorized';
+  if (status === 403) return 'k8s_forbidden';
+  if (status === 404) return 'k8s_not_found';
+  if (status === 409) return 'k8s_conflict';
+  if (status === 429) return 'k8s_throttled';
+  if (status >= 500) return 'k8s_server_error';
+  if (status === 0) return 'k8s_unreachable';
+  return 'k8s_client_error';
+}
+
+const TRANSPORT_KIND: Record<HttpFaultKind, KubeFaultKind> = {
+  timeout: 'k8s_timeout', unreachable: 'k8s_unreachable', tls: 'k8s_tls', too_large: 'k8s_too_large', cut_off: 'k8s_unreachable', cancelled: 'k8s_timeout',
+};
+
 export class KubeApiError extends Error {
   override readonly name = 'KubeApiError';
-  constructor(readonly status: number, readonly verb: string, readonly resource: string, message: string) {
+  readonly kind: KubeFaultKind;
+  /** status 0: no HTTP answer (transport failure or unusable answer); `kind` says which. */
+  constructor(readonly status: number, readonly verb: string, readonly resource: string, message: string, kind?: KubeFaultKind) {
     super(message);
-  }
-  get kind(): string {
-    if (this.status === 401 || this.status === 403) return 'k8s_forbidden';
-    if (this.status === 404) return 'k8s_not_found';
-    if (this.status === 409) return 'k8s_conflict';
-    if (this.status >= 500) return 'k8s_server_error';
-    if (this.status === 0) return 'k8s_unreachable';
-    return 'k8s_client_error';
+    this.kind = kind ?? kindOfStatus(status);
   }
 }
+
+/** A DGD with its managedFields is tens of kB; 4 MiB is far beyond any real object. */
+export const KUBE_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface KubeClientOptions {
-  /** Retries of a 5xx/transport failure within one call, with doubling delays from backoffMs. */
+  /** Retries of a 5xx/429/connection failure within one call, with doubling delays from backoffMs. */
   retries?: number;
   backoffMs?: number;
+  /** Deadline of one request (default 5000 ms); a timed-out request is not retried. */
   timeoutMs?: number;
+  /** Deadline of one call including its retries (default 10 000 ms), so a hung API server holds a tick for at most this long. */
+  callBudgetMs?: number;
+  maxBytes?: number;
 }
 
-// undici is loaded on first use so that the other environments do not pay its ~20 MB.
-let undiciModule: Promise<typeof import('undici')> | undefined;
-const loadUndici = () => (undiciModule ??= import('undici'));
-
 export class KubeClient {
-  private dispatcher: Dispatcher | undefined;
-  private dispatcherReady = false;
+  private tls: TlsOptions | undefined;
   constructor(readonly conn: KubeConnection, private readonly opts: KubeClientOptions = {}) {}
 
-  private async agent(): Promise<Dispatcher | undefined> {
-    if (!this.dispatcherReady) {
-      this.dispatcherReady = true;
-      if (this.conn.credentials && this.conn.apiUrl.startsWith('https:')) {
+  private async tlsOptions(): Promise<TlsOptions> {
+    if (this.tls === undefined) {
+      if (this.conn.credentials) {
+        // A kubeconfig user: its cluster CA (or the system's), client certificate and TLS server name.
         const t = await this.conn.credentials.tls();
-        const { Agent } = await loadUndici();
-        this.dispatcher = new Agent({ connect: { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: !t.insecure, servername: t.servername } });
-      } else if (this.conn.apiUrl.startsWith('https:') && existsSync(this.conn.caPath)) {
-        const { Agent } = await loadUndici();
-        this.dispatcher = new Agent({ connect: { ca: readFileSync(this.conn.caPath, 'utf8') } });
+        this.tls = { verify: !t.insecure, ca: t.insecure ? undefined : t.ca, cert: t.cert, key: t.key, servername: t.servername };
+      } else {
+        // The service-account CA when mounted; the system's CAs otherwise. Never unverified.
+        this.tls = existsSync(this.conn.caPath) ? { ca: readFileSync(this.conn.caPath, 'utf8') } : { verify: true };
       }
     }
-    return this.dispatcher;
+    return this.tls;
   }
 
   private async authorization(signal?: AbortSignal): Promise<string | null> {
@@ -129,55 +144,55 @@ export class KubeClient {
   async call<T>(verb: KubeVerb, path: string, resource: string, body?: unknown, signal?: AbortSignal, contentType?: string): Promise<T> {
     const retries = this.opts.retries ?? 3;
     let delay = this.opts.backoffMs ?? 500;
+    const end = Date.now() + (this.opts.callBudgetMs ?? 10_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once<T>(verb, path, resource, body, signal, contentType);
+        return await this.once<T>(verb, path, resource, body, Math.min(this.opts.timeoutMs ?? 5000, Math.max(1, end - Date.now())), signal, contentType);
       } catch (err) {
-        // 429: API priority-and-fairness throttling, which asks the client to come back.
-        const retryable = err instanceof KubeApiError && (err.status >= 500 || err.status === 0 || err.status === 429);
-        if (!retryable || attempt >= retries || signal?.aborted) throw err;
+        // 429: API priority-and-fairness throttling, which asks the client to come back. A
+        // timeout is not retried: a hung server would cost the whole budget per call.
+        const retryable = err instanceof KubeApiError && (err.kind === 'k8s_server_error' || err.kind === 'k8s_throttled' || err.kind === 'k8s_unreachable');
+        if (!retryable || attempt >= retries || signal?.aborted || Date.now() + delay >= end) throw err;
         await sleep(delay, signal);
         delay *= 2;
       }
     }
   }
 
-  private async once<T>(verb: KubeVerb, path: string, resource: string, body: unknown, signal?: AbortSignal, contentType?: string): Promise<T> {
-    const timeoutMs = this.opts.timeoutMs ?? 10_000;
+  private async once<T>(verb: KubeVerb, path: string, resource: string, body: unknown, timeoutMs: number, signal?: AbortSignal, contentType?: string): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const auth = await this.authorization(signal);
     if (auth) headers.authorization = auth;
     if (body !== undefined) headers['content-type'] = contentType ?? (verb === 'create' ? 'application/json' : 'application/merge-patch+json');
     const url = this.conn.apiUrl + path + (verb === 'get' ? '' : `${path.includes('?') ? '&' : '?'}fieldValidation=Strict`);
-    let res: Dispatcher.ResponseData;
+    const where = `${verb.toUpperCase()} ${path}`;
+    let res;
     try {
-      const { request } = await loadUndici();
-      res = await request(url, {
-        method: METHOD[verb],
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: await this.agent(),
-        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+      res = await httpRequest(url, {
+        method: METHOD[verb], headers, body: body === undefined ? undefined : JSON.stringify(body),
+        timeoutMs, maxBytes: this.opts.maxBytes ?? KUBE_MAX_BYTES, tls: url.startsWith('https:') ? await this.tlsOptions() : undefined, signal,
       });
     } catch (err) {
-      throw new KubeApiError(0, verb, resource, `${verb.toUpperCase()} ${path}: ${(err as Error).message}`);
+      const kind = err instanceof HttpError ? TRANSPORT_KIND[err.kind] : 'k8s_unreachable';
+      throw new KubeApiError(0, verb, resource, err instanceof HttpError ? err.message : `${where}: ${(err as Error).message}`, kind);
     }
-    const text = await res.body.text();
-    if (res.statusCode >= 200 && res.statusCode < 300) {
+    const text = res.body;
+    if (res.status >= 200 && res.status < 300) {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new KubeApiError(502, verb, resource, `${verb.toUpperCase()} ${path}: answer is not JSON`);
+        throw new KubeApiError(0, verb, resource, `${where}: answered HTTP ${res.status} but not with JSON (${(res.headers['content-type'] ?? 'no content type').split(';')[0]}, starts ${JSON.stringify(excerpt(text, 40))})`, 'k8s_bad_response');
       }
     }
-    let detail = text.slice(0, 200);
+    let detail = excerpt(text);
     try { detail = (JSON.parse(text) as { message?: string }).message ?? detail; } catch { /* keep raw text */ }
+    detail = excerpt(String(detail));
     const ns = this.conn.namespace;
     let message: string;
-    if (res.statusCode === 401) message = `Kubernetes API rejected the ${this.conn.credentials ? `credentials of ${this.conn.credentials.origin}` : 'service-account token'} (401) for ${verb} ${resource}: ${detail}`;
-    else if (res.statusCode === 403) message = `RBAC: the planner's service account may not '${verb}' ${resource} in namespace ${ns}; grant verb '${verb}' on ${resource} in the planner's Role. Server said: ${detail}`;
-    else message = `${verb.toUpperCase()} ${resource} answered HTTP ${res.statusCode}: ${detail}`;
-    throw new KubeApiError(res.statusCode, verb, resource, message);
+    if (res.status === 401) message = `Kubernetes API rejected the ${this.conn.credentials ? `credentials of ${this.conn.credentials.origin}` : 'service-account token'} (401) for ${verb} ${resource}: ${detail}`;
+    else if (res.status === 403) message = `RBAC: the planner's service account may not '${verb}' ${resource} in namespace ${ns}; grant verb '${verb}' on ${resource} in the planner's Role. Server said: ${detail}`;
+    else message = `${verb.toUpperCase()} ${resource} answered HTTP ${res.status}: ${detail}`;
+    throw new KubeApiError(res.status, verb, resource, message);
   }
 }
 
@@ -236,8 +251,10 @@ export class KubernetesActuator implements Actuator {
   private async discoverVersion(): Promise<void> {
     if (this.o.apiVersion) return;
     try {
-      const group = await this.o.client.call<{ versions?: { version?: string }[] }>('get', '/apis/nvidia.com', 'apigroups');
-      const served = new Set((group.versions ?? []).map((v) => v.version));
+      const group = await this.o.client.call<{ versions?: unknown } | null>('get', '/apis/nvidia.com', 'apigroups');
+      // An answer that is not an APIGroup says nothing about the versions: keep the pinned one.
+      if (!Array.isArray(group?.versions)) return;
+      const served = new Set((group.versions as { version?: unknown }[]).map((v) => v?.version));
       if (served.has('v1beta1')) this.version = 'v1beta1';
       else if (served.has('v1alpha1')) this.version = 'v1alpha1';
       else throw new RuntimeFailure(`the cluster serves no DynamoGraphDeployment version sla-planner reads (nvidia.com serves ${[...served].join(', ') || 'nothing'}); install the Dynamo operator.`);
@@ -263,10 +280,16 @@ export class KubernetesActuator implements Actuator {
 
   private async readBoth(signal?: AbortSignal): Promise<{ view: Dgd; raw: Dgd | DgdV1beta1 }> {
     try {
-      const raw = await this.o.client.call<Dgd | DgdV1beta1>('get', this.dgdPath(), 'dynamographdeployments.nvidia.com', undefined, signal);
-      const uid = (raw?.metadata as { uid?: unknown } | undefined)?.uid;
+      const raw = await this.o.client.call<unknown>('get', this.dgdPath(), 'dynamographdeployments.nvidia.com', undefined, signal);
+      const spec = (raw as { spec?: { services?: unknown; components?: unknown } } | null)?.spec;
+      const shaped = this.version === 'v1beta1' ? Array.isArray(spec?.components) : typeof spec?.services === 'object' && spec.services !== null && !Array.isArray(spec.services);
+      if (!shaped) {
+        const what = this.version === 'v1beta1' ? 'spec.components list' : 'spec.services map';
+        throw new KubeApiError(0, 'get', 'dynamographdeployments.nvidia.com', `GET ${this.dgdPath()}: the answer is not a DynamoGraphDeployment (no ${what})`, 'k8s_bad_response');
+      }
+      const uid = ((raw as Dgd).metadata as { uid?: unknown } | undefined)?.uid;
       if (typeof uid === 'string') this.uid = uid;
-      return { raw, view: this.version === 'v1beta1' ? fromV1beta1(raw as DgdV1beta1) : (raw as Dgd) };
+      return { raw: raw as Dgd | DgdV1beta1, view: this.version === 'v1beta1' ? fromV1beta1(raw as DgdV1beta1) : (raw as Dgd) };
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) {
         throw new KubeApiError(404, 'get', 'dynamographdeployments.nvidia.com',
@@ -318,8 +341,18 @@ export class KubernetesActuator implements Actuator {
 
   async view(signal?: AbortSignal): Promise<DeploymentView> {
     const dgd = await this.readDgd(signal);
-    const count = (pool: Pool) => (this.services[pool] ? readyReplicas(dgd, this.services[pool]!) : null);
-    return { prefill: count('prefill'), decode: count('decode'), ready: isReady(dgd) };
+    const count = (pool: Pool) => {
+      const svc = this.services[pool];
+      if (!svc) return null;
+      const n = readyReplicas(dgd, svc);
+      // A count the API server could never report is a bad answer, not a worker count to plan from.
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new KubeApiError(0, 'get', 'dynamographdeployments.nvidia.com', `DynamoGraphDeployment ${this.ns}/${this.o.dgdName}: status.services.${svc} reports ${JSON.stringify(n)} replicas`, 'k8s_bad_response');
+      }
+      return n;
+    };
+    const conditions = dgd.status?.conditions;
+    return { prefill: count('prefill'), decode: count('decode'), ready: Array.isArray(conditions) && isReady(dgd) };
   }
 
   /**
@@ -384,7 +417,7 @@ export class KubernetesActuator implements Actuator {
         }
       }
     } catch (err) {
-      const kind = err instanceof KubeApiError ? err.kind : 'k8s_error';
+      const kind = err instanceof KubeApiError ? err.kind : 'k8s_bad_response';
       return { status: 'failed', errorKind: kind, message: (err as Error).message, written: Object.keys(written).length ? written : undefined, previous: Object.keys(previous).length ? previous : undefined };
     }
   }

@@ -20,6 +20,12 @@ export class SerialActuator implements Actuator {
     return this.inner.init();
   }
 
+  /** In the queue: reading the environment's state must not interleave with a write. */
+  connect(signal?: AbortSignal): Promise<void> {
+    const inner = this.inner;
+    return inner.connect ? this.enqueue(() => inner.connect!(signal)) : Promise.resolve();
+  }
+
   view(signal?: AbortSignal): Promise<DeploymentView> {
     return this.inner.view(signal);
   }

@@ -25,14 +25,21 @@ export type ApplyStatus =
   | 'dry_run' // no_operation / --dry-run
   | 'failed'; // the environment refused or was unreachable; see errorKind
 
+/** Something wrong from outside that did not stop the write (counted and logged by the daemon). */
+export interface ApplyFault {
+  kind: string;
+  message: string;
+}
+
 export interface ApplyOutcome {
   status: ApplyStatus;
-  /** The pools actually written and their new values. */
+  /** The pools actually written and their new values (on 'failed': those written before the failure). */
   written?: ScaleTarget;
   /** Kubernetes: each pool's spec replicas before this apply touched it (for events). */
   previous?: ScaleTarget;
   errorKind?: string;
   message?: string;
+  faults?: ApplyFault[];
 }
 
 export interface ApplyContext {
@@ -56,6 +63,12 @@ export interface Actuator {
   readonly name: string;
   /** Start-up discovery; throws InputError / RuntimeFailure on a deployment it cannot manage. */
   init(): Promise<DeploymentInfo>;
+  /**
+   * Read the environment's own state before the first decision (virtual: the etcd keys). The
+   * daemon retries it with back-off until it succeeds and says so in /readyz; view and apply
+   * call it too, so a tick before it succeeds is a hold.
+   */
+  connect?(signal?: AbortSignal): Promise<void>;
   view(signal?: AbortSignal): Promise<DeploymentView>;
   apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome>;
   /** Blocking callers wait here, outside the serialising lock. Resolves false on timeout/abort. */

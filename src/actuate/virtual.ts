@@ -3,75 +3,19 @@
 // complete when the environment writes back the same scaled_decision_id),
 // and/or to a JSONL sink (file or stdout) that tests and the simulator read.
 //
-// etcd is reached through its JSON gRPC gateway (/v3/kv/range, /v3/kv/txn; keys and values
-// base64), so no etcd client library is needed.
+// etcd state is never trusted blindly: it is read before the first decision (etcd down at start-up
+// is a hold, not an exit) and again after any write whose answer was lost, and every write is a
+// transaction guarded by the revision of decision_id, so a write that committed without our
+// knowing can neither be repeated nor leave the cached counts wrong.
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
-import { httpCall } from '../net/http.js';
 import { sleep } from '../util/sleep.js';
 import type { Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
-import type { Actuator, ApplyContext, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
+import { EtcdError, type EtcdJson } from './etcd.js';
+import type { Actuator, ApplyContext, ApplyFault, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
 
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-
-export class EtcdError extends Error {
-  override readonly name = 'EtcdError';
-}
-
-/** Minimal etcd v3 client over the JSON gateway. */
-export class EtcdJson {
-  private readonly endpoints: string[];
-  constructor(endpoints: string | string[], private readonly timeoutMs = 3000) {
-    const list = (Array.isArray(endpoints) ? endpoints : endpoints.split(',')).map((e) => e.trim()).filter(Boolean);
-    if (list.length === 0) throw new EtcdError('no etcd endpoint given');
-    this.endpoints = list.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`).replace(/\/+$/, ''));
-  }
-
-  private async post<T>(path: string, body: unknown): Promise<T> {
-    let last: unknown;
-    // Try each endpoint in turn: any member of the cluster answers.
-    for (const ep of this.endpoints) {
-      try {
-        const res = await httpCall(ep + path, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs: this.timeoutMs,
-        });
-        if (res.status !== 200) throw new EtcdError(`etcd ${ep}${path} answered HTTP ${res.status}: ${res.body.slice(0, 200)}`);
-        return JSON.parse(res.body) as T;
-      } catch (err) {
-        last = err;
-      }
-    }
-    throw last instanceof EtcdError ? last : new EtcdError(`etcd unreachable at ${this.endpoints.join(',')}: ${(last as Error)?.message ?? last}`);
-  }
-
-  async get(key: string): Promise<string | null> {
-    const res = await this.post<{ kvs?: { value?: string }[] }>('/v3/kv/range', { key: b64(key) });
-    const v = res.kvs?.[0]?.value;
-    return v === undefined ? null : unb64(v);
-  }
-
-  async getPrefix(prefix: string): Promise<Record<string, string>> {
-    // range_end = prefix with its last byte + 1: every key that starts with prefix.
-    const end = Buffer.from(prefix, 'utf8');
-    end[end.length - 1] += 1;
-    const res = await this.post<{ kvs?: { key: string; value?: string }[] }>('/v3/kv/range', { key: b64(prefix), range_end: end.toString('base64') });
-    const out: Record<string, string> = {};
-    for (const kv of res.kvs ?? []) out[unb64(kv.key)] = kv.value === undefined ? '' : unb64(kv.value);
-    return out;
-  }
-
-  async put(key: string, value: string): Promise<void> {
-    await this.post('/v3/kv/put', { key: b64(key), value: b64(value) });
-  }
-
-  /** Several puts in one transaction, so a watcher never sees half a decision. */
-  async putAll(kvs: Record<string, string>): Promise<void> {
-    const success = Object.entries(kvs).map(([k, v]) => ({ request_put: { key: b64(k), value: b64(v) } }));
-    await this.post('/v3/kv/txn', { compare: [], success });
-  }
-}
+export { EtcdError, EtcdJson, parseEtcdEndpoints } from './etcd.js';
 
 export function plannerPrefix(dynamoNamespace: string): string {
   return `v1/${dynamoNamespace}/planner/`;
@@ -112,12 +56,19 @@ export interface VirtualActuatorOptions {
   now?: () => number;
 }
 
+/** What scaled_decision_id says about our last decision. */
+type Acknowledgement = { state: 'acked' } | { state: 'pending' } | { state: 'garbage'; raw: string };
+
 export class VirtualActuator implements Actuator {
   readonly name = 'virtual';
   // The coordinator's state: -1 = never written.
   private numPrefill = -1;
   private numDecode = -1;
   private decisionId = -1;
+  /** etcd revision of the decision_id key when last read or written; "0" = the key is absent. */
+  private decisionRevision = '0';
+  /** The state above matches etcd: false until read, and again after a write whose outcome is unknown. */
+  private synced: boolean;
   private firstSkipAt: number | null = null;
   private readonly prefix: string;
   private readonly now: () => number;
@@ -125,23 +76,11 @@ export class VirtualActuator implements Actuator {
   constructor(private readonly o: VirtualActuatorOptions) {
     this.prefix = plannerPrefix(o.dynamoNamespace);
     this.now = o.now ?? Date.now;
+    this.synced = !o.etcd;
   }
 
+  /** Config-derived facts only: etcd is read by connect(), which the daemon retries. */
   async init(): Promise<DeploymentInfo> {
-    if (this.o.etcd) {
-      // Resume after a restart: continue the decision ids instead of starting over at 0.
-      const kvs = await this.o.etcd.getPrefix(this.prefix);
-      // A key that is missing or not a whole number >= 0 (hand-edited, another writer) counts as
-      // never written, so garbage never becomes a NaN decision id or replica count.
-      const num = (k: string) => {
-        const raw = kvs[this.prefix + k];
-        const n = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw);
-        return Number.isInteger(n) && n >= 0 ? n : -1;
-      };
-      this.numPrefill = num('num_prefill_workers');
-      this.numDecode = num('num_decode_workers');
-      this.decisionId = num('decision_id');
-    }
     return {
       prefillGpus: this.o.gpus.prefill,
       decodeGpus: this.o.gpus.decode,
@@ -151,29 +90,61 @@ export class VirtualActuator implements Actuator {
     };
   }
 
-  private async acknowledged(): Promise<boolean> {
-    if (this.decisionId < 0 || !this.o.etcd) return true;
-    const raw = await this.o.etcd.get(this.prefix + 'scaled_decision_id');
-    return raw !== null && Number(raw) >= this.decisionId;
+  /** Read the coordinator's state from etcd (after a restart: continue the decision ids). Throws EtcdError. */
+  async connect(signal?: AbortSignal): Promise<void> {
+    if (this.synced || !this.o.etcd) return;
+    const kvs = new Map((await this.o.etcd.range(this.prefix, 64, signal)).map((kv) => [kv.key, kv]));
+    // A key that is missing or not a whole number >= 0 (hand-edited, another writer) counts as
+    // never written, so garbage never becomes a NaN decision id or replica count.
+    const num = (k: string) => {
+      const raw = kvs.get(this.prefix + k)?.value;
+      const n = raw === undefined || raw.trim() === '' ? Number.NaN : Number(raw);
+      return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+    };
+    this.numPrefill = num('num_prefill_workers');
+    this.numDecode = num('num_decode_workers');
+    this.decisionId = num('decision_id');
+    this.decisionRevision = kvs.get(this.prefix + 'decision_id')?.modRevision ?? '0';
+    this.synced = true;
+  }
+
+  get connected(): boolean {
+    return this.synced;
+  }
+
+  private async acknowledgement(signal?: AbortSignal): Promise<Acknowledgement> {
+    if (this.decisionId < 0 || !this.o.etcd) return { state: 'acked' };
+    const raw = await this.o.etcd.get(this.prefix + 'scaled_decision_id', signal);
+    if (raw === null) return { state: 'pending' };
+    const n = raw.trim() === '' ? Number.NaN : Number(raw);
+    // Not a decision id at all: waiting for it to reach ours could block every write for
+    // SCALING_MAX_WAIT_TIME, so it is reported and not waited for.
+    if (!Number.isSafeInteger(n) || n < -1) return { state: 'garbage', raw: raw.slice(0, 40) };
+    return n >= this.decisionId ? { state: 'acked' } : { state: 'pending' };
   }
 
   /** Without a worker-count source, the last decided counts stand for the current ones. */
-  async view(): Promise<DeploymentView> {
+  async view(signal?: AbortSignal): Promise<DeploymentView> {
+    await this.connect(signal);
     const pools = managedPools(this.o.mode);
     const val = (n: number, on: boolean) => (on && n >= 0 ? n : null);
+    const ack = await this.acknowledgement(signal).catch(() => ({ state: 'pending' }) as const);
     return {
       prefill: val(this.numPrefill, pools.includes('prefill')),
       decode: val(this.numDecode, pools.includes('decode')),
-      ready: await this.acknowledged().catch(() => false),
+      ready: ack.state !== 'pending',
     };
   }
 
   async apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome> {
-    const p = target.prefill ?? this.numPrefill;
-    const d = target.decode ?? this.numDecode;
-    if (p === this.numPrefill && d === this.numDecode) return { status: 'unchanged' };
+    const etcd = this.o.etcd;
     try {
-      if (!(await this.acknowledged())) {
+      await this.connect(ctx.signal);
+      const p = target.prefill ?? this.numPrefill;
+      const d = target.decode ?? this.numDecode;
+      if (p === this.numPrefill && d === this.numDecode) return { status: 'unchanged' };
+      const ack = await this.acknowledgement(ctx.signal);
+      if (ack.state === 'pending') {
         this.firstSkipAt ??= this.now();
         if (this.now() - this.firstSkipAt < (this.o.maxWaitMs ?? 1_800_000)) {
           return { status: 'pending_ack', message: `decision ${this.decisionId} not yet acknowledged (scaled_decision_id)` };
@@ -184,17 +155,40 @@ export class VirtualActuator implements Actuator {
       const kvs: Record<string, string> = { [this.prefix + 'decision_id']: String(nextId) };
       if (p >= 0) kvs[this.prefix + 'num_prefill_workers'] = String(p);
       if (d >= 0) kvs[this.prefix + 'num_decode_workers'] = String(d);
-      if (this.o.etcd) await this.o.etcd.putAll(kvs);
+      if (etcd) {
+        let revision: string | null;
+        try {
+          revision = await etcd.putAllIf(kvs, this.prefix + 'decision_id', this.decisionRevision, ctx.signal);
+        } catch (err) {
+          // The answer is lost, not necessarily the write: read etcd again before trusting the cache.
+          this.synced = false;
+          const e = err as EtcdError;
+          return { status: 'failed', errorKind: e.kind ?? 'etcd_error', message: `${e.message}; the write may have been applied, so etcd is read again before the next decision` };
+        }
+        if (revision === null) {
+          this.synced = false;
+          return { status: 'failed', errorKind: 'etcd_conflict', message: `${this.prefix}decision_id changed since it was read (another writer, or an earlier write of ours whose answer was lost); etcd is read again before the next decision` };
+        }
+        this.decisionRevision = revision;
+      }
       this.numPrefill = p;
       this.numDecode = d;
       this.decisionId = nextId;
-      this.o.sink?.write({ ts: new Date(this.now()).toISOString(), decision_id: nextId, num_prefill_workers: p >= 0 ? p : null, num_decode_workers: d >= 0 ? d : null, predicted_load: ctx.predictedLoad ?? null });
+      const faults: ApplyFault[] = [];
+      if (ack.state === 'garbage') {
+        faults.push({ kind: 'etcd_bad_acknowledgement', message: `${this.prefix}scaled_decision_id is '${ack.raw}', not a decision id; written without waiting for it` });
+      }
+      try {
+        this.o.sink?.write({ ts: new Date(this.now()).toISOString(), decision_id: nextId, num_prefill_workers: p >= 0 ? p : null, num_decode_workers: d >= 0 ? d : null, predicted_load: ctx.predictedLoad ?? null });
+      } catch (err) {
+        faults.push({ kind: 'decisions_out_failed', message: `--decisions-out: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      }
       const written: ScaleTarget = {};
       if (target.prefill !== undefined) written.prefill = p;
       if (target.decode !== undefined) written.decode = d;
-      return { status: 'applied', written };
+      return { status: 'applied', written, ...(faults.length ? { faults } : {}) };
     } catch (err) {
-      return { status: 'failed', errorKind: 'etcd_error', message: (err as Error).message };
+      return { status: 'failed', errorKind: err instanceof EtcdError ? err.kind : 'etcd_error', message: (err as Error).message };
     }
   }
 
@@ -202,7 +196,8 @@ export class VirtualActuator implements Actuator {
     const check = this.o.checkIntervalMs ?? 10_000;
     const tries = Math.max(1, Math.floor((this.o.maxWaitMs ?? 1_800_000) / check));
     for (let i = 0; i < tries && !signal?.aborted; i++) {
-      if (await this.acknowledged().catch(() => false)) return true;
+      const ack = await this.acknowledgement(signal).catch(() => ({ state: 'pending' }) as const);
+      if (ack.state !== 'pending') return true;
       await sleep(check, signal);
     }
     return false;

@@ -1,7 +1,6 @@
 // `sla-planner decide`: replay per-interval observations (JSON lines) through the decision code
 // and print one decision per interval, as the daemon would have made them.
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from './types.js';
 import { loadConfig } from '../config/index.js';
@@ -44,13 +43,43 @@ Options:
 
 Exit codes: 0 ok, 2 bad config, profile or input line (the message names the line), 1 other failure.`;
 
-async function* readObservations(stream: Readable, origin: string): AsyncGenerator<IntervalObservation> {
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+/** Longest observation line accepted (router samples of a thousand workers fit many times over). */
+export const MAX_OBSERVATION_LINE_BYTES = 16 * 1024 * 1024;
+/** Most intervals replayed in one run: 1e6 intervals of 180 s is 5.7 years. */
+export const MAX_OBSERVATIONS = 1_000_000;
+
+/** Lines of a stream, refusing one longer than maxBytes before it is held in memory. */
+async function* boundedLines(stream: Readable, origin: string, maxBytes: number): AsyncGenerator<string> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let lineNo = 0;
-  for await (const text of lines) {
+  const tooLong = () => new InputError(`${origin} line ${lineNo + 1}: longer than ${maxBytes} bytes; each line must be one observation object.`);
+  for await (const chunk of stream) {
+    let buf = chunk as Buffer;
+    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10)) {
+      if (pendingBytes + nl > maxBytes) throw tooLong();
+      pending.push(buf.subarray(0, nl));
+      lineNo++;
+      yield Buffer.concat(pending).toString('utf8').replace(/\r$/, '');
+      pending = [];
+      pendingBytes = 0;
+      buf = buf.subarray(nl + 1);
+    }
+    pendingBytes += buf.length;
+    if (pendingBytes > maxBytes) throw tooLong();
+    if (buf.length) pending.push(buf);
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending).toString('utf8').replace(/\r$/, '');
+}
+
+async function* readObservations(stream: Readable, origin: string): AsyncGenerator<IntervalObservation> {
+  let lineNo = 0;
+  let count = 0;
+  for await (const text of boundedLines(stream, origin, MAX_OBSERVATION_LINE_BYTES)) {
     lineNo++;
     if (text.trim() === '') continue;
     const where = `${origin} line ${lineNo}`;
+    if (++count > MAX_OBSERVATIONS) throw new InputError(`${where}: more than ${MAX_OBSERVATIONS} observations; replay a shorter span (each line is one throughput interval).`);
     let raw: unknown;
     try {
       raw = JSON.parse(text);

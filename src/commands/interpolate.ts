@@ -1,7 +1,7 @@
 // `sla-planner interpolate`: query the profile interpolators the throughput planner uses.
 import type { Command } from './types.js';
-import { buildDecodeInterpolator, buildPrefillInterpolator, loadProfileDir } from '../profile-data/index.js';
-import { InputError } from '../util/errors.js';
+import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
+import { InputError, RuntimeFailure } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 
 const usage = `Usage: sla-planner interpolate --profile-dir <dir> (--isl N | --context N --itl MS | --context N --concurrency C)
@@ -60,13 +60,12 @@ export const command: Command = {
       throw new InputError(`a decode query needs --context and exactly one of --itl or --concurrency; run 'sla-planner ${name} --help' for usage.`);
     }
 
-    const data = loadProfileDir(dir);
+    // Both interpolators, checked as the planner checks them: data the planner refuses is refused here.
+    const { prefill, decode } = buildInterpolators(loadProfileDir(dir));
     let out: Record<string, number>;
     if (prefillQuery) {
-      const prefill = buildPrefillInterpolator(data.prefill);
       out = { isl: isl!, ttft_ms: prefill.ttftMs(isl!), thpt_per_gpu: prefill.thptPerGpu(isl!) };
     } else {
-      const decode = buildDecodeInterpolator(data.decode);
       if (itl !== undefined) {
         const best = decode.findBestThroughputPerGpu(itl, context!);
         out = { context: context!, itl_target_ms: itl, thpt_per_gpu: best.thptPerGpu, itl_ms: best.itlMs, kv_usage: best.kvUsage };
@@ -74,6 +73,8 @@ export const command: Command = {
         out = { context: context!, concurrency: concurrency!, itl_ms: decode.itlMs(concurrency!, context!), thpt_per_gpu: decode.thptPerGpu(concurrency!, context!) };
       }
     }
+    const bad = Object.entries(out).find(([, v]) => !Number.isFinite(v));
+    if (bad) throw new RuntimeFailure(`${dir}: the interpolated ${bad[0]} is ${bad[1]}; the profile data cannot answer this query.`);
     process.stdout.write(JSON.stringify(out) + '\n');
     return 0;
   },

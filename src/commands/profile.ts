@@ -19,7 +19,8 @@ const usage = `Usage: sla-planner profile --model <name | config.json> --gpu <na
        [--tp N] [--isl N] [--osl N] [--ttft MS] [--itl MS]
    or: sla-planner profile --dgdr <DynamoGraphDeploymentRequest.yaml> --output-dir <dir> [--model config.json]
        [--prefill-interpolation-granularity 16] [--decode-interpolation-granularity 6]
-       [--max-context-length N] [--model-id ID] [--name DGD] [--image IMAGE] [--dry-run]
+       [--max-context-length N] [--model-id ID] [--name DGD] [--image IMAGE]
+       [--no-prometheus-ssl-verify] [--dry-run]
 
 Rapid profiling without a GPU: a first-principles performance model of a dense transformer on a
 tensor-parallel engine (FLOPs and bytes per prefill and decode step, all-reduce, GPU peaks scaled
@@ -48,13 +49,16 @@ Options:
                      thorough (needs a live endpoint: apply the DGDR to a cluster with the Dynamo operator),
                      backends other than vllm, features.mocker, overrides.dgd, modelCache, sla.e2eLatency.
                      --model may give a config.json for a model without a shipped shape.
+  --no-prometheus-ssl-verify  Write metric_pulling_prometheus_ssl_verify: false into the planner config
+                     (default true: the planner verifies an https Prometheus's certificate).
   --output-dir <dir> Where to write (created if missing).
   --dry-run          Print the choice and the files that would be written; write nothing.
 
 Output (same layout as the Dynamo profiler, plus extras):
   selected_prefill_interpolation/raw_data.npz, selected_decode_interpolation/raw_data.npz,
   prefill_raw_data.json, decode_raw_data.json, planner-profile-data.configmap.json,
-  planner_config.json, final_config.yaml ([planner-config, planner-profile-data, DGD]: kubectl apply -f),
+  planner_config.json, final_config.yaml ([planner-config, planner-profile-data, DGD, and the planner's
+  ServiceAccount, Role and RoleBinding limited to this DGD and its scaling adapters]: kubectl apply -f),
   profiler_status.yaml, selection.txt, plots.html (TTFT vs ISL, ITL vs KV usage per context).
 
 Exit codes: 0 ok, 2 bad input (unknown model/GPU, unsupported architecture, model does not fit), 1 other failure.`;
@@ -80,6 +84,7 @@ export const command: Command = {
       'output-dir': { type: 'string' },
       'dry-run': { type: 'boolean' },
       dgdr: { type: 'string' },
+      'no-prometheus-ssl-verify': { type: 'boolean' },
     });
     const int = (flag: string, min: number) => numberFlag('profile', flag, (values as Record<string, string | undefined>)[flag], { integer: true, min });
     const num = (flag: string) => numberFlag('profile', flag, (values as Record<string, string | undefined>)[flag], { min: Number.MIN_VALUE });
@@ -105,6 +110,7 @@ export const command: Command = {
       maxContextLength: int('max-context-length', 1),
       deploymentName: values.name ?? request?.name ?? undefined,
       runtimeImage: values.image ?? DEFAULT_RUNTIME_IMAGE,
+      prometheusSslVerify: values['no-prometheus-ssl-verify'] !== true,
     });
     process.stdout.write(`${model.name} (${model.hfId}) on ${gpu.description}\n\n${result.table}\n`);
     for (const w of result.selection.warnings) process.stderr.write(`warning: ${w}\n`);

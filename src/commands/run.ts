@@ -1,6 +1,7 @@
 // `sla-planner run --config <X>`: the planner daemon, the DGD sidecar service.
 import { existsSync, readFileSync } from 'node:fs';
-import { loadConfig, applyDerivedRules, type PlannerConfig } from '../config/index.js';
+import { isIP } from 'node:net';
+import { loadConfig, applyDerivedRules, budgetShortfall, MIN_SCRAPE_PERIOD_MS, type PlannerConfig } from '../config/index.js';
 import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { Planner } from '../scaling/planner.js';
@@ -10,14 +11,14 @@ import { RouterSampler } from '../observe/router.js';
 import { KubeClient, KubernetesActuator, inClusterConnection, type KubeConnection } from '../actuate/kubernetes.js';
 import { kubeconfigFiles, loadKubeconfig } from '../actuate/kubeconfig.js';
 import { KubernetesReporter } from '../actuate/report.js';
-import { EtcdJson, JsonlSink, VirtualActuator } from '../actuate/virtual.js';
+import { EtcdJson, JsonlSink, VirtualActuator, parseEtcdEndpoints } from '../actuate/virtual.js';
 import { GlobalPlannerActuator } from '../actuate/global.js';
 import { SerialActuator } from '../actuate/serial.js';
 import type { Actuator } from '../actuate/types.js';
 import { Daemon } from '../runtime/daemon.js';
 import { Logger } from '../runtime/log.js';
 import type { Command } from './types.js';
-import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
+import { buildInterpolators, loadProfileDir, unreachableTargets } from '../profile-data/index.js';
 
 const USAGE = `Usage: sla-planner run --config <file|inline JSON> [options]
 
@@ -30,6 +31,8 @@ Options:
   --dry-run                  decide and log, never scale (same as no_operation: true)
   --metrics-port <n>         port of /metrics, /healthz, /readyz (default metric_reporting_prometheus_port;
                              0 = no HTTP server, as the original)
+  --metrics-host <ip>        address that server binds (default 0.0.0.0, so Prometheus and the kubelet's
+                             probes reach the pod IP; 127.0.0.1 keeps it on the pod's loopback)
   --api-server <url>         Kubernetes API URL (default in-cluster; env SLA_PLANNER_K8S_API_URL). The token,
                              CA and namespace files can be moved with SLA_PLANNER_K8S_{TOKEN,CA,NAMESPACE}_FILE.
   --kubeconfig <file>        Run outside the cluster with this kubeconfig (default: env KUBECONFIG, else
@@ -42,7 +45,7 @@ Options:
   --decisions-out <file|->   virtual: also append every decision as a JSON line to a file or stdout
   --global-planner-url <u>   global-planner: URL that receives the ScaleRequest JSON as a POST
                              (default env SLA_PLANNER_GLOBAL_PLANNER_URL)
-  --prometheus-timeout-ms <n>  timeout of one PromQL query (default 5000)
+  --prometheus-timeout-ms <n>  deadline of one PromQL query, connect to last byte (default 5000, at most 600000)
 
 Shadow mode from a laptop: run --dry-run --kubeconfig ~/.kube/config --dgd <name> --metrics-port 9085 reads
 the real DGD and Prometheus (metric_pulling_prometheus_endpoint, e.g. a kubectl port-forward) and logs,
@@ -55,18 +58,49 @@ each loop with its reason, open faults, config summary, version).
 Env: DYN_PARENT_DGD_K8S_NAME (kubernetes, global-planner), POD_NAMESPACE (global-planner),
 SCALING_CHECK_INTERVAL / SCALING_MAX_WAIT_TIME (s; rollout wait of blocking scaling).
 SIGTERM/SIGINT stop the daemon cleanly (exit 0).
+
+Faults never stop the daemon: an unreachable etcd at start-up is retried with back-off (/readyz
+answers 503 and names it), and every bad or missing answer from Prometheus, the router, etcd, the
+API server or the global planner is a counted, named hold. Exit 2: bad config, profile data, flags
+or environment variables (one sentence naming them); exit 1: a deployment it cannot manage.
 `;
 
 const SECONDS = (raw: string | undefined, dflt: number, name: string): number => {
   if (raw === undefined || raw === '') return dflt;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0) throw new InputError(`env ${name} must be a positive number of seconds, got '${raw}'.`);
+  // Timers hold at most 2^31-1 ms (24.8 days); longer ones fire at once.
+  if (!Number.isFinite(v) || v <= 0 || v * 1000 > MAX_TIMER_MS) throw new InputError(`env ${name} must be a positive number of seconds up to ${Math.floor(MAX_TIMER_MS / 1000)}, got '${raw}'.`);
   return v * 1000;
 };
 
-function loadInterpolators(config: PlannerConfig) {
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** An http(s) URL given on the command line or in the environment; `source` names it. */
+function httpUrlFlag(raw: string, source: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    throw new InputError(`${source} '${raw}' is not an http(s) URL; write it as http(s)://host:port.`);
+  }
+  return raw;
+}
+
+/** --metrics-host: an IP address of this machine (or localhost). */
+function bindAddress(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== 'localhost' && isIP(raw) === 0) throw new InputError(`--metrics-host '${raw}' is not an IP address; give one such as 0.0.0.0 (all interfaces, the default), 127.0.0.1 or ::.`);
+  return raw;
+}
+
+function loadInterpolators(config: PlannerConfig, warn: (message: string) => void) {
   // Loaded only when throughput scaling is on, as upstream (load-only runs need no profile).
-  return buildInterpolators(loadProfileDir(config.profile_results_dir));
+  const data = loadProfileDir(config.profile_results_dir);
+  for (const w of unreachableTargets({ ttftMs: config.ttft, itlMs: config.itl }, data)) warn(w);
+  return buildInterpolators(data);
 }
 
 function buildActuator(config: PlannerConfig, flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Actuator {
@@ -77,6 +111,9 @@ function buildActuator(config: PlannerConfig, flags: Record<string, string | boo
     case 'kubernetes': {
       const dgdName = (flags.dgd as string | undefined) ?? env.DYN_PARENT_DGD_K8S_NAME;
       if (!dgdName) throw new InputError('environment kubernetes needs the DynamoGraphDeployment to scale: env DYN_PARENT_DGD_K8S_NAME (the operator sets it) or --dgd <name>.');
+      const apiServer = flags['api-server'] as string | undefined;
+      if (apiServer !== undefined) httpUrlFlag(apiServer, '--api-server');
+      else if (env.SLA_PLANNER_K8S_API_URL) httpUrlFlag(env.SLA_PLANNER_K8S_API_URL, 'env SLA_PLANNER_K8S_API_URL');
       const client = new KubeClient(kubeConnection(flags, env));
       return new KubernetesActuator({
         client, dgdName, backend: config.backend, mode: config.mode, configModelName: config.model_name, configGpus: gpus,
@@ -84,16 +121,20 @@ function buildActuator(config: PlannerConfig, flags: Record<string, string | boo
       });
     }
     case 'virtual': {
-      const endpoints = (flags['etcd-endpoints'] as string | undefined) ?? env.ETCD_ENDPOINTS;
+      const flag = flags['etcd-endpoints'] as string | undefined;
+      const endpoints = flag ?? env.ETCD_ENDPOINTS;
       const out = flags['decisions-out'] as string | undefined;
       if (!endpoints && !out) throw new InputError('environment virtual needs somewhere to write decisions: --etcd-endpoints / env ETCD_ENDPOINTS, or --decisions-out <file|->.');
+      const etcd = endpoints ? new EtcdJson(parseEtcdEndpoints(endpoints, flag !== undefined ? '--etcd-endpoints' : 'env ETCD_ENDPOINTS')) : undefined;
       return new VirtualActuator({
         dynamoNamespace: config.namespace, mode: config.mode, modelName: config.model_name, gpus, routerMetricsUrl: config.load_router_metrics_url,
-        etcd: endpoints ? new EtcdJson(endpoints) : undefined, sink: out ? new JsonlSink(out) : undefined, maxWaitMs, checkIntervalMs: checkMs,
+        etcd, sink: out ? new JsonlSink(out) : undefined, maxWaitMs, checkIntervalMs: checkMs,
       });
     }
     case 'global-planner': {
-      const url = (flags['global-planner-url'] as string | undefined) ?? env.SLA_PLANNER_GLOBAL_PLANNER_URL;
+      const flag = flags['global-planner-url'] as string | undefined;
+      const url = flag ?? env.SLA_PLANNER_GLOBAL_PLANNER_URL;
+      if (url) httpUrlFlag(url, flag !== undefined ? '--global-planner-url' : 'env SLA_PLANNER_GLOBAL_PLANNER_URL');
       if (!url) throw new InputError(`environment global-planner: the original calls ${config.global_planner_namespace}.GlobalPlanner.scale_request over the Dynamo request plane, which sla-planner cannot speak; give --global-planner-url (or env SLA_PLANNER_GLOBAL_PLANNER_URL) of an HTTP bridge that accepts the ScaleRequest JSON.`);
       const dgd = env.DYN_PARENT_DGD_K8S_NAME;
       const podNs = env.POD_NAMESPACE;
@@ -113,6 +154,7 @@ export const command: Command = {
       config: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       'api-server': { type: 'string' },
       'etcd-endpoints': { type: 'string' },
       'decisions-out': { type: 'string' },
@@ -135,24 +177,36 @@ export const command: Command = {
     });
     const env = process.env;
     const source = requireFlag('run', 'config', values.config);
-    const { config: loaded, warnings } = loadConfig(source, { strict: false, env });
+    const { config: loaded, warnings, unworkable } = loadConfig(source, { strict: false, env });
     const config: PlannerConfig = values['dry-run'] ? { ...loaded, no_operation: true } : loaded;
     const logger = new Logger(undefined, config.log_dir);
-    for (const w of warnings) logger.warn('config_warning', { message: w });
+    // What cannot work still starts (the original does), but says so where nobody misses it.
+    const loud = (message: string) => {
+      logger.error('config_cannot_work', { message });
+      process.stderr.write(`sla-planner run: warning: ${message}\n`);
+    };
+    for (const w of warnings) {
+      if (unworkable.includes(w)) loud(w);
+      else logger.warn('config_warning', { message: w });
+    }
     // `run` warns about the combinations the original only discovers at start-up, then refuses them.
-    const startup = applyDerivedRules(config, { strict: true });
-    if (startup.errors.length) throw new InputError(`${source.length > 80 ? 'config' : source}: ${startup.errors.join(' ')}`);
-    const port = numberFlag('run', 'metrics-port', values['metrics-port'], { integer: true, min: 0 }) ?? config.metric_reporting_prometheus_port;
-    const promTimeoutMs = numberFlag('run', 'prometheus-timeout-ms', values['prometheus-timeout-ms'], { integer: true, min: 1 }) ?? 5000;
+    const startup = applyDerivedRules(config, { strict: false }).startup;
+    if (startup.length) throw new InputError(`${source.length > 80 ? 'config' : source}: ${startup.join(' ')}`);
+    const port = numberFlag('run', 'metrics-port', values['metrics-port'], { integer: true, min: 0, max: 65535 }) ?? config.metric_reporting_prometheus_port;
+    const host = bindAddress(values['metrics-host']);
+    const promTimeoutMs = numberFlag('run', 'prometheus-timeout-ms', values['prometheus-timeout-ms'], { integer: true, min: 1, max: 600_000 }) ?? 5000;
 
     const promTls = config.enable_throughput_scaling ? prometheusTls(config) : undefined;
     if (promTls && !promTls.verify && config.metric_pulling_prometheus_endpoint.startsWith('https:')) {
       logger.warn('config_warning', { message: 'Prometheus is queried over https without certificate verification (as the original); set metric_pulling_prometheus_ssl_verify (and metric_pulling_prometheus_ca_bundle for a private CA).' });
     }
-    const interpolators = config.enable_throughput_scaling ? loadInterpolators(config) : undefined;
+    const interpolators = config.enable_throughput_scaling ? loadInterpolators(config, (message) => logger.warn('config_warning', { message })) : undefined;
     const inner = buildActuator(config, values, env);
     const actuator = new SerialActuator(inner, config.no_operation);
     const info = await actuator.init();
+    // The DGD's GPUs per replica can make a budget that looked fine too small.
+    const shortfall = budgetShortfall(config, { prefill: info.prefillGpus, decode: info.decodeGpus });
+    if (shortfall && !unworkable.some((u) => u.endsWith(shortfall))) loud(`${'with the deployment\'s GPUs per replica'}: ${shortfall}`);
     for (const pool of ['prefill', 'decode'] as const) {
       const g = pool === 'prefill' ? info.prefillGpus : info.decodeGpus;
       if (g === null) logger.warn('config_warning', { message: `${pool}_engine_num_gpu unknown (dry run without a DGD); GPUs per replica taken as 1 for the budget.` });
@@ -194,7 +248,9 @@ export const command: Command = {
     const daemonRef: { d?: Daemon } = {};
     if (config.enable_load_scaling && routerUrl) {
       router = new RouterSampler({
-        url: routerUrl, periodMs: (config.load_adjustment_interval * 1000) / config.load_metric_samples, keep: config.load_metric_samples,
+        // Never more often than every MIN_SCRAPE_PERIOD_MS, whatever load_metric_samples asks.
+        url: routerUrl, periodMs: Math.max(MIN_SCRAPE_PERIOD_MS, (config.load_adjustment_interval * 1000) / config.load_metric_samples),
+        keep: Math.min(config.load_metric_samples, Math.ceil((config.load_adjustment_interval * 1000) / MIN_SCRAPE_PERIOD_MS)),
         // The buffer spans one load interval; anything older than 1.5 intervals is stale.
         maxAgeMs: config.load_adjustment_interval * 1500,
         onError: (err) => { daemonRef.d?.metrics.dataSourceErrors.inc({ kind: err.kind }); logger.fault(`source:${err.kind}`, { kind: err.kind, error: err.message }); },
@@ -211,7 +267,7 @@ export const command: Command = {
     const deployment = inner instanceof KubernetesActuator
       ? { kind: 'DynamoGraphDeployment', name: inner.dgdName, namespace: inner.namespace, api_version: `nvidia.com/${inner.apiVersion}` }
       : undefined;
-    const daemon = new Daemon({ config, planner, actuator, info, traffic, router, logger, httpPort: port, reporter, deployment });
+    const daemon = new Daemon({ config, planner, actuator, info, traffic, router, logger, httpPort: port, httpHost: host, reporter, deployment });
     daemonRef.d = daemon;
 
     // Never crash on something unexpected from outside: log it, count it, carry on.

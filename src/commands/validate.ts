@@ -14,14 +14,17 @@ Options:
   --config <X>        A .json or .yaml/.yml file (other suffixes: JSON, then YAML), or inline
                       JSON such as '{"ttft": 200, "itl": 20}', as the original planner's --config.
   --profile-dir <dir> Also load the profile data in <dir> (raw_data.npz layout, else the
-                      planner-profile-data ConfigMap JSON) and print a one-line summary to stderr.
+                      planner-profile-data ConfigMap JSON), check its interpolated curves stay
+                      physical, and print a one-line summary to stderr.
                       Without it no profile data is read: the config's profile_results_dir is a
                       path inside the planner pod, usually not on this machine.
   -h, --help          Show this help.
 
 Stricter than 'run': unknown keys are errors (run only warns, as the original ignores them),
-and combinations the original only rejects at startup (agg with throughput scaling, missing
-engine GPU counts outside kubernetes) are reported here.
+and so are combinations the original only rejects at startup (missing engine GPU counts outside
+kubernetes) and those that pass every field check but cannot work (a max_gpu_budget below
+min_endpoint replicas of each pool, load_min_observations above load_learning_window, more
+router scrapes than one per 100 ms; run warns loudly about these and starts anyway).
 
 Environment: DYN_NAMESPACE, PROMETHEUS_ENDPOINT and PLANNER_PROMETHEUS_PORT fill namespace,
 metric_pulling_prometheus_endpoint and metric_reporting_prometheus_port when the config omits them.
@@ -31,6 +34,8 @@ Exit codes: 0 valid, 2 invalid config or profile data (one sentence per problem 
 
 interface ProfileModule {
   loadProfileDir(dir: string): ProfileData;
+  buildInterpolators(data: ProfileData): unknown;
+  unreachableTargets(targets: { ttftMs: number; itlMs: number }, data: ProfileData): string[];
 }
 
 function range(values: number[]): string {
@@ -66,7 +71,11 @@ export const command: Command = {
       // Loaded on demand: the profile reader is heavier than the config check.
       const specifier = '../profile-data/index.js';
       const profile = (await import(specifier)) as ProfileModule;
-      process.stderr.write(`${profileSummary(profileDir, profile.loadProfileDir(profileDir))}\n`);
+      const data = profile.loadProfileDir(profileDir);
+      // The interpolators too: profile data whose curves leave the physical range is refused here as in run.
+      profile.buildInterpolators(data);
+      process.stderr.write(`${profileSummary(profileDir, data)}\n`);
+      for (const w of profile.unreachableTargets({ ttftMs: config.ttft, itlMs: config.itl }, data)) process.stderr.write(`warning: ${w}\n`);
     }
 
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);

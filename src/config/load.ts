@@ -19,6 +19,7 @@ import {
 } from './schema.js';
 import { nearest } from './suggest.js';
 import { isPlainObject } from '../util/objects.js';
+import { yamlNestingProblem } from '../util/yaml-limits.js';
 
 export interface ConfigOptions {
   /** true (validate): unknown keys and startup-fatal combinations are errors. false (run): warnings. */
@@ -32,7 +33,16 @@ export interface ConfigOptions {
 export interface ResolvedConfig {
   config: PlannerConfig;
   warnings: string[];
+  /**
+   * Non-strict only: combinations that pass every field check but cannot work (also in
+   * warnings; strict mode reports them as errors). `run` logs them at error level and still
+   * starts, as the original.
+   */
+  unworkable: string[];
 }
+
+/** Largest config file read; a PlannerConfig is a few kB. */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
 
 export const INLINE_ORIGIN = 'inline --config JSON';
 
@@ -56,6 +66,9 @@ export function readConfigSource(source: string): { data: unknown; origin: strin
     throw new InputError(`--config '${source}' is a directory; give a PlannerConfig file (.json or .yaml) or inline JSON.`);
   }
   if (stat?.isFile()) {
+    if (stat.size > CONFIG_MAX_BYTES) {
+      throw new InputError(`config file '${source}' is ${stat.size} bytes, over the ${CONFIG_MAX_BYTES}-byte limit; a PlannerConfig is a few kB, so check the path.`);
+    }
     let text: string;
     try {
       text = readFileSync(source, 'utf8').replace(/^\uFEFF/, '');
@@ -108,6 +121,8 @@ export function parseJsonText(text: string, origin: string): unknown {
 }
 
 export function parseYamlText(text: string, origin: string): unknown {
+  const nesting = yamlNestingProblem(text);
+  if (nesting) throw new InputError(`${origin}: YAML nested too deeply (${nesting}); a PlannerConfig is a flat map of fields.`);
   // YAML 1.1 like PyYAML's safe_load, so `yes`/`no`/`on`/`off` read as booleans there and here.
   const doc = YAML.parseDocument(text, { version: '1.1', prettyErrors: true });
   const first = doc.errors[0];
@@ -117,14 +132,27 @@ export function parseYamlText(text: string, origin: string): unknown {
     const reason = first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new InputError(`${origin}: invalid YAML${where}: ${reason}; fix the syntax.`);
   }
-  return doc.toJS();
+  try {
+    // The yaml package refuses aliases that expand beyond a small multiple of the document
+    // (the "billion laughs" bomb) and throws a ReferenceError; it is an input mistake too.
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new InputError(`${origin}: YAML aliases expand too far (${(err as Error).message.split('\n')[0]}); write the values out instead of nesting aliases.`);
+  }
 }
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   // JSON.stringify writes Infinity/NaN (YAML .inf, JSON 1e400) as null, which would misname the mistake.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  const text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+  let text: string;
+  try {
+    text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+  } catch {
+    // Nested past the stack (thousands of levels): still one sentence, not a crash.
+    text = Array.isArray(value) ? '[...] (deeply nested)' : '{...} (deeply nested)';
+  }
+  text = text.replace(/\s+/g, ' ');
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
@@ -292,13 +320,49 @@ export function resolveConfig(input: unknown, opts: ConfigOptions = {}): Resolve
 
   const derived = applyDerivedRules(ordered(result.data as Record<string, unknown>), { strict });
   if (derived.errors.length > 0) throw new InputError(`${origin}: ${derived.errors.join(' ')}`);
-  return { config: derived.config, warnings: [...warnings, ...derived.warnings].map((w) => `${origin}: ${w}`) };
+  return {
+    config: derived.config,
+    warnings: [...warnings, ...derived.warnings, ...derived.unworkable].map((w) => `${origin}: ${w}`),
+    unworkable: derived.unworkable.map((w) => `${origin}: ${w}`),
+  };
 }
 
 export interface DerivedResult {
   config: PlannerConfig;
   warnings: string[];
   errors: string[];
+  /** Non-strict: what cannot work (strict puts these in errors). */
+  unworkable: string[];
+  /** Non-strict: what the daemon cannot start with (also in warnings; strict puts these in errors). */
+  startup: string[];
+}
+
+/** Timers hold at most 2^31-1 ms; a longer interval would fire at once, in a tight loop. */
+export const MAX_INTERVAL_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** Router scrapes at most this often (load_adjustment_interval / load_metric_samples). */
+export const MIN_SCRAPE_PERIOD_MS = 100;
+
+/**
+ * GPUs the managed pools need at the least (max(min_endpoint, 1) replicas each), and why the
+ * budget cannot hold them; null when it can (or the budget is off). `gpus` per replica: from
+ * the config, or the DGD at run time; unknown counts as 1, the least a replica can use.
+ */
+export function budgetShortfall(config: PlannerConfig, gpus: { prefill: number | null; decode: number | null }): string | null {
+  if (config.max_gpu_budget < 0) return null;
+  const pools = managedPools(config.mode);
+  const replicas = Math.max(config.min_endpoint, 1);
+  const parts: string[] = [];
+  let need = 0;
+  for (const pool of ['prefill', 'decode'] as const) {
+    if (!pools[pool]) continue;
+    const g = gpus[pool] ?? 1;
+    need += replicas * g;
+    parts.push(`${g}${gpus[pool] === null ? '+' : ''} per ${pool} replica`);
+  }
+  if (need <= config.max_gpu_budget) return null;
+  const floor = config.min_endpoint >= 1 ? `min_endpoint ${config.min_endpoint}` : 'one replica';
+  return `max_gpu_budget ${config.max_gpu_budget} cannot hold ${floor} of each managed pool (${parts.join(', ')}: ${need} GPUs), so the budget rule sizes every pool to 0 replicas; raise max_gpu_budget to at least ${need}, lower min_endpoint, or set max_gpu_budget to -1 for no budget.`;
 }
 
 /** Pools the planner manages in a mode (agg runs as the decode pool). */
@@ -344,6 +408,20 @@ export function applyDerivedRules(input: PlannerConfig, opts: { strict?: boolean
   }
 
   const startup: string[] = [];
+  const unworkable: string[] = [];
+  const shortfall = budgetShortfall(config, { prefill: config.prefill_engine_num_gpu, decode: config.decode_engine_num_gpu });
+  if (shortfall) unworkable.push(shortfall);
+  if (config.enable_load_scaling && config.load_min_observations > config.load_learning_window) {
+    unworkable.push(`load_min_observations (${config.load_min_observations}) is above load_learning_window (${config.load_learning_window}): the latency regression keeps at most ${config.load_learning_window} points, so it never has enough and load scaling never acts; lower load_min_observations or raise load_learning_window.`);
+  }
+  if (config.enable_load_scaling && (config.load_adjustment_interval * 1000) / config.load_metric_samples < MIN_SCRAPE_PERIOD_MS) {
+    unworkable.push(`load_metric_samples (${config.load_metric_samples}) in load_adjustment_interval (${config.load_adjustment_interval}s) asks for a router scrape more often than every ${MIN_SCRAPE_PERIOD_MS} ms; the daemon scrapes every ${MIN_SCRAPE_PERIOD_MS} ms at most, so lower load_metric_samples to ${Math.max(1, Math.floor((config.load_adjustment_interval * 1000) / MIN_SCRAPE_PERIOD_MS))} or less.`);
+  }
+  for (const key of ['throughput_adjustment_interval', 'load_adjustment_interval'] as const) {
+    if (config[key] > MAX_INTERVAL_S) {
+      startup.push(`${key} (${config[key]}s) is longer than the ${MAX_INTERVAL_S}s (24.8 days) a timer can wait; the daemon cannot schedule it, so set at most ${MAX_INTERVAL_S}.`);
+    }
+  }
   if (config.mode === 'agg' && config.prefill_sizing === 'queueing') {
     warnings.push(`prefill_sizing 'queueing' does not apply in mode 'agg' yet: the one pool is sized with the original's throughput formula.`);
   }
@@ -361,8 +439,8 @@ export function applyDerivedRules(input: PlannerConfig, opts: { strict?: boolean
       }
     }
   }
-  if (opts.strict) errors.push(...startup);
+  if (opts.strict) errors.push(...startup, ...unworkable);
   else warnings.push(...startup);
 
-  return { config, warnings, errors };
+  return { config, warnings, errors, unworkable: opts.strict ? [] : unworkable, startup: opts.strict ? [] : startup };
 }

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { stringify as toYaml } from 'yaml';
-import { toV1beta1, vllmDisaggDgd } from '../profiler/dgd-template.js';
+import { plannerRbac, toV1beta1, vllmDisaggDgd, workerServiceNames } from '../profiler/dgd-template.js';
 
 /** The example deployment: Llama-3.1-8B on one GPU per engine, the model our shipped profile describes. */
 const EXAMPLE = {
@@ -28,10 +28,22 @@ const KUBECTL_HOW = `# A disaggregated vLLM deployment with sla-planner as its p
 # two ConfigMaps first (see README "Deploy"), or use the kustomize package: kubectl apply -k deploy/overlays/vllm-disagg
 `;
 
+const RBAC_HOW = `# Least privilege for the sla-planner service of ONE DynamoGraphDeployment, in its namespace. The
+# Dynamo operator runs \`componentType: planner\` services as \`planner-serviceaccount\` (its admission
+# webhook lets only accounts whose name ends in \`planner-serviceaccount\` change replicas of services
+# with a scaling adapter), so the Role is bound to that name. resourceNames pin it to the DGD
+# (llama-disagg) and its workers' scaling adapters (<dgd>-<service in lower case>): rename them with
+# your DGD (\`sla-planner profile\` writes the same objects for the DGD it generates). Every verb is
+# used; the tests run the planner against a strict fake API server that grants exactly this Role.
+`;
+
 export function deployFiles(): Record<string, string> {
   const dgd = vllmDisaggDgd(EXAMPLE);
   const yaml = (obj: unknown) => toYaml(obj, { lineWidth: 0 });
+  const rbac = HEADER(RBAC_HOW) + plannerRbac(EXAMPLE.name, workerServiceNames(dgd)).map(yaml).join('---\n');
   return {
+    'config/deploy/rbac.yaml': rbac,
+    'deploy/base/rbac.yaml': rbac,
     'config/deploy/dgd.yaml': HEADER(KUBECTL_HOW) + yaml(dgd),
     'deploy/overlays/vllm-disagg/dgd.yaml': HEADER('# nvidia.com/v1alpha1: the version the pinned Dynamo operator serves.\n') + yaml(dgd),
     'deploy/overlays/vllm-disagg-v1beta1/dgd.yaml': HEADER('# nvidia.com/v1beta1: the current upstream storage version (spec.components).\n') + yaml(toV1beta1(dgd)),

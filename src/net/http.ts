@@ -1,70 +1,200 @@
-// A small HTTP client on node:http for the light calls (router scrape, etcd gateway, global
-// planner). It keeps the daemon's footprint small: undici is only loaded for the Kubernetes API,
-// which needs its TLS agent.
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// The one HTTP client of the daemon (Prometheus through prometheus-query's adapter hook, router
+// scrapes, the etcd gateway, the global planner, the Kubernetes API), on undici. Every call has one
+// deadline for connect + headers + body and a cap on the answer's size, and every failure is an
+// HttpError with a typed kind, so callers name the fault instead of guessing from a message.
+import type { Dispatcher } from 'undici';
 
-export interface HttpResponse {
-  status: number;
-  body: string;
-}
+export type HttpFaultKind =
+  | 'timeout' // no complete answer before the deadline (hung or trickling server)
+  | 'unreachable' // no connection: refused, unknown host, reset before the answer
+  | 'tls' // the server's certificate was refused (or the TLS handshake failed)
+  | 'too_large' // the answer is bigger than the caller's cap
+  | 'cut_off' // the connection closed in the middle of the answer
+  | 'cancelled'; // the caller's own signal aborted the call (shutdown)
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
-  constructor(readonly code: 'timeout' | 'connect' | 'aborted', message: string) {
+  constructor(readonly kind: HttpFaultKind, message: string) {
     super(message);
   }
 }
 
-export function httpCall(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; maxBytes?: number },
-): Promise<HttpResponse> {
-  const u = new URL(url);
-  const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: opts.method ?? 'GET', headers: opts.headers });
-  const maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
+export interface HttpResponse {
+  status: number;
+  /** Lower-case header names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface TlsOptions {
+  /** Verify the server's certificate (default true). */
+  verify?: boolean;
+  /** PEM text of CA certificates to trust (implies verify). */
+  ca?: string;
+  /** PEM client certificate and key (mutual TLS, e.g. a kubeconfig user). */
+  cert?: string;
+  key?: string;
+  /** Server name for SNI and certificate checks when it differs from the URL's host (kubeconfig tls-server-name). */
+  servername?: string;
+}
+
+export interface HttpOptions {
+  method?: 'GET' | 'POST' | 'PATCH';
+  headers?: Record<string, string>;
+  body?: string;
+  /** One deadline for the whole call: connect, headers and the last byte of the body. */
+  timeoutMs: number;
+  /** Largest answer body accepted, bytes. */
+  maxBytes: number;
+  /** https only. */
+  tls?: TlsOptions;
+  /** Aborts the call (daemon shutdown); reported as `cancelled`, never as a timeout. */
+  signal?: AbortSignal;
+}
+
+// Loaded on first use: commands that never make an HTTP call (validate, decide, simulate) do not
+// pay for it.
+let undiciModule: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undiciModule ??= import('undici'));
+
+const dispatchers = new Map<string, Promise<Dispatcher>>();
+
+/**
+ * One keep-alive agent per TLS setting, shared by every caller with that setting. The agent's own
+ * limits back up the deadline: no header or body byte for longer than the longest deadline we use.
+ */
+function dispatcherFor(tls: TlsOptions | undefined): Promise<Dispatcher> {
+  const verify = tls?.ca !== undefined || tls?.verify !== false;
+  const key = [verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? ''].join('\0');
+  let d = dispatchers.get(key);
+  if (!d) {
+    const pem = Object.fromEntries((['ca', 'cert', 'key', 'servername'] as const).filter((k) => tls?.[k] !== undefined).map((k) => [k, tls![k]]));
+    d = loadUndici().then(({ Agent }) => new Agent({
+      connect: { rejectUnauthorized: verify, ...pem },
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+      keepAliveTimeout: 10_000,
+      connections: 8,
+    }));
+    dispatchers.set(key, d);
+  }
+  return d;
+}
+
+const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function describeError(err: unknown): string {
+  const code = errorCode(err);
+  const cause = (err as { cause?: { message?: string } })?.cause?.message;
+  const message = (err as Error)?.message ?? String(err);
+  const text = cause && cause !== message ? `${message}: ${cause}` : message;
+  return code && !text.includes(code) ? `${code} ${text}` : text;
+}
+
+/** A failure before or during the answer, named by what the caller can do about it. */
+function classify(err: unknown, where: string, caller: AbortSignal | undefined, gotHeaders: boolean): HttpError {
+  if (err instanceof HttpError) return err;
+  if (caller?.aborted) return new HttpError('cancelled', `${where}: cancelled`);
+  const code = errorCode(err);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new HttpError('timeout', `${where}: ${describeError(err)}`);
+  }
+  if (code && TLS_CODE.test(code)) return new HttpError('tls', `${where}: TLS failed (${describeError(err)}); check the server certificate and the CA bundle`);
+  if (gotHeaders) return new HttpError('cut_off', `${where}: connection closed before the answer was complete (${describeError(err)})`);
+  return new HttpError('unreachable', `${where}: ${describeError(err)}`);
+}
+
+/**
+ * One HTTP call. Resolves with any status; rejects only with HttpError. Built on undici's
+ * dispatch handler rather than its stream API: the daemon scrapes ten times a second, and a
+ * handler that collects chunks allocates far less than a body stream per answer.
+ */
+export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResponse> {
+  const method = opts.method ?? 'GET';
+  const where = `${method} ${url}`;
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new HttpError('unreachable', `${where}: not a URL`);
+  }
+  // Loading undici is our own start-up cost, not the server's: the deadline starts after it.
+  const dispatcher = await dispatcherFor(target.protocol === 'https:' ? opts.tls : undefined);
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
-    const fail = (err: HttpError) => {
+    let gotHeaders = false;
+    let timedOut = false;
+    let status = 0;
+    let headers: Record<string, string> = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err: HttpError | null, res?: HttpResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(err);
+      opts.signal?.removeEventListener('abort', onCancel);
+      if (err) reject(err);
+      else resolve(res!);
     };
-    // One deadline for connect + headers + body, so a server that trickles bytes still times out.
+    const fail = (err: HttpError) => {
+      finish(err);
+      controller?.abort(err);
+    };
+    // One deadline for connect, headers and the last byte: a trickling server times out too.
     const timer = setTimeout(() => {
-      const err = new HttpError('timeout', `${opts.method ?? 'GET'} ${url} timed out after ${opts.timeoutMs} ms`);
-      req.destroy(err);
-      fail(err);
+      timedOut = true;
+      fail(new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
-    req.on('error', (err) => {
-      fail(err instanceof HttpError ? err : new HttpError('connect', `${opts.method ?? 'GET'} ${url} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    const onCancel = () => fail(new HttpError('cancelled', `${where}: cancelled`));
+    if (opts.signal?.aborted) return onCancel();
+    opts.signal?.addEventListener('abort', onCancel, { once: true });
+    dispatcher.dispatch({ origin: target.origin, path: target.pathname + target.search, method, headers: opts.headers, body: opts.body }, {
+      onRequestStart(c) {
+        controller = c;
+        if (settled) c.abort(new HttpError('cancelled', `${where}: cancelled`));
+      },
+      onResponseStart(_c, statusCode, raw) {
+        gotHeaders = true;
+        status = statusCode;
+        headers = {};
+        for (const [k, v] of Object.entries(raw)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+        const declared = Number(headers['content-length']);
+        if (Number.isFinite(declared) && declared > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer of ${declared} bytes is over the ${opts.maxBytes}-byte limit`));
+      },
+      onResponseData(_c, chunk) {
+        size += chunk.length;
+        if (size > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer larger than the ${opts.maxBytes}-byte limit`));
+        else chunks.push(chunk);
+      },
+      onResponseEnd() {
+        finish(null, { status, headers, body: Buffer.concat(chunks, size).toString('utf8') });
+      },
+      onResponseError(_c, err) {
+        finish(timedOut ? new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`) : classify(err, where, opts.signal, gotHeaders));
+      },
     });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > maxBytes) {
-          const err = new HttpError('aborted', `${url}: answer larger than ${maxBytes} bytes`);
-          req.destroy(err);
-          fail(err);
-        } else chunks.push(c);
-      });
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-      });
-      // A connection reset after the headers reaches only the response, never req 'error':
-      // without these the promise would wait forever (a stuck sampler or actuator queue).
-      res.on('error', (err) => fail(new HttpError('aborted', `${opts.method ?? 'GET'} ${url}: answer cut off (${(err as NodeJS.ErrnoException).code ?? err.message})`)));
-      res.on('close', () => {
-        if (!res.complete) fail(new HttpError('aborted', `${opts.method ?? 'GET'} ${url}: connection closed before the answer was complete`));
-      });
-    });
-    if (opts.body !== undefined) req.write(opts.body);
-    req.end();
   });
+}
+
+/** The answer's body as JSON, or why it is not JSON (naming its media type and first bytes). */
+export function parseJsonBody(res: HttpResponse): { ok: true; value: unknown } | { ok: false; why: string } {
+  try {
+    return { ok: true, value: JSON.parse(res.body) };
+  } catch {
+    const type = (res.headers['content-type'] ?? 'no content type').split(';')[0];
+    return { ok: false, why: `answer is not JSON (${type}, starts ${JSON.stringify(excerpt(res.body, 40))})` };
+  }
+}
+
+/** A short, single-line excerpt of an answer for log lines. */
+export function excerpt(body: string, max = 200): string {
+  const one = body.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 3)}...` : one;
 }

@@ -6,8 +6,9 @@
 // decision code turns into "no decision"; a transport/HTTP error or timeout is a hold with a reason
 // (upstream reads 0 there, which would let a Prometheus outage scale the deployment down).
 import { readFileSync } from 'node:fs';
-import { Agent as HttpsAgent } from 'node:https';
 import type { PrometheusDriver } from 'prometheus-query';
+import { HttpError, excerpt, httpRequest, parseJsonBody, type HttpFaultKind, type HttpResponse } from '../net/http.js';
+import { isPlainObject } from '../util/objects.js';
 import { histogramProblem, MAX_HISTOGRAM_BUCKETS, type HistogramWindow } from '../scaling/moments.js';
 import type { IntervalObservation } from '../scaling/observation.js';
 
@@ -84,7 +85,23 @@ export function aggregateFrontend(field: TrafficField, values: number[]): number
   return field === 'num_req' ? total : total / values.length;
 }
 
-export type TrafficErrorKind = 'prometheus_unreachable' | 'prometheus_timeout' | 'prometheus_http' | 'prometheus_auth' | 'prometheus_bad_response';
+/**
+ * Why a query gave no value. unreachable: no connection; timeout: no complete answer by the
+ * deadline; tls: certificate refused; too_large: answer over the size cap; auth: 401/403 or an
+ * unreadable token file; unavailable: 5xx or 429 (Prometheus or a proxy up but not serving);
+ * http: another non-2xx (the query was refused); bad_response: a 2xx that is not a Prometheus
+ * answer (an HTML page, JSON null, status "error", no result vector).
+ */
+export type TrafficErrorKind =
+  | 'prometheus_unreachable' | 'prometheus_timeout' | 'prometheus_tls' | 'prometheus_too_large'
+  | 'prometheus_auth' | 'prometheus_unavailable' | 'prometheus_http' | 'prometheus_bad_response';
+
+export class PrometheusFault extends Error {
+  override readonly name = 'PrometheusFault';
+  constructor(readonly kind: TrafficErrorKind, message: string) {
+    super(message);
+  }
+}
 
 export type TrafficResult =
   | {
@@ -104,7 +121,10 @@ export interface TrafficObserverOptions {
   source: 'frontend' | 'router';
   modelName: string | null;
   dynamoNamespace: string;
+  /** Deadline of one query, connect to last byte (default 5000). */
   timeoutMs?: number;
+  /** Largest answer accepted, bytes (default PROMETHEUS_MAX_BYTES). */
+  maxBytes?: number;
   /** Default `finished` (the original's pin). */
   numReqSource?: NumReqSource;
   /**
@@ -116,55 +136,104 @@ export interface TrafficObserverOptions {
   tokenFile?: string;
 }
 
-const AUTH_ERROR_CODE = 'SLA_PLANNER_PROMETHEUS_AUTH';
+/** Our queries aggregate to a few series per model; 8 MiB is thousands of them. */
+export const PROMETHEUS_MAX_BYTES = 8 * 1024 * 1024;
+/** More series than any deployment's frontends export for one query: a wrong or hostile answer. */
+export const PROMETHEUS_MAX_SERIES = 10_000;
 
-/** The parts of an axios request config the connection options touch. */
-interface RequestConfig {
-  headers: { set(name: string, value: string): unknown };
-  httpsAgent?: unknown;
+const HTTP_KIND: Record<HttpFaultKind, TrafficErrorKind> = {
+  timeout: 'prometheus_timeout', unreachable: 'prometheus_unreachable', tls: 'prometheus_tls',
+  too_large: 'prometheus_too_large', cut_off: 'prometheus_unreachable', cancelled: 'prometheus_timeout',
+};
+
+function statusKind(status: number): TrafficErrorKind {
+  if (status === 401 || status === 403) return 'prometheus_auth';
+  if (status >= 500 || status === 429) return 'prometheus_unavailable';
+  return 'prometheus_http';
 }
 
-/** TLS and auth of the Prometheus connection, applied to every request. */
-export function connectionInterceptor(opts: Pick<TrafficObserverOptions, 'tls' | 'tokenFile'>): (config: RequestConfig) => RequestConfig {
-  const verify = Boolean(opts.tls?.verify || opts.tls?.ca);
-  const agent = new HttpsAgent({ rejectUnauthorized: verify, ca: opts.tls?.ca, keepAlive: true });
-  return (config) => {
-    config.httpsAgent = agent;
+/** The parts of the request prometheus-query hands its transport. */
+interface DriverRequest {
+  baseURL?: string;
+  url?: string;
+  method?: string;
+  params?: URLSearchParams;
+  data?: unknown;
+  headers?: { toJSON?(): Record<string, unknown> };
+}
+
+function requestUrl(req: DriverRequest): string {
+  const base = (req.baseURL ?? '').replace(/\/+$/, '');
+  const path = (req.url ?? '').replace(/^\/+/, '');
+  const url = new URL(path ? `${base}/${path}` : base);
+  if (req.params instanceof URLSearchParams) for (const [k, v] of req.params) url.searchParams.append(k, v);
+  return url.toString();
+}
+
+/**
+ * prometheus-query builds the PromQL request and reads the result; this is its transport: the
+ * daemon's one HTTP client with a deadline, a size cap, TLS and the bearer token, and a check that
+ * a 2xx answer really is a Prometheus vector answer. Every failure is a PrometheusFault.
+ */
+export function prometheusTransport(opts: Pick<TrafficObserverOptions, 'tls' | 'tokenFile' | 'timeoutMs' | 'maxBytes'>) {
+  const tls = { verify: Boolean(opts.tls?.verify || opts.tls?.ca), ca: opts.tls?.ca };
+  return async (req: DriverRequest) => {
+    const url = requestUrl(req);
+    const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.tokenFile) {
       let token: string;
       try {
         token = readFileSync(opts.tokenFile, 'utf8').trim();
       } catch (err) {
-        // The driver passes `code` and `message` through, so the tick holds as prometheus_auth
-        // instead of querying anonymously.
-        throw Object.assign(new Error(`cannot read metric_pulling_prometheus_token_file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? err}`), { code: AUTH_ERROR_CODE });
+        throw new PrometheusFault('prometheus_auth', `cannot read metric_pulling_prometheus_token_file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? err}`);
       }
-      config.headers.set('Authorization', `Bearer ${token}`);
+      headers.authorization = `Bearer ${token}`;
     }
-    return config;
+    const method = (req.method ?? 'get').toUpperCase() === 'POST' ? 'POST' : 'GET';
+    if (method === 'POST') headers['content-type'] = 'application/x-www-form-urlencoded';
+    let res: HttpResponse;
+    try {
+      res = await httpRequest(url, {
+        method, headers, body: method === 'POST' && typeof req.data === 'string' ? req.data : undefined,
+        timeoutMs: opts.timeoutMs ?? 5000, maxBytes: opts.maxBytes ?? PROMETHEUS_MAX_BYTES, tls,
+      });
+    } catch (err) {
+      if (err instanceof HttpError) throw new PrometheusFault(HTTP_KIND[err.kind], err.message);
+      throw err;
+    }
+    const json = parseJsonBody(res);
+    if (res.status < 200 || res.status >= 300) {
+      const detail = json.ok && isPlainObject(json.value) && typeof json.value.error === 'string' ? json.value.error : excerpt(res.body, 120);
+      throw new PrometheusFault(statusKind(res.status), `${url.split('?')[0]} answered HTTP ${res.status}: ${detail}`);
+    }
+    if (!json.ok) throw new PrometheusFault('prometheus_bad_response', `${url.split('?')[0]} answered HTTP ${res.status} but the ${json.why}`);
+    const answer = json.value;
+    if (!isPlainObject(answer) || answer.status !== 'success' || !isPlainObject(answer.data)) {
+      throw new PrometheusFault('prometheus_bad_response', `${url.split('?')[0]}: not a Prometheus API answer (expected {"status": "success", "data": {...}}, got ${excerpt(JSON.stringify(answer) ?? String(answer), 80)})`);
+    }
+    const result = answer.data.result;
+    if (answer.data.resultType !== 'vector' || !Array.isArray(result)) {
+      throw new PrometheusFault('prometheus_bad_response', `${url.split('?')[0]}: expected an instant vector, got resultType ${JSON.stringify(answer.data.resultType)}`);
+    }
+    if (result.length > PROMETHEUS_MAX_SERIES) {
+      throw new PrometheusFault('prometheus_too_large', `${url.split('?')[0]}: ${result.length} series in one answer, over the ${PROMETHEUS_MAX_SERIES} limit`);
+    }
+    for (const r of result) {
+      if (!isPlainObject(r) || !Array.isArray(r.value) || r.value.length !== 2 || (r.metric !== undefined && !isPlainObject(r.metric))) {
+        throw new PrometheusFault('prometheus_bad_response', `${url.split('?')[0]}: a series is not {"metric": {...}, "value": [time, "number"]}`);
+      }
+    }
+    return { data: answer, status: res.status, statusText: '', headers: res.headers, config: req, request: {} };
   };
 }
 
-function classify(err: unknown): { kind: TrafficErrorKind; message: string } {
-  const e = (err ?? {}) as { errorType?: string; error?: string; code?: string; httpStatus?: number; message?: string };
-  if (e.errorType === 'timeout_error' || e.code === 'ETIMEDOUT' || e.code === 'ECONNABORTED') return { kind: 'prometheus_timeout', message: e.error ?? 'timeout' };
-  if (e.errorType === 'http_error') return { kind: 'prometheus_http', message: `HTTP ${e.httpStatus}: ${e.error}` };
-  if (e.code === AUTH_ERROR_CODE) return { kind: 'prometheus_auth', message: e.error ?? 'authentication' };
-  if (e.errorType === 'network_error' || e.errorType === 'ssl_error') return { kind: 'prometheus_unreachable', message: `${e.code ?? ''} ${e.error ?? ''}`.trim() };
-  return { kind: 'prometheus_bad_response', message: e.error ?? e.message ?? String(err) };
-}
-
-/**
- * The driver's timeout is axios's, a socket-idle timer: a Prometheus (or proxy) that trickles
- * bytes never trips it and would stall the throughput loop. This bounds the whole query; the
- * rejection has the driver's shape so `classify` reads it as a timeout.
- */
-function withDeadline<T>(query: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject({ errorType: 'timeout_error', error: `no complete answer within ${ms} ms` }), ms);
-  });
-  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
+/** What prometheus-query rejected with, as one of our faults (its own wrapper keeps ours as `original`). */
+function asFault(err: unknown): PrometheusFault {
+  const original = (err as { original?: unknown } | null)?.original;
+  if (original instanceof PrometheusFault) return original;
+  if (err instanceof PrometheusFault) return err;
+  const message = err instanceof Error ? err.message : (err as { error?: string } | null)?.error ?? String(err);
+  return new PrometheusFault('prometheus_bad_response', `Prometheus answer not understood: ${message}`);
 }
 
 interface QueryOutcome {
@@ -193,12 +262,15 @@ export class TrafficObserver {
 
   /** Loaded on first use: prometheus-query brings axios (~19 MB), which load-only runs never need. */
   private getDriver(): Promise<PrometheusDriver> {
-    return (this.driver ??= import('prometheus-query').then(
-      ({ PrometheusDriver }) => new PrometheusDriver({
-        endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1', timeout: this.opts.timeoutMs ?? 5000,
-        requestInterceptor: { onFulfilled: connectionInterceptor(this.opts) as never },
-      }),
-    ));
+    return (this.driver ??= import('prometheus-query').then(({ PrometheusDriver }) => {
+      const adapter = prometheusTransport(this.opts);
+      return new PrometheusDriver({
+        endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1',
+        // The driver's requests go through our transport (deadline, size cap, TLS, token, typed
+        // faults) instead of axios's own HTTP stack.
+        requestInterceptor: { onFulfilled: ((config: { adapter?: unknown }) => Object.assign(config, { adapter })) as never },
+      });
+    }));
   }
 
   queryFor(field: TrafficField, numReqSource: NumReqSource = this.opts.numReqSource ?? 'finished'): string {
@@ -218,12 +290,7 @@ export class TrafficObserver {
   }
 
   private async queryWith(field: TrafficField, numReqSource: NumReqSource): Promise<QueryOutcome> {
-    const res = await withDeadline((await this.getDriver()).instantQuery(this.queryFor(field, numReqSource)), this.opts.timeoutMs ?? 5000);
-    if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
-    const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
-      labels: (r.metric?.labels ?? {}) as Record<string, string>,
-      value: Number(r.value?.value),
-    }));
+    const series = await this.seriesOf(this.queryFor(field, numReqSource));
     if (this.opts.source === 'router') {
       // Router source: the selector is in the PromQL; NaN reads 0 (upstream).
       const v = series[0]?.value;
@@ -250,14 +317,15 @@ export class TrafficObserver {
         if (h !== undefined) histograms[field] = h;
       }
     } catch (err) {
-      return { ok: false, ...classify(err) };
+      const fault = asFault(err);
+      return { ok: false, kind: fault.kind, message: fault.message };
     }
     return { ok: true, histograms };
   }
 
   private async seriesOf(query: string): Promise<SeriesValue[]> {
-    const res = await withDeadline((await this.getDriver()).instantQuery(query), this.opts.timeoutMs ?? 5000);
-    if (!res || !Array.isArray(res.result)) throw { errorType: 'bad_response', error: 'no result vector in the answer' };
+    const res = await (await this.getDriver()).instantQuery(query);
+    if (!res || !Array.isArray(res.result)) throw new PrometheusFault('prometheus_bad_response', 'no result vector in the answer');
     return res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
       labels: (r.metric?.labels ?? {}) as Record<string, string>,
       value: Number(r.value?.value),
@@ -276,9 +344,11 @@ export class TrafficObserver {
         if (empty) emptyFields.push(field);
       }
     } catch (err) {
-      return { ok: false, ...classify(err) };
+      const fault = asFault(err);
+      return { ok: false, kind: fault.kind, message: fault.message };
     }
-    const ms = (v: number) => (Number.isFinite(v) ? v * 1000 : null);
+    // Scaled first: a finite value in seconds can overflow to Infinity in ms (1e308 s).
+    const ms = (v: number) => (Number.isFinite(v * 1000) ? v * 1000 : null);
     const plain = (v: number) => (Number.isFinite(v) ? v : null);
     const observation: IntervalObservation = {
       num_req: plain(raw.num_req),

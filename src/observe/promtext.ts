@@ -13,6 +13,9 @@ export class PromTextError extends Error {
 }
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
+// Sticky: matches at lastIndex without copying the rest of the line, so a line with a million
+// labels costs linear time, not quadratic.
+const LABEL_NAME_RE = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
 
 function parseValue(raw: string, lineNo: number): number {
   // Case-insensitive like Prometheus's own parser (Go's ParseFloat) and Python's float():
@@ -33,7 +36,8 @@ function parseLabels(text: string, start: number, lineNo: number): { labels: Rec
   for (;;) {
     while (text[i] === ' ' || text[i] === ',') i++;
     if (text[i] === '}') return { labels, end: i + 1 };
-    const m = NAME_RE.exec(text.slice(i));
+    LABEL_NAME_RE.lastIndex = i;
+    const m = LABEL_NAME_RE.exec(text);
     if (!m) throw new PromTextError(`line ${lineNo}: bad label name at column ${i + 1}`);
     const key = m[0];
     i += key.length;

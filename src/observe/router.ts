@@ -1,7 +1,7 @@
 // Per-worker load gauges scraped straight from the frontend/router /metrics (the router's
 // per-worker KV, prefill-token and last-latency gauges):
 // a background sampler every load_interval/load_metric_samples keeping the last N snapshots.
-import { HttpError, httpCall } from '../net/http.js';
+import { HttpError, httpRequest, type HttpFaultKind } from '../net/http.js';
 import type { EngineGauges, RouterSnapshot } from '../scaling/observation.js';
 import { parsePromText, type TextSample } from './promtext.js';
 
@@ -74,7 +74,10 @@ export function groupWorkerGauges(samples: TextSample[]): RouterSnapshot {
   return snap;
 }
 
-export type RouterFetchErrorKind = 'router_unreachable' | 'router_timeout' | 'router_http' | 'router_parse';
+/** A frontend's /metrics is a few hundred bytes per worker; 8 MiB is thousands of workers. */
+export const ROUTER_MAX_BYTES = 8 * 1024 * 1024;
+
+export type RouterFetchErrorKind = 'router_unreachable' | 'router_timeout' | 'router_tls' | 'router_too_large' | 'router_http' | 'router_parse';
 
 export class RouterFetchError extends Error {
   override readonly name = 'RouterFetchError';
@@ -83,16 +86,20 @@ export class RouterFetchError extends Error {
   }
 }
 
+const HTTP_KIND: Record<HttpFaultKind, RouterFetchErrorKind> = {
+  timeout: 'router_timeout', unreachable: 'router_unreachable', tls: 'router_tls', too_large: 'router_too_large', cut_off: 'router_unreachable', cancelled: 'router_timeout',
+};
+
 /** One GET of the metrics URL, parsed and grouped. Throws RouterFetchError. */
-export async function fetchRouterSnapshot(url: string, timeoutMs = ROUTER_FETCH_TIMEOUT_MS): Promise<RouterSnapshot> {
+export async function fetchRouterSnapshot(url: string, timeoutMs = ROUTER_FETCH_TIMEOUT_MS, maxBytes = ROUTER_MAX_BYTES): Promise<RouterSnapshot> {
   let body: string;
   try {
-    const res = await httpCall(url, { timeoutMs });
+    const res = await httpRequest(url, { timeoutMs, maxBytes, headers: { accept: 'text/plain' } });
     body = res.body;
     if (res.status !== 200) throw new RouterFetchError('router_http', `GET ${url} answered HTTP ${res.status}`);
   } catch (err) {
     if (err instanceof RouterFetchError) throw err;
-    if (err instanceof HttpError && err.code === 'timeout') throw new RouterFetchError('router_timeout', `GET ${url} timed out after ${timeoutMs} ms`);
+    if (err instanceof HttpError) throw new RouterFetchError(HTTP_KIND[err.kind], err.message);
     throw new RouterFetchError('router_unreachable', (err as Error).message);
   }
   try {

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../util/errors.js';
+import { yamlNestingProblem } from '../util/yaml-limits.js';
 import { readNpz } from './npz.js';
 import type { DecodeProfile, PrefillProfile, ProfileData } from './types.js';
 
@@ -23,6 +24,28 @@ export const KV_USAGE_SLACK = 0.01;
 /** The smallest prefill sweep a not-a-knot cubic spline (scipy interp1d kind="cubic") accepts. */
 export const MIN_PREFILL_POINTS = 4;
 
+/**
+ * Largest values a profile can hold, far beyond any engine: a value past these is a unit mistake
+ * or corruption, and would overflow the interpolators (an ISL of 1e300 squares to Infinity).
+ */
+export const PROFILE_LIMITS = {
+  tokens: 1e8, // ISL, context length (100M tokens)
+  maxKvTokens: 1e12,
+  latencyMs: 1e7, // TTFT, ITL (almost 3 hours)
+  thptPerGpu: 1e9, // tokens/s/GPU
+} as const;
+
+/**
+ * Most measured points accepted. Interpolation work grows faster than linearly with them (the
+ * prefill spline solves a dense system; the decode triangulation and its fit), and the profiler
+ * writes at most ~1,000 prefill and ~2,600 decode points.
+ */
+export const MAX_PREFILL_POINTS = 2048;
+export const MAX_DECODE_POINTS = 5000;
+
+/** Largest text file (JSON/YAML) read as profile data. */
+export const PROFILE_TEXT_MAX_BYTES = 64 * 1024 * 1024;
+
 type Raw = Record<string, unknown>;
 
 /** Where a key came from, for messages: a file, or a ConfigMap entry inside a file. */
@@ -39,7 +62,9 @@ function numberArray(raw: Raw, key: string, origin: Origin, opts: { allowScalar?
   if (arr === null) throw new InputError(`${origin.label}: key '${key}' must be a list of numbers, got ${typeof value}.`);
   arr.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new InputError(`${origin.label}: key '${key}' has a non-finite value ${JSON.stringify(v)} at index ${i}; every value must be a finite number (remove failed measurements).`);
+      let shown: string;
+      try { shown = (JSON.stringify(v) ?? String(v)).slice(0, 60); } catch { shown = 'a deeply nested value'; }
+      throw new InputError(`${origin.label}: key '${key}' has a non-finite value ${shown} at index ${i}; every value must be a finite number (remove failed measurements).`);
     }
     if (v < 0) {
       throw new InputError(`${origin.label}: key '${key}' has a negative value ${v} at index ${i}; profile values are latencies, lengths and throughputs, all >= 0.`);
@@ -58,7 +83,12 @@ function sameLength(origin: Origin, base: [string, number[]], others: Array<[str
 
 function positive(origin: Origin, key: string, arr: number[]): void {
   const i = arr.findIndex((v) => v <= 0);
-  if (i >= 0) throw new InputError(`${origin.label}: key '${key}' is ${arr[i]} at index ${i}; it must be > 0 (a zero latency or length is a failed measurement).`);
+  if (i >= 0) throw new InputError(`${origin.label}: key '${key}' is ${arr[i]} at index ${i}; it must be > 0 (a zero latency, length or throughput is a failed measurement).`);
+}
+
+function atMost(origin: Origin, key: string, arr: number[], limit: number, unit: string): void {
+  const i = arr.findIndex((v) => v > limit);
+  if (i >= 0) throw new InputError(`${origin.label}: key '${key}' is ${arr[i]} at index ${i}, beyond any engine (at most ${limit} ${unit}); check the units or regenerate the profile.`);
 }
 
 export function validatePrefill(raw: Raw, origin: Origin): PrefillProfile {
@@ -66,8 +96,15 @@ export function validatePrefill(raw: Raw, origin: Origin): PrefillProfile {
   const ttftMs = numberArray(raw, 'prefill_ttft', origin);
   const thptPerGpu = numberArray(raw, 'prefill_thpt_per_gpu', origin);
   sameLength(origin, ['prefill_isl', isl], [['prefill_ttft', ttftMs], ['prefill_thpt_per_gpu', thptPerGpu]]);
+  if (isl.length > MAX_PREFILL_POINTS) {
+    throw new InputError(`${origin.label}: ${isl.length} prefill points, more than the ${MAX_PREFILL_POINTS} the interpolator accepts (the profiler writes at most about 1,000); sweep fewer ISLs.`);
+  }
   positive(origin, 'prefill_isl', isl);
   positive(origin, 'prefill_ttft', ttftMs);
+  positive(origin, 'prefill_thpt_per_gpu', thptPerGpu);
+  atMost(origin, 'prefill_isl', isl, PROFILE_LIMITS.tokens, 'tokens');
+  atMost(origin, 'prefill_ttft', ttftMs, PROFILE_LIMITS.latencyMs, 'ms');
+  atMost(origin, 'prefill_thpt_per_gpu', thptPerGpu, PROFILE_LIMITS.thptPerGpu, 'tokens/s/GPU');
   if (isl.length < MIN_PREFILL_POINTS) {
     throw new InputError(`${origin.label}: 'prefill_isl' has ${isl.length} points; the cubic prefill interpolator needs at least ${MIN_PREFILL_POINTS} distinct ISLs (re-run the profiler with a finer prefill sweep).`);
   }
@@ -88,10 +125,19 @@ export function validateDecode(raw: Raw, origin: Origin): DecodeProfile {
   // npz stores max_kv_tokens as shape (1,), the ConfigMap JSON as a scalar; [0] is used.
   const maxKv = numberArray(raw, 'max_kv_tokens', origin, { allowScalar: true });
   sameLength(origin, ['x_kv_usage', kvUsage], [['y_context_length', contextLength], ['z_itl', itlMs], ['z_thpt_per_gpu', thptPerGpu]]);
+  if (kvUsage.length > MAX_DECODE_POINTS) {
+    throw new InputError(`${origin.label}: ${kvUsage.length} decode points, more than the ${MAX_DECODE_POINTS} the interpolator accepts (the profiler writes at most about 2,600); sweep fewer concurrencies or context lengths.`);
+  }
   if (maxKv.length < 1 || !(maxKv[0]! > 0)) {
     throw new InputError(`${origin.label}: 'max_kv_tokens' is ${JSON.stringify(maxKv[0] ?? null)}; it must be the engine's KV capacity in tokens, > 0.`);
   }
+  atMost(origin, 'max_kv_tokens', maxKv.slice(0, 1), PROFILE_LIMITS.maxKvTokens, 'tokens');
+  positive(origin, 'y_context_length', contextLength);
   positive(origin, 'z_itl', itlMs);
+  positive(origin, 'z_thpt_per_gpu', thptPerGpu);
+  atMost(origin, 'y_context_length', contextLength, PROFILE_LIMITS.tokens, 'tokens');
+  atMost(origin, 'z_itl', itlMs, PROFILE_LIMITS.latencyMs, 'ms');
+  atMost(origin, 'z_thpt_per_gpu', thptPerGpu, PROFILE_LIMITS.thptPerGpu, 'tokens/s/GPU');
   const bad = kvUsage.findIndex((v) => v > 1 + KV_USAGE_SLACK);
   if (bad >= 0) {
     throw new InputError(`${origin.label}: 'x_kv_usage' is ${kvUsage[bad]} at index ${bad}; KV usage is a fraction of max_kv_tokens and must lie in [0, 1] (up to ${KV_USAGE_SLACK} over is tolerated for the profiler's estimate).`);
@@ -124,20 +170,30 @@ function hasTriangle(xs: number[], ys: number[]): boolean {
   return false;
 }
 
-function readJsonObject(path: string): Raw {
-  let text: string;
+/** A profile text file, refusing anything larger than profile data can be. */
+function readProfileText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    const size = statSync(path).size;
+    if (size > PROFILE_TEXT_MAX_BYTES) {
+      throw new InputError(`${path}: ${size} bytes, over the ${PROFILE_TEXT_MAX_BYTES}-byte limit for profile data; this is not a profiler output file.`);
+    }
+    return readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw new InputError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
   }
-  return parseObject(text, { label: path }, 'JSON');
+}
+
+function readJsonObject(path: string): Raw {
+  return parseObject(readProfileText(path), { label: path }, 'JSON');
 }
 
 function parseObject(text: string, origin: Origin, kind: 'JSON' | 'JSON or YAML'): Raw {
   let value: unknown;
+  const nesting = kind === 'JSON' ? null : yamlNestingProblem(text);
+  if (nesting) throw new InputError(`${origin.label}: YAML nested too deeply (${nesting}); expected the profiler's ConfigMap.`);
   try {
-    value = kind === 'JSON' ? JSON.parse(text) : parseYaml(text);
+    value = kind === 'JSON' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new InputError(`${origin.label}: not valid ${kind} (${(err as Error).message.split('\n')[0]}).`);
   }
@@ -156,12 +212,7 @@ function npzAsRaw(path: string): Raw {
 
 /** Profile data from a whole `planner-profile-data` ConfigMap object (JSON or YAML file). */
 export function loadProfileConfigMap(path: string): ProfileData {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
-  }
+  const text = readProfileText(path);
   const cm = parseObject(text, { label: path }, 'JSON or YAML');
   const data = cm.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {

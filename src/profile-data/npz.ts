@@ -3,7 +3,7 @@
 // Read: STORED and DEFLATE entries (np.savez and np.savez_compressed), ZIP64 extra fields,
 // `.npy` format 1.0/2.0/3.0, little-endian dtypes <f8 <f4 <i8 <i4 <U*, C order, any shape.
 // Write: like np.savez (STORED entries, `.npy` 1.0), for <f8 and <i8 arrays.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { InputError } from '../util/errors.js';
 
@@ -17,6 +17,23 @@ export interface NpyArray {
 }
 
 const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
+
+/**
+ * Limits that keep a hostile or corrupt archive from exhausting memory. Profile arrays hold
+ * hundreds to thousands of points; these are three orders of magnitude above that.
+ */
+export const NPZ_LIMITS = {
+  /** Size of the .npz file itself. */
+  fileBytes: 256 * 1024 * 1024,
+  /** One entry after decompression (a deflate bomb stops here). */
+  entryBytes: 64 * 1024 * 1024,
+  /** Values in one array. */
+  elements: 4 * 1024 * 1024,
+  /** The .npy header (numpy's own reader stops at 10,000 bytes). */
+  headerBytes: 64 * 1024,
+};
+
+const DTYPE_SIZE: Record<string, number> = { '<f8': 8, '|f8': 8, '<f4': 4, '<i8': 8, '<i4': 4 };
 
 function fail(file: string, what: string): never {
   throw new InputError(`${file}: ${what}`);
@@ -34,10 +51,14 @@ export function parseNpy(buf: Buffer, where: string): NpyArray {
     headerLen = buf.readUInt16LE(8);
     headerStart = 10;
   } else if (major === 2 || major === 3) {
+    if (buf.length < 12) fail(where, 'truncated .npy header.');
     headerLen = buf.readUInt32LE(8);
     headerStart = 12;
   } else {
     fail(where, `unsupported .npy format version ${major}.${buf[7]}; expected 1.0, 2.0 or 3.0.`);
+  }
+  if (headerLen > NPZ_LIMITS.headerBytes || headerStart + headerLen > buf.length) {
+    fail(where, `corrupt .npy header: it declares ${headerLen} bytes${headerStart + headerLen > buf.length ? `, past the end of the ${buf.length}-byte array` : `, over the ${NPZ_LIMITS.headerBytes}-byte limit`}.`);
   }
   const header = buf.subarray(headerStart, headerStart + headerLen).toString(major === 3 ? 'utf8' : 'latin1');
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
@@ -51,32 +72,34 @@ export function parseNpy(buf: Buffer, where: string): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(Number);
-  if (shape.some((n) => !Number.isInteger(n) || n < 0)) fail(where, `bad shape (${shapeText}) in the .npy header.`);
+  if (shape.some((n) => !Number.isSafeInteger(n) || n < 0)) fail(where, `bad shape (${shapeText}) in the .npy header.`);
   const count = shape.reduce((a, b) => a * b, 1);
+  if (count > NPZ_LIMITS.elements) {
+    fail(where, `shape (${shape.join(', ')}) declares ${count} values, more than the ${NPZ_LIMITS.elements} a profile array may hold.`);
+  }
   const body = buf.subarray(headerStart + headerLen);
+  const uni = /^[<|]U(\d+)$/.exec(descr);
+  const itemSize = DTYPE_SIZE[descr] ?? (uni ? Number(uni[1]) * 4 : undefined);
+  if (itemSize === 0) fail(where, `dtype '${descr}' has zero width; profile arrays are numbers (or non-empty strings).`);
+  // Checked before any value is read: element count x item size must fit in what the entry holds.
+  if (itemSize !== undefined && count * itemSize > body.length) {
+    fail(where, `truncated data: shape (${shape.join(', ')}) of ${descr} needs ${count * itemSize} bytes, found ${body.length}.`);
+  }
   // A Fortran-ordered array with more than one non-trivial axis would need transposing; the
   // profiler never writes one, so refuse instead of returning a silently permuted array.
   if (fortran === 'True' && shape.filter((n) => n > 1).length > 1) {
     fail(where, 'Fortran-ordered multi-dimensional arrays are not supported; save it in C order (np.ascontiguousarray).');
   }
-  const need = (itemSize: number) => {
-    if (body.length < count * itemSize) {
-      fail(where, `truncated data: shape (${shape.join(', ')}) needs ${count * itemSize} bytes, found ${body.length}.`);
-    }
-  };
   const data: number[] = [];
   switch (descr) {
     case '<f8':
     case '|f8':
-      need(8);
       for (let i = 0; i < count; i++) data.push(body.readDoubleLE(i * 8));
       return { dtype: '<f8', shape, data };
     case '<f4':
-      need(4);
       for (let i = 0; i < count; i++) data.push(body.readFloatLE(i * 4));
       return { dtype: descr, shape, data };
     case '<i8':
-      need(8);
       for (let i = 0; i < count; i++) {
         const v = body.readBigInt64LE(i * 8);
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
@@ -86,21 +109,19 @@ export function parseNpy(buf: Buffer, where: string): NpyArray {
       }
       return { dtype: descr, shape, data };
     case '<i4':
-      need(4);
       for (let i = 0; i < count; i++) data.push(body.readInt32LE(i * 4));
       return { dtype: descr, shape, data };
     default: {
-      const uni = /^[<|]U(\d+)$/.exec(descr);
       if (uni) {
         // numpy unicode: fixed-width UTF-32LE code points, NUL-padded.
         const width = Number(uni[1]);
-        need(width * 4);
         const strings: string[] = [];
         for (let i = 0; i < count; i++) {
           let s = '';
           for (let c = 0; c < width; c++) {
             const cp = body.readUInt32LE((i * width + c) * 4);
             if (cp === 0) break;
+            if (cp > 0x10ffff) fail(where, `string ${i} holds ${cp}, which is not a Unicode code point.`);
             s += String.fromCodePoint(cp);
           }
           strings.push(s);
@@ -112,10 +133,18 @@ export function parseNpy(buf: Buffer, where: string): NpyArray {
   }
 }
 
+/** A name from the file, safe for a one-line message: escaped controls, at most 120 characters. */
+function printable(name: string): string {
+  const escaped = JSON.stringify(name).slice(1, -1);
+  return escaped.length > 120 ? `${escaped.slice(0, 117)}...` : escaped;
+}
+
 interface ZipEntry {
   name: string;
+  crc: number;
   method: number;
   compressedSize: number;
+  uncompressedSize: number;
   localHeaderOffset: number;
 }
 
@@ -143,13 +172,15 @@ function zipEntries(zip: Buffer, file: string): ZipEntry[] {
   for (let n = 0; n < entryCount; n++) {
     if (p + 46 > zip.length || zip.readUInt32LE(p) !== 0x02014b50) fail(file, 'corrupt ZIP central directory.');
     const method = zip.readUInt16LE(p + 10);
+    const crc = zip.readUInt32LE(p + 16);
     let compressedSize = zip.readUInt32LE(p + 20);
     let uncompressedSize = zip.readUInt32LE(p + 24);
     const nameLen = zip.readUInt16LE(p + 28);
     const extraLen = zip.readUInt16LE(p + 30);
     const commentLen = zip.readUInt16LE(p + 32);
     let localHeaderOffset = zip.readUInt32LE(p + 42);
-    const name = zip.subarray(p + 46, p + 46 + nameLen).toString('utf8');
+    // Names come from the file: control characters are escaped so a message stays one line.
+    const name = printable(zip.subarray(p + 46, p + 46 + nameLen).toString('utf8'));
     // ZIP64 extended information: present values replace the 0xffffffff placeholders, in order.
     let e = p + 46 + nameLen;
     const extraEnd = e + extraLen;
@@ -170,7 +201,7 @@ function zipEntries(zip: Buffer, file: string): ZipEntry[] {
       }
       e += 4 + size;
     }
-    entries.push({ name, method, compressedSize, localHeaderOffset });
+    entries.push({ name, crc, method, compressedSize, uncompressedSize, localHeaderOffset });
     p = extraEnd + commentLen;
   }
   return entries;
@@ -180,8 +211,13 @@ function zipEntries(zip: Buffer, file: string): ZipEntry[] {
 export function readNpz(path: string): Record<string, NpyArray> {
   let zip: Buffer;
   try {
+    const size = statSync(path).size;
+    if (size > NPZ_LIMITS.fileBytes) {
+      throw new InputError(`${path}: ${size} bytes, over the ${NPZ_LIMITS.fileBytes}-byte limit for profile data; this is not a profiler output file.`);
+    }
     zip = readFileSync(path);
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw new InputError(`${path}: cannot read the npz file (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
   }
   return parseNpz(zip, path);
@@ -189,23 +225,40 @@ export function readNpz(path: string): Record<string, NpyArray> {
 
 /** Parse an in-memory `.npz` archive; `file` names it in errors. */
 export function parseNpz(zip: Buffer, file: string): Record<string, NpyArray> {
-  const out: Record<string, NpyArray> = {};
+  try {
+    return parseNpzUnchecked(zip, file);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    // An offset or length that points outside the buffer (a corrupt or truncated archive).
+    throw new InputError(`${file}: corrupt npz archive (${(err as Error).message}); expected a file written by numpy.savez.`);
+  }
+}
+
+function parseNpzUnchecked(zip: Buffer, file: string): Record<string, NpyArray> {
+  const out: Record<string, NpyArray> = Object.create(null);
   for (const entry of zipEntries(zip, file)) {
     const lh = entry.localHeaderOffset;
     if (lh + 30 > zip.length || zip.readUInt32LE(lh) !== 0x04034b50) fail(file, `corrupt local header for entry '${entry.name}'.`);
     const dataStart = lh + 30 + zip.readUInt16LE(lh + 26) + zip.readUInt16LE(lh + 28);
     const raw = zip.subarray(dataStart, dataStart + entry.compressedSize);
     let payload: Buffer;
+    const limit = NPZ_LIMITS.entryBytes;
+    if (entry.uncompressedSize > limit) fail(file, `entry '${entry.name}' declares ${entry.uncompressedSize} bytes, over the ${limit}-byte limit for one profile array.`);
     if (entry.method === 0) payload = raw;
     else if (entry.method === 8) {
       try {
-        payload = inflateRawSync(raw);
+        // The declared size can lie: the inflater itself stops at the limit.
+        payload = inflateRawSync(raw, { maxOutputLength: limit });
       } catch (err) {
-        fail(file, `entry '${entry.name}' does not inflate (${String(err)}).`);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE') fail(file, `entry '${entry.name}' inflates to more than ${limit} bytes (a compression bomb or not profile data).`);
+        fail(file, `entry '${entry.name}' does not inflate (${code ?? (err as Error).message}).`);
       }
     } else fail(file, `entry '${entry.name}' uses ZIP compression method ${entry.method}; only STORED (0) and DEFLATE (8) are supported.`);
     const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
     out[key] = parseNpy(payload, `${file}/${entry.name}`);
+    // An entry that parses can still hold a flipped byte, which would read as a wrong but plausible number.
+    if ((crc32(payload) >>> 0) !== entry.crc) fail(file, `entry '${entry.name}' fails its CRC-32 check (the file is corrupt); regenerate or copy it again.`);
   }
   return out;
 }

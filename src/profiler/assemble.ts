@@ -6,9 +6,9 @@ import { stringify as toYaml } from 'yaml';
 import { plannerConfigSchema } from '../config/schema.js';
 import type { DecodeSweep, PrefillSweep } from './sweep.js';
 import type { ModelShape } from './types.js';
-import { PLANNER_CONFIG_KEY, PROFILE_DATA_MOUNT, vllmDisaggDgd } from './dgd-template.js';
+import { PLANNER_CONFIG_KEY, PROFILE_DATA_MOUNT, plannerRbac, vllmDisaggDgd, workerServiceNames } from './dgd-template.js';
 
-export { DEFAULT_RUNTIME_IMAGE, PLANNER_CONFIG_KEY, PLANNER_CONFIG_MOUNT, PLANNER_IMAGE, PROFILE_DATA_MOUNT } from './dgd-template.js';
+export { DEFAULT_RUNTIME_IMAGE, PLANNER_CONFIG_KEY, PLANNER_CONFIG_MOUNT, PLANNER_IMAGE, PLANNER_SERVICE_ACCOUNT, PROFILE_DATA_MOUNT, plannerRbac } from './dgd-template.js';
 
 export interface AssemblyInput {
   model: ModelShape;
@@ -24,6 +24,8 @@ export interface AssemblyInput {
   decode: DecodeSweep;
   /** PlannerConfig keys from a DGDR's features.planner, applied over the defaults below. */
   plannerOverrides?: Record<string, unknown>;
+  /** Written as metric_pulling_prometheus_ssl_verify: true unless the user asked otherwise. */
+  prometheusSslVerify: boolean;
 }
 
 /** Python's repr of a float, so the JSON matches json.dumps byte for byte on typical values. */
@@ -91,6 +93,8 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     profile_results_dir: PROFILE_DATA_MOUNT,
     ttft: a.ttftMs,
     itl: a.itlMs,
+    // The schema's default is the original's (no verification); a generated deployment verifies.
+    metric_pulling_prometheus_ssl_verify: a.prometheusSslVerify,
   }) as Record<string, unknown>;
 }
 
@@ -99,7 +103,9 @@ export interface Assembly {
   plannerConfigMap: Record<string, unknown>;
   profileDataConfigMap: Record<string, unknown>;
   dgd: Record<string, unknown>;
-  /** Multi-document YAML: [planner-config, planner-profile-data, DGD], ready for kubectl apply. */
+  /** ServiceAccount, Role and RoleBinding of the planner, limited to this DGD and its adapters. */
+  rbac: Record<string, unknown>[];
+  /** Multi-document YAML: [planner-config, planner-profile-data, DGD, ServiceAccount, Role, RoleBinding], ready for kubectl apply. */
   finalConfigYaml: string;
 }
 
@@ -121,6 +127,7 @@ export function assemble(a: AssemblyInput): Assembly {
     maxModelLen: a.maxContextLength < a.model.maxContextLength ? a.maxContextLength : undefined,
     plannerConfigMap: configName, profileDataConfigMap: dataName,
   });
-  const docs = [plannerConfigMap, profileDataConfigMap, dgd].map((d) => toYaml(d, { lineWidth: 0 }));
-  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, finalConfigYaml: docs.join('---\n') };
+  const rbac = plannerRbac((dgd.metadata as { name: string }).name, workerServiceNames(dgd));
+  const docs = [plannerConfigMap, profileDataConfigMap, dgd, ...rbac].map((d) => toYaml(d, { lineWidth: 0 }));
+  return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, rbac, finalConfigYaml: docs.join('---\n') };
 }

@@ -121,3 +121,44 @@ export function toV1beta1(dgd: Obj): Obj {
   });
   return { apiVersion: 'nvidia.com/v1beta1', kind: 'DynamoGraphDeployment', metadata: dgd.metadata, spec: { backendFramework: spec.backendFramework, components } };
 }
+
+/** The service account the Dynamo operator runs `componentType: planner` services as. */
+export const PLANNER_SERVICE_ACCOUNT = 'planner-serviceaccount';
+
+/**
+ * Least privilege for the planner of one DGD: get and patch that DGD only, patch the scale
+ * subresource of its workers' scaling adapters only (named <dgd>-<service, lower case>), and create
+ * and patch Events (their names are generated, so they cannot be pinned by resourceNames).
+ */
+export function plannerRbac(dgdName: string, workerServices: string[]): Record<string, unknown>[] {
+  const role = `sla-planner-${dgdName}`.slice(0, 253);
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: PLANNER_SERVICE_ACCOUNT } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: role },
+      rules: [
+        { apiGroups: ['nvidia.com'], resources: ['dynamographdeployments'], resourceNames: [dgdName], verbs: ['get', 'patch'] },
+        {
+          apiGroups: ['nvidia.com'], resources: ['dynamographdeploymentscalingadapters/scale'],
+          resourceNames: workerServices.map((svc) => `${dgdName}-${svc.toLowerCase()}`), verbs: ['patch'],
+        },
+        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: role },
+      subjects: [{ kind: 'ServiceAccount', name: PLANNER_SERVICE_ACCOUNT }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+    },
+  ];
+}
+
+/** The worker services of a v1alpha1 DGD (the pools whose scaling adapters the planner patches). */
+export function workerServiceNames(dgd: Obj): string[] {
+  const services = ((dgd.spec as { services?: Record<string, Obj> } | undefined)?.services) ?? {};
+  return Object.entries(services).filter(([, svc]) => svc.componentType === 'worker').map(([name]) => name).sort();
+}

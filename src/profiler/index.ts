@@ -23,6 +23,8 @@ export interface RapidProfileOptions {
   maxContextLength?: number;
   deploymentName?: string;
   runtimeImage: string;
+  /** metric_pulling_prometheus_ssl_verify of the generated config (default true). */
+  prometheusSslVerify?: boolean;
   eff?: Efficiency;
   /** PlannerConfig keys for the generated planner config (a DGDR's features.planner). */
   plannerOverrides?: Record<string, unknown>;
@@ -83,6 +85,7 @@ export function rapidProfile(o: RapidProfileOptions): RapidProfile {
     prefill,
     decode,
     plannerOverrides: o.plannerOverrides,
+    prometheusSslVerify: o.prometheusSslVerify ?? true,
   });
   const title = `${o.model.name} on ${o.gpu.description}: prefill TP${prefillEngine.tp}, decode TP${decodeEngine.tp}`;
   const summary = [table, ...selection.warnings.map((w) => `warning: ${w}`)].join('\n');

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { yamlNestingProblem } from '../util/yaml-limits.js';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { GPU_ALIASES, SHIPPED_GPUS } from './specs/gpus.js';
@@ -29,8 +30,10 @@ function readStructured(file: string, what: string): unknown {
   } catch (err) {
     throw new InputError(`${file}: cannot read the ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
   }
+  const nesting = /\.ya?ml$/i.test(file) ? yamlNestingProblem(text) : null;
+  if (nesting) throw new InputError(`${file}: the ${what} is nested too deeply (${nesting}).`);
   try {
-    return /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    return /\.ya?ml$/i.test(file) ? parseYaml(text, { maxAliasCount: 100 }) : JSON.parse(text);
   } catch (err) {
     throw new InputError(`${file}: the ${what} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} (${(err as Error).message}).`);
   }

@@ -9,6 +9,8 @@ import { plannedOf, predictedOf, type Decision, type PlannerState, type ReplicaC
 import { HoldOnMissingData } from '../scaling/extensions/hold-on-missing-data.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
 import type { Actuator, ApplyOutcome, DeploymentInfo, DeploymentReporter, DeploymentView, ScaleTarget } from '../actuate/types.js';
+import { InputError } from '../util/errors.js';
+import { sleep } from '../util/sleep.js';
 import type { HistogramResult, TrafficResult } from '../observe/prometheus.js';
 import { FixedRateLoop } from './schedule.js';
 import { Logger } from './log.js';
@@ -46,11 +48,14 @@ export interface DaemonOptions {
   metrics?: PlannerMetrics;
   /** Port of /metrics, /healthz, /readyz; 0 = none (the original's default), -1 = any free port. */
   httpPort: number;
+  /** Address the HTTP server binds (default 0.0.0.0: Prometheus scrapes the pod IP). */
   httpHost?: string;
   /** Events and the last-decision annotation (kubernetes, not in a dry run). */
   reporter?: DeploymentReporter;
   /** The object scaled, shown in /status (kubernetes: the DGD's kind, name, namespace, api_version). */
   deployment?: Record<string, string>;
+  /** Back-off of the environment's start-up connection (first delay, cap), ms. */
+  connectBackoffMs?: { first: number; max: number };
   /** Override the loop periods (tests); default from the config, in seconds. */
   throughputPeriodMs?: number;
   loadPeriodMs?: number;
@@ -66,6 +71,10 @@ export class Daemon {
   private readonly abort = new AbortController();
   private observedOnce = false;
   private started = false;
+  /** Kind of the open fault episode of reading the environment, if any. */
+  private readFault: string | null = null;
+  /** The environment's own state has been read (etcd for virtual); true at once where there is none. */
+  private environmentConnected: boolean;
   private readonly gpus: { prefill: number; decode: number };
   private readonly missingData: HoldOnMissingData | undefined;
   /** Every decision record, newest last (bounded), for tests and debugging. */
@@ -82,10 +91,24 @@ export class Daemon {
     this.metrics.buildInfo.set({ version: VERSION, strategy: this.status.strategy, mode: o.config.mode }, 1);
     this.metrics.slaTarget.set({ metric: 'ttft' }, o.config.ttft);
     this.metrics.slaTarget.set({ metric: 'itl' }, o.config.itl);
+    this.environmentConnected = !o.actuator.connect;
   }
 
   get ready(): boolean {
-    return this.started && this.observedOnce;
+    return this.started && this.observedOnce && this.environmentConnected;
+  }
+
+  /** What /readyz is waiting for, in words. */
+  private waitingFor(): string[] {
+    const out: string[] = [];
+    if (!this.started) out.push('start-up');
+    if (!this.environmentConnected) out.push(`${this.o.actuator.name} environment state (retrying with back-off)`);
+    if (!this.observedOnce) out.push('a first observation');
+    return out;
+  }
+
+  private updateReady(): void {
+    if (this.ready) this.metrics.ready.set(1);
   }
 
   get port(): number | undefined {
@@ -94,6 +117,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     if (this.o.httpPort !== 0) await this.listen(this.o.httpPort < 0 ? 0 : this.o.httpPort);
+    if (!this.environmentConnected) void this.connectEnvironment();
     const c = this.o.config;
     this.o.router?.start();
     if (c.enable_throughput_scaling && this.o.traffic) {
@@ -107,9 +131,10 @@ export class Daemon {
     const t0 = Date.now();
     for (const loop of this.loops) loop.start(t0);
     this.started = true;
+    this.markReadyIfDone();
     this.logger.info('started', {
       environment: c.environment, mode: c.mode, loops: this.loops.map((l) => l.name), namespace: c.namespace,
-      model: this.o.info.modelName, gpus_per_replica: this.gpus, http_port: this.port ?? null, dry_run: c.no_operation,
+      model: this.o.info.modelName, gpus_per_replica: this.gpus, http_port: this.port ?? null, http_host: this.port === undefined ? null : this.o.httpHost ?? '0.0.0.0', dry_run: c.no_operation,
     });
     // A first observation (not fed to the predictors) makes /readyz meaningful without waiting
     // a whole throughput interval.
@@ -126,15 +151,48 @@ export class Daemon {
         await this.o.actuator.view(this.abort.signal);
         this.markObserved();
       } catch (err) {
-        this.dataSourceFault('environment_read', (err as Error).message);
+        const kind = (err as { kind?: unknown }).kind;
+        this.dataSourceFault(typeof kind === 'string' ? kind : 'environment_read', (err as Error).message);
       }
+    }
+  }
+
+  /**
+   * Read the environment's state (etcd for virtual) until it works, with doubling delays: an etcd
+   * that is down at start-up makes the pod unready and every tick a hold, never a crash loop.
+   */
+  private async connectEnvironment(): Promise<void> {
+    const backoff = this.o.connectBackoffMs ?? { first: 500, max: 30_000 };
+    let delay = backoff.first;
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.o.actuator.connect!(this.abort.signal);
+        this.environmentConnected = true;
+        this.logger.recoverPrefix('source:connect_');
+        this.logger.info('environment_connected', { environment: this.o.actuator.name });
+        this.markReadyIfDone();
+        return;
+      } catch (err) {
+        const kind = (err as { kind?: unknown }).kind;
+        const k = typeof kind === 'string' ? kind : 'environment';
+        this.metrics.dataSourceErrors.inc({ kind: k });
+        this.logger.fault(`source:connect_${k}`, { kind: k, error: (err as Error).message, retry: 'with back-off; /readyz reports it', next_try_s: delay / 1000 });
+      }
+      await sleep(delay, this.abort.signal);
+      delay = Math.min(delay * 2, backoff.max);
     }
   }
 
   private markObserved(): void {
     if (!this.observedOnce) {
       this.observedOnce = true;
-      this.metrics.ready.set(1);
+      this.markReadyIfDone();
+    }
+  }
+
+  private markReadyIfDone(): void {
+    if (this.ready) {
+      this.updateReady();
       this.logger.info('ready');
     }
   }
@@ -171,9 +229,9 @@ export class Daemon {
     this.hold(loop, 'internal_error', { error: message });
   }
 
-  private dataSourceFault(kind: string, message: string): void {
+  private dataSourceFault(kind: string, message: string, fields: Record<string, unknown> = {}): void {
     this.metrics.dataSourceErrors.inc({ kind });
-    this.logger.fault(`source:${kind}`, { kind, error: message });
+    this.logger.fault(`source:${kind}`, { kind, error: message, ...fields });
   }
 
   private hold(loop: TickLoop, reason: string, fields: Record<string, unknown> = {}): void {
@@ -193,11 +251,18 @@ export class Daemon {
   private async readView(loop: TickLoop): Promise<DeploymentView | null> {
     try {
       const view = await this.o.actuator.view(this.abort.signal);
-      this.logger.recover('source:environment_read');
+      if (this.readFault) this.logger.recover(`source:${this.readFault}`);
+      this.readFault = null;
       return view;
     } catch (err) {
-      this.dataSourceFault('environment_read', (err as Error).message);
-      this.hold(loop, 'environment_unreadable');
+      // The environment's own fault kind (k8s_timeout, etcd_unreachable, ...) when it has one.
+      const kind = (err as { kind?: unknown }).kind;
+      const k = typeof kind === 'string' ? kind : 'environment_read';
+      // A different read fault than the open one ends that episode (one line each).
+      if (this.readFault && this.readFault !== k) this.logger.recover(`source:${this.readFault}`);
+      this.readFault = k;
+      this.dataSourceFault(k, (err as Error).message);
+      this.hold(loop, 'environment_unreadable', { error_kind: k });
       return null;
     }
   }
@@ -330,8 +395,11 @@ export class Daemon {
       outcome = { status: 'failed', errorKind: 'actuator_internal', message: (err as Error).message };
     }
     this.metrics.decisions.inc({ loop, outcome: outcome.status });
+    for (const f of outcome.faults ?? []) this.dataSourceFault(f.kind, f.message);
     if (outcome.status === 'failed') {
-      this.dataSourceFault(outcome.errorKind ?? 'actuator', outcome.message ?? '');
+      // A failure after some pools were written (prefill patched, decode refused) says so: the
+      // next tick reads the deployment afresh and writes only what still differs.
+      this.dataSourceFault(outcome.errorKind ?? 'actuator', outcome.message ?? '', outcome.written ? { partially_written: outcome.written } : {});
       this.metrics.holds.inc({ reason: `actuator_${outcome.errorKind ?? 'failed'}` });
     } else {
       // A write went through; the Events and annotation writers end their own fault episodes.
@@ -360,7 +428,10 @@ export class Daemon {
         return;
       }
       if (path === '/readyz') {
-        const body = JSON.stringify({ ready: this.ready, started: this.started, first_observation: this.observedOnce, open_faults: this.logger.openFaults() });
+        const body = JSON.stringify({
+          ready: this.ready, started: this.started, first_observation: this.observedOnce, environment_connected: this.environmentConnected,
+          waiting_for: this.waitingFor(), open_faults: this.logger.openFaults(),
+        });
         res.writeHead(this.ready ? 200 : 503, { 'content-type': 'application/json' }).end(body + '\n');
         return;
       }
@@ -371,10 +442,17 @@ export class Daemon {
       );
     });
     this.server = server;
+    const host = this.o.httpHost ?? '0.0.0.0';
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.o.httpHost ?? '0.0.0.0', () => {
-        server.off('error', reject);
+      const fail = (err: NodeJS.ErrnoException) => {
+        this.server = undefined;
+        const why = err.code === 'EADDRINUSE' ? 'it is in use' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)'
+          : err.code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : (err.code ?? err.message);
+        reject(new InputError(`cannot serve /metrics on ${host}:${port}: ${why}; choose another --metrics-port / --metrics-host (or metric_reporting_prometheus_port).`));
+      };
+      server.once('error', fail);
+      server.listen(port, host, () => {
+        server.off('error', fail);
         resolve();
       });
     });

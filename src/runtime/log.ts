@@ -2,6 +2,7 @@
 // logged once per episode: the first failure of a kind, then nothing until it recovers.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../util/errors.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -15,8 +16,15 @@ export class Logger {
 
   constructor(private readonly out: LogSink = (l) => process.stdout.write(l), logDir: string | null = null, private readonly now: () => number = Date.now) {
     if (logDir) {
-      mkdirSync(logDir, { recursive: true });
       this.fileSink = join(logDir, 'planner.jsonl');
+      try {
+        mkdirSync(logDir, { recursive: true });
+        appendFileSync(this.fileSink, '');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it (or a parent) is a file, not a directory' : code === 'EACCES' || code === 'EROFS' ? 'it is not writable' : code ?? String(err);
+        throw new InputError(`log_dir '${logDir}': cannot write ${this.fileSink} (${why}); set log_dir to a writable directory, or null for stdout only.`);
+      }
     } else {
       this.fileSink = null;
     }

@@ -18,16 +18,17 @@ export function numberFlag(
   command: string,
   flag: string,
   raw: string | undefined,
-  opts: { required?: boolean; integer?: boolean; min?: number } = {},
+  opts: { required?: boolean; integer?: boolean; min?: number; max?: number } = {},
 ): number | undefined {
   if (raw === undefined) {
     if (opts.required) throw new InputError(`--${flag} is required; run 'sla-planner ${command} --help' for usage.`);
     return undefined;
   }
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || (opts.integer && !Number.isInteger(value)) || (opts.min !== undefined && value < opts.min)) {
+  const outside = (opts.min !== undefined && value < opts.min) || (opts.max !== undefined && value > opts.max);
+  if (raw.trim() === '' || !Number.isFinite(value) || (opts.integer && !Number.isInteger(value)) || outside) {
     const kind = opts.integer ? 'an integer' : 'a number';
-    const bound = opts.min !== undefined ? ` >= ${opts.min}` : '';
+    const bound = opts.min !== undefined && opts.max !== undefined ? ` from ${opts.min} to ${opts.max}` : opts.min !== undefined ? ` >= ${opts.min}` : opts.max !== undefined ? ` <= ${opts.max}` : '';
     throw new InputError(`--${flag} must be ${kind}${bound}, got '${raw}'.`);
   }
   return value;

@@ -8,7 +8,7 @@ import {
 } from '../../src/actuate/dgd.js';
 import { KubeClient, KubernetesActuator, inClusterConnection } from '../../src/actuate/kubernetes.js';
 import { RuntimeFailure } from '../../src/util/errors.js';
-import { FakeKube } from '../helpers/fakeKube.js';
+import { FakeKube, shippedRulesFor } from '../helpers/fakeKube.js';
 
 const DGD_DIR = 'test/fixtures/dynamo/dgd/';
 function loadDgd(file: string): Dgd {
@@ -191,6 +191,8 @@ describe('KubernetesActuator against a strict fake API server', () => {
       dgdName: 'nope', backend: 'vllm', mode: 'disagg', configModelName: null, configGpus: { prefill: null, decode: null },
     });
     writeFileSync(join(dir, 'token'), 'test-token');
+    // The planner's Role is written for the DGD it was told to scale, which does not exist.
+    kube.rules = shippedRulesFor('nope');
     await expect(a.init()).rejects.toThrow(/team-a\/nope not found; check DYN_PARENT_DGD_K8S_NAME/);
   });
 

@@ -453,7 +453,9 @@ describe('derived rules', () => {
         itl: fc.double({ min: 1, max: 500, noNaN: true }),
         enable_load_scaling: fc.boolean(),
         no_correction: fc.boolean(),
-        max_gpu_budget: fc.integer({ min: -1, max: 64 }),
+        // -1 (no budget) or enough for min_endpoint of both pools at 1+ GPU each: smaller budgets
+        // are configs that cannot work, which strict mode refuses (tested below).
+        max_gpu_budget: fc.oneof(fc.constant(-1), fc.integer({ min: 8, max: 64 })),
         min_endpoint: fc.integer({ min: 0, max: 4 }),
         load_predictor: fc.constantFrom('constant', 'arima', 'kalman', 'prophet'),
       },

@@ -45,7 +45,7 @@ export interface Harness {
 }
 
 export async function buildDaemon(opts: {
-  config: Record<string, unknown>; env: Record<string, string>; promUrl: string; routerUrl?: string; kubeBackoffMs?: number;
+  config: Record<string, unknown>; env: Record<string, string>; promUrl: string; routerUrl?: string; kubeBackoffMs?: number; kubeTimeoutMs?: number;
   /** Events and the last-decision annotation on the DGD, as `run` wires them. */
   reporter?: boolean;
 }): Promise<Harness> {
@@ -53,7 +53,7 @@ export async function buildDaemon(opts: {
   const lines: Record<string, unknown>[] = [];
   const logger = new Logger((l) => lines.push(JSON.parse(l)));
   const kubeActuator = new KubernetesActuator({
-    client: new KubeClient(inClusterConnection(opts.env), { retries: 1, backoffMs: opts.kubeBackoffMs ?? 50, timeoutMs: 2000 }),
+    client: new KubeClient(inClusterConnection(opts.env), { retries: 1, backoffMs: opts.kubeBackoffMs ?? 50, timeoutMs: opts.kubeTimeoutMs ?? 2000 }),
     dgdName: opts.env.DYN_PARENT_DGD_K8S_NAME, backend: config.backend, mode: config.mode, configModelName: config.model_name,
     configGpus: { prefill: config.prefill_engine_num_gpu, decode: config.decode_engine_num_gpu }, readyPollMs: 200, readyMaxPolls: 20,
   });

@@ -19,6 +19,15 @@ export interface Fault { method?: string; pathIncludes?: string; status: number;
 
 /** The Role shipped in deploy/base: what the planner may do in a real cluster. */
 export const SHIPPED_ROLE = 'deploy/base/rbac.yaml';
+/** The DGD the shipped Role is pinned to by resourceNames (its adapters are named <dgd>-<service>). */
+export const SHIPPED_DGD = 'llama-disagg';
+
+/** The shipped Role as it would be written for the DGD `name`: its resourceNames re-pointed from the shipped DGD. */
+export function shippedRulesFor(name: string): RbacRule[] {
+  return rulesFromRoleFile(SHIPPED_ROLE).map((r) => (r.resourceNames
+    ? { ...r, resourceNames: r.resourceNames.map((n) => (n === SHIPPED_DGD || n.startsWith(`${SHIPPED_DGD}-`) ? name + n.slice(SHIPPED_DGD.length) : n)) }
+    : r));
+}
 
 type DgdVersion = 'v1alpha1' | 'v1beta1';
 type AnyDgd = Dgd & { apiVersion?: string; spec?: { components?: V1beta1Component[] } };
@@ -39,8 +48,8 @@ export class FakeKube {
   adapters = new Set<string>();
   /** Like the operator with instant rollouts: status follows spec after each write. */
   autoRollout = true;
-  /** RBAC rules of the planner's identity; null = allow everything (a cluster admin). */
-  rules: RbacRule[] | null = rulesFromRoleFile(SHIPPED_ROLE);
+  /** RBAC rules of the planner's identity (the shipped Role for this DGD); null = allow everything (a cluster admin). */
+  rules: RbacRule[] | null;
   /** Extra nvidia.com versions listed by discovery besides the DGD's own. */
   alsoServed: string[] = [];
   /** Events by name, as stored by the server. */
@@ -51,6 +60,7 @@ export class FakeKube {
   private tls: FakeTls | undefined;
 
   constructor(readonly namespace: string, readonly name: string, dgd: Dgd, readonly token = 'test-token') {
+    this.rules = shippedRulesFor(name);
     this.dgd = structuredClone(dgd) as AnyDgd;
     this.version = this.dgd.apiVersion === 'nvidia.com/v1beta1' ? 'v1beta1' : 'v1alpha1';
     this.dgd.metadata = { ...(this.dgd.metadata ?? {}), name, namespace, resourceVersion: String(this.rv), uid: '6f1c9a52-0d7e-4c1b-9a51-3c2f0e8b7d41' } as Dgd['metadata'];

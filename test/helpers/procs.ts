@@ -50,6 +50,9 @@ export interface Managed {
   restart?(): Promise<void>;
   kill?(): Promise<void>;
   start?(): Promise<void>;
+  /** SIGSTOP / SIGCONT the process: a server that accepts connections and never answers. */
+  pause?(): void;
+  resume?(): void;
 }
 
 function killChild(child: ChildProcess | undefined): Promise<void> {
@@ -96,11 +99,11 @@ export async function startPrometheus(targets: PromTarget[], opts: { scrapeInter
   };
 }
 
-/** A single-member etcd; its JSON gateway is on the client URL. */
-export async function startEtcd(): Promise<Managed> {
+/** A single-member etcd; its JSON gateway is on the client URL. `port`: a port chosen beforehand. */
+export async function startEtcd(opts: { port?: number } = {}): Promise<Managed> {
   requireBinary(ETCD_BIN, 'etcd-server');
   const dir = mkdtempSync(join(tmpdir(), 'sla-etcd-'));
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const peer = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(ETCD_BIN, [
@@ -110,5 +113,10 @@ export async function startEtcd(): Promise<Managed> {
     '--initial-cluster', `test=http://127.0.0.1:${peer}`, '--log-level', 'error',
   ], { stdio: ['ignore', 'ignore', 'ignore'] });
   await waitFor(() => httpOk(`${url}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: 'AA==' }) }), 20_000, 'etcd ready');
-  return { url, port, stop: async () => { await killChild(child); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    url, port,
+    pause: () => { child.kill('SIGSTOP'); },
+    resume: () => { child.kill('SIGCONT'); },
+    stop: async () => { child.kill('SIGCONT'); await killChild(child); rmSync(dir, { recursive: true, force: true }); },
+  };
 }

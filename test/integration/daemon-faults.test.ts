@@ -93,11 +93,11 @@ describe('daemon under faults', () => {
     expect(during.length).toBeGreaterThanOrEqual(3);
     expect(during.every((r) => r.decided === false)).toBe(true);
     expect(during.some((r) => (r.reason as { code: string }).code === 'environment_unreadable')).toBe(true);
-    expect(faultLines('source:environment_read')).toHaveLength(1);
-    expect(metricValue(await metrics(), 'sla_planner_data_source_errors_total', { kind: 'environment_read' })).toBeGreaterThanOrEqual(3);
+    expect(faultLines('source:k8s_server_error')).toHaveLength(1);
+    expect(metricValue(await metrics(), 'sla_planner_data_source_errors_total', { kind: 'k8s_server_error' })).toBeGreaterThanOrEqual(3);
     expect(kube.writes().length).toBe(patchesBefore);
     kube.outageStatus = null;
-    await waitFor(async () => recoveredLines('source:environment_read').length === 1, 8000, 'API server recovery');
+    await waitFor(async () => recoveredLines('source:k8s_server_error').length === 1, 8000, 'API server recovery');
     const n1 = h.daemon.history.length;
     await waitFor(async () => h.daemon.history.slice(n1).some((r) => r.loop === 'throughput' && r.current !== undefined), 8000, 'decisions again');
     // Still alive and serving.

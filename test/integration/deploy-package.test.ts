@@ -54,7 +54,7 @@ describe('deploy/ kustomize package', () => {
       const objs = kustomize(overlay);
       expect(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
         'ConfigMap/planner-config', 'ConfigMap/planner-profile-data', 'ConfigMap/sla-planner-dashboard', 'DynamoGraphDeployment/llama-disagg',
-        'PodMonitor/sla-planner', 'PrometheusRule/sla-planner', 'Role/sla-planner', 'RoleBinding/sla-planner', 'ServiceAccount/planner-serviceaccount',
+        'PodMonitor/sla-planner', 'PrometheusRule/sla-planner', 'Role/sla-planner-llama-disagg', 'RoleBinding/sla-planner-llama-disagg', 'ServiceAccount/planner-serviceaccount',
       ]);
       const cm = (name: string) => objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name) as unknown as { data: Record<string, string>; metadata: { labels?: Record<string, string> } };
       // The config the planner mounts loads, and so does the profile data (same files as config/).

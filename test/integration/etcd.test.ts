@@ -109,9 +109,9 @@ describe('virtual environment against a real etcd', () => {
   });
 
   it('an unreachable etcd is a failed outcome, not a crash', async () => {
-    const a = make({ etcd: new EtcdJson('127.0.0.1:1', 500), dynamoNamespace: 'x' });
+    const a = make({ etcd: new EtcdJson('127.0.0.1:1', { timeoutMs: 500 }), dynamoNamespace: 'x' });
     const out = await a.apply({ prefill: 1, decode: 1 }, { blocking: false });
-    expect(out).toMatchObject({ status: 'failed', errorKind: 'etcd_error' });
-    expect(out.message).toMatch(/etcd unreachable at http:\/\/127.0.0.1:1/);
+    expect(out).toMatchObject({ status: 'failed', errorKind: 'etcd_unreachable' });
+    expect(out.message).toMatch(/^etcd unreachable: POST http:\/\/127.0.0.1:1\/v3\/kv\/range: .*ECONNREFUSED/);
   });
 });

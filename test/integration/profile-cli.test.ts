@@ -96,10 +96,21 @@ describe('profile data files', () => {
     expect(prefill.ttftMs(result.prefill.prefill_isl[i])).toBeCloseTo(result.prefill.prefill_ttft[i], 6);
   });
 
-  it('final_config.yaml holds the two ConfigMaps and a DGD that wires them to the planner', () => {
+  it('final_config.yaml holds the two ConfigMaps, a DGD that wires them to the planner, and RBAC for that DGD only', () => {
     const docs = parseAllDocuments(readFileSync(join(dir, 'final_config.yaml'), 'utf8')).map((d) => d.toJS());
-    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'ConfigMap', 'DynamoGraphDeployment']);
-    const [cfgCm, dataCm, dgd] = docs;
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'ConfigMap', 'DynamoGraphDeployment', 'ServiceAccount', 'Role', 'RoleBinding']);
+    const [cfgCm, dataCm, dgd, sa, role, binding] = docs;
+    // Least privilege: the parent DGD and its own scaling adapters, by name.
+    expect(role.rules).toEqual([
+      { apiGroups: ['nvidia.com'], resources: ['dynamographdeployments'], resourceNames: [dgd.metadata.name], verbs: ['get', 'patch'] },
+      { apiGroups: ['nvidia.com'], resources: ['dynamographdeploymentscalingadapters/scale'], resourceNames: [`${dgd.metadata.name}-vllmdecodeworker`, `${dgd.metadata.name}-vllmprefillworker`], verbs: ['patch'] },
+      // Events on the DGD: their names are generated, so the rule cannot name them.
+      { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name }]);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+    // A generated deployment verifies an https Prometheus unless --no-prometheus-ssl-verify.
+    expect(JSON.parse(cfgCm.data['planner_config.json']).metric_pulling_prometheus_ssl_verify).toBe(true);
     expect(cfgCm.metadata.name).toMatch(/^planner-config-[0-9a-f]{4}$/);
     expect(dataCm.metadata.name).toMatch(/^planner-profile-data-[0-9a-f]{4}$/);
     expect(dataCm.data['decode_raw_data.json']).toBe(readFileSync(join(dir, 'decode_raw_data.json'), 'utf8'));
@@ -142,6 +153,13 @@ describe('profile data files', () => {
       expect(gpusPerReplica(svc)).toBe(tp);
       expect(modelNameOf(svc)).toBe('qwen/qwen3-8b');
     }
+  });
+
+  it('writes ssl_verify false only when asked (--no-prometheus-ssl-verify)', () => {
+    const out = join(tmp('insecure'), 'out');
+    const r = cli(['profile', '--model', 'qwen3-0.6b', '--gpu', 'h100-sxm', '--no-prometheus-ssl-verify', '--output-dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'planner_config.json'), 'utf8')).metric_pulling_prometheus_ssl_verify).toBe(false);
   });
 
   it('the plot page is self-contained SVG: TTFT vs ISL, and one ITL line per decode context', () => {

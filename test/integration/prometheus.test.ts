@@ -198,10 +198,11 @@ describe('TrafficObserver failures are holds with a kind, never values', () => {
     expect(await obs('http://127.0.0.1:1').observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_unreachable' });
     expect(await obs(errUrl).observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_http' });
     expect(await obs(hangUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_timeout' });
-    expect(await obs(errUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_http' });
+    // 503: Prometheus up but not serving, with its own error text in the message.
+    expect(await obs(errUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_unavailable', message: expect.stringContaining('HTTP 503: overloaded') });
   });
 
-  it('a server that trickles bytes is a timeout too (axios only times out an idle socket)', async () => {
+  it('a server that trickles bytes is a timeout too (the deadline covers the whole answer)', async () => {
     const timers: NodeJS.Timeout[] = [];
     const trickle = createServer((_q, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });

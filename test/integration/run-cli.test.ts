@@ -109,12 +109,14 @@ describe('sla-planner run (process)', () => {
 
   it('SIGTERM during start-up (API server not answering) still exits 0 at once', async () => {
     const { createServer } = await import('node:http');
-    const silent = createServer(() => { /* never answers: start-up waits on the DGD read */ });
+    let asked = false;
+    const silent = createServer(() => { asked = true; /* never answers: start-up waits on the DGD read */ });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     try {
       const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
       const p = runCli(['--config', config()], { ...env, SLA_PLANNER_K8S_API_URL: url });
-      await new Promise((r) => setTimeout(r, 1500));
+      // Start-up has reached the DGD read (a loaded machine may take seconds to get there).
+      await waitFor(async () => asked, 15_000, 'the DGD read at start-up');
       expect(p.child.exitCode).toBeNull(); // still starting
       const sent = Date.now();
       p.child.kill('SIGTERM');

@@ -289,11 +289,12 @@ describe('numerical building blocks', () => {
         for (const [a, b, c] of ct.tri.triangles) {
           const x = (xs[a]! + xs[b]! + xs[c]!) / 3;
           const y = (ys[a]! + ys[b]! + ys[c]!) / 3;
-          expect(Math.abs(at(x, y) - f(x, y))).toBeLessThan(1e-5 * (1 + Math.abs(gx) + Math.abs(gy)));
+          // The gradient fit stops at its tolerance, so the error can sit exactly on 1e-5 (seed -353909707): allow rounding above it.
+          expect(Math.abs(at(x, y) - f(x, y))).toBeLessThan(1.001e-5 * (1 + Math.abs(gx) + Math.abs(gy)));
         }
         expect(at(Math.min(...xs) - 1, ys[0]!)).toBeNaN();
       }),
-      { numRuns: 100 },
+      { numRuns: 100, examples: [[[[0, 28], [0, 4], [1, 4]], 0, 0.00005000250012247391]] },
     );
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadProfileDir } from '../../src/profile-data/index.js';
+import { buildInterpolators, loadProfileDir } from '../../src/profile-data/index.js';
 import { writeNpz } from '../../src/profile-data/npz.js';
 import { InputError } from '../../src/util/errors.js';
 
@@ -153,5 +153,40 @@ describe('bad data gives one clear error naming file and key', () => {
     cpSync(`${FIX}/h100/qwen3-0.6b/configmap`, dir, { recursive: true });
     writeFileSync(join(dir, 'decode_raw_data.json'), '{"x_kv_usage": [0.1,');
     expect(() => loadProfileDir(dir)).toThrow(`${join(dir, 'decode_raw_data.json')}: not valid JSON`);
+  });
+
+  it('rejects throughputs of zero, values beyond any engine, and more points than the interpolators take', () => {
+    const prefill = json(`${FIX}/h100/qwen3-0.6b/configmap/prefill_raw_data.json`);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ prefill_thpt_per_gpu: prefill.prefill_thpt_per_gpu.map(() => 0) }, "key 'prefill_thpt_per_gpu' is 0 at index 0; it must be > 0"],
+      [{ prefill_isl: prefill.prefill_isl.map((v: number, i: number) => v * 1e296 * (i + 1)) }, "key 'prefill_isl' is 1.28e+298 at index 0, beyond any engine (at most 100000000 tokens)"],
+      [{ prefill_isl: Array.from({ length: 3000 }, (_, i) => i + 1), prefill_ttft: Array(3000).fill(5), prefill_thpt_per_gpu: Array(3000).fill(5) }, '3000 prefill points, more than the 2048'],
+    ];
+    for (const [change, message] of cases) {
+      const dir = tmp();
+      cpSync(`${FIX}/h100/qwen3-0.6b/configmap`, dir, { recursive: true });
+      writeFileSync(join(dir, 'prefill_raw_data.json'), JSON.stringify({ ...prefill, ...change }));
+      expect(() => loadProfileDir(dir)).toThrow(`${join(dir, 'prefill_raw_data.json')}: ${message}`);
+    }
+  });
+});
+
+describe('interpolated values stay physical', () => {
+  it('a noisy decode sweep whose fit promises a negative ITL is refused, naming the file and the cell', () => {
+    const decode = json(`${FIX}/h100/llama-3.1-8b/configmap/decode_raw_data.json`);
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+    // Measurement noise of the size the issue saw: the Clough-Tocher fit through it dips below zero.
+    decode.z_itl = decode.z_itl.map((v: number) => Math.max(0.5, v * (1 + 3 * rnd())));
+    const dir = tmp();
+    cpSync(`${FIX}/h100/llama-3.1-8b/configmap`, dir, { recursive: true });
+    writeFileSync(join(dir, 'decode_raw_data.json'), JSON.stringify(decode));
+    const data = loadProfileDir(dir);
+    expect(() => buildInterpolators(data)).toThrow(new RegExp(`^${join(dir, 'decode_raw_data.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the decode points interpolate to an ITL of -?[\\d.e+-]+ ms at KV usage [\\d.]+, context \\d+, below [\\d.]+ ms \\(half the fastest measured\\)`));
+  });
+
+  it('every shipped and fixture profile passes the check unchanged', () => {
+    for (const base of FIXTURES) for (const layout of ['npz', 'configmap']) expect(() => buildInterpolators(loadProfileDir(`${base}/${layout}`))).not.toThrow();
+    expect(() => buildInterpolators(loadProfileDir('config/profile'))).not.toThrow();
   });
 });

@@ -151,6 +151,43 @@ describe('bad npz input', () => {
     expect(() => parseNpz(zip, 'x.npz')).toThrow("unsupported dtype '>f8'; supported: <f8, <f4, <i8, <i4, <U*.");
   });
 
+  it('a flipped data byte fails the CRC-32 check instead of reading as a plausible number', () => {
+    const zip = encodeNpz({ a: { dtype: '<f8', data: [1, 2] } });
+    const dataAt = zip.indexOf(Buffer.from('NUMPY')) - 1 + 128;
+    zip[dataAt + 3] ^= 0x40;
+    expect(() => parseNpz(zip, 'x.npz')).toThrow("x.npz: entry 'a.npy' fails its CRC-32 check");
+  });
+
+  it('a shape too large for profile data is refused before any value is read', () => {
+    const zip = encodeNpz({ a: { dtype: '<f8', data: [1, 2] } });
+    const at = zip.indexOf(Buffer.from('(2,)'));
+    zip.write('(9,)', at, 'latin1');
+    expect(() => parseNpz(zip, 'x.npz')).toThrow('x.npz/a.npy: truncated data: shape (9) of <f8 needs 72 bytes, found 16.');
+    const big = encodeNpz({ a: { dtype: '<f8', data: [1, 2] } });
+    big.write("'shape': (5000000,),", big.indexOf(Buffer.from("'shape': (2,),")), 'latin1');
+    expect(() => parseNpz(big, 'x.npz')).toThrow('declares 5000000 values, more than the 4194304 a profile array may hold');
+  });
+
+  it('a deflate entry that inflates past 64 MiB stops there (a compression bomb)', () => {
+    const zip = encodeNpz({ a: { dtype: '<f8', data: Array.from({ length: 9 * 1024 * 1024 }, () => 0) } }, { compress: true });
+    expect(zip.length).toBeLessThan(1024 * 1024);
+    expect(() => parseNpz(zip, 'bomb.npz')).toThrow(/bomb\.npz: entry 'a\.npy' (declares \d+ bytes, over|inflates to more than) the? ?67108864/);
+  });
+
+  it('an entry name with control characters is escaped, so the message stays one line (found by the fuzz suite)', () => {
+    const zip = encodeNpz({ ab: { dtype: '<f8', data: [1, 2] } });
+    // Both copies of the name (local header and central directory) become "a\n".
+    for (let at = zip.indexOf('ab.npy'); at >= 0; at = zip.indexOf('ab.npy', at + 1)) zip[at + 1] = 0x0a;
+    zip[0] = 0x00; // break the local header so the entry name is reported
+    let message = '';
+    try {
+      parseNpz(zip, 'x.npz');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe("x.npz: corrupt local header for entry 'a\\n.npy'.");
+  });
+
   it('reports a missing file as InputError', () => {
     expect(() => readNpz('/nonexistent/raw_data.npz')).toThrow('/nonexistent/raw_data.npz: cannot read the npz file (ENOENT)');
   });
