@@ -39,7 +39,7 @@ const httpUrl = () => z.url({ protocol: /^https?$/ });
  */
 export const plannerConfigSchema = z.object({
   strategy: z.enum(STRATEGIES).default('upstream')
-    .describe('upstream: every option at the original planner\'s behaviour (a Dynamo config behaves as in Dynamo). sla: sla-planner\'s SLA-first set, chosen in the simulator (see "The sla strategy" in the README); keys set in the file still win over it.'),
+    .describe('upstream: every option at the original planner\'s behaviour (a Dynamo config behaves as in Dynamo). sla: sla-planner\'s SLA-first set, chosen in the simulator (see "strategy: sla" in the README); keys set in the file still win over it.'),
   // --- core ---
   environment: z.enum(ENVIRONMENTS).default('kubernetes')
     .describe('Where replica decisions go: a DynamoGraphDeployment (kubernetes), etcd keys for an external environment (virtual), or a global planner (global-planner).'),
@@ -186,7 +186,7 @@ export type PlannerConfigInput = z.input<typeof plannerConfigSchema>;
 
 /**
  * What `strategy: sla` sets, for every key the config file leaves out: the set the simulator
- * shows to hold the SLA at the fewest GPU-hours (README, "The sla strategy").
+ * shows to hold the SLA at the fewest GPU-hours (README, "strategy: sla").
  */
 export const SLA_STRATEGY = {
   load_predictor: 'kalman',

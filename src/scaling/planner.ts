@@ -6,7 +6,7 @@
 import type { PlannerConfig } from '../config/schema.js';
 import type { DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
 import { InputError } from '../util/errors.js';
-import { gpusOf, atLeastMinEndpoint, withinBudget, type BudgetLimits } from './budget.js';
+import { gpusOf, atLeastMinEndpoint, withinBudget, growthWithinBudget, type BudgetLimits } from './budget.js';
 import { CorrectionFactors, NO_CORRECTION } from './correction.js';
 import {
   loadHoldCode,
@@ -234,7 +234,7 @@ export class Planner {
       const want = desired[pool];
       stepped[pool] = want !== undefined ? { replicas: want, binding: 'saturation' } : { replicas: counts[pool] + rule.starting(pool, counts[pool]), binding: 'saturation_hold' };
     }
-    const budgeted = withinBudget(atLeastMinEndpoint(stepped, this.config.min_endpoint), this.gpusPerReplica, this.budget);
+    const budgeted = growthWithinBudget(atLeastMinEndpoint(stepped, this.config.min_endpoint), counts, this.gpusPerReplica, this.budget);
     const bindings = bindingsOf(budgeted.plan);
     return this.decided(budgeted.plan, { code: 'load_scale', load: {}, saturation: report, binding: strongest(bindings), bindings, ...warnings(budgeted.warning) });
   }

@@ -196,7 +196,7 @@ describe('TrafficObserver failures are holds with a kind, never values', () => {
   it('classifies unreachable, timeout and HTTP errors', async () => {
     expect(await obs('http://127.0.0.1:1').observe()).toMatchObject({ ok: false, kind: 'prometheus_unreachable' });
     expect(await obs('http://127.0.0.1:1').observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_unreachable' });
-    expect(await obs(errUrl).observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_http' });
+    expect(await obs(errUrl).observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_unavailable' });
     expect(await obs(hangUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_timeout' });
     // 503: Prometheus up but not serving, with its own error text in the message.
     expect(await obs(errUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_unavailable', message: expect.stringContaining('HTTP 503: overloaded') });

@@ -128,7 +128,7 @@ describe('strategy sla (property)', () => {
   });
 
   it('a load tick with no scrape, or one from an outage, holds', () => {
-    const { config } = resolveConfig({ strategy: 'sla', environment: 'kubernetes' }, { env: {} });
+    const { config } = resolveConfig({ strategy: 'sla', environment: 'kubernetes', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1 }, { env: {} });
     const planner = new Planner({ config, interpolators: h100Profiles[0] });
     expect(planner.decideLoad([], { prefill: 3, decode: 4 }).decided).toBe(false);
     expect(planner.decideLoad([{}], { prefill: 3, decode: 4 }).decided).toBe(false);
