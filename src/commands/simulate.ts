@@ -5,7 +5,7 @@ import type { Command } from './types.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
-import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulations, splitPolicyList, timelineCsv, type SimulationResult } from '../sim/index.js';
+import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulations, splitPolicyList, timelineCsv, type SimulationResult, type StrategyConfigs } from '../sim/index.js';
 import { VLLM_DEFAULTS } from '../sim/engine.js';
 import type { PoolCounts, SimSummary } from '../sim/types.js';
 
@@ -82,12 +82,14 @@ function comparison(results: SimulationResult[]): { comparison: Array<Record<str
   return { comparison: rows, summaries: results.map((r) => r.summary) };
 }
 
-function loadSimConfig(source: string, predictor: string | undefined) {
+function loadSimConfig(source: string, predictor: string | undefined, strategy?: 'upstream' | 'sla') {
   // The simulator is the router, so load scaling needs no router URL here.
   const { data } = readConfigSource(source);
   if (data && typeof data === 'object' && !Array.isArray(data)) {
     const obj = { ...(data as Record<string, unknown>) };
-    if (obj.enable_load_scaling === true && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
+    if (strategy !== undefined) obj.strategy = strategy;
+    const loadScaling = obj.enable_load_scaling === true || (obj.strategy === 'sla' && obj.enable_load_scaling === undefined);
+    if (loadScaling && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
     if (predictor !== undefined) obj.load_predictor = predictor;
     return resolveConfig(obj);
   }
@@ -172,6 +174,11 @@ export const command: Command = {
     // The flag overrides the config's num_req_source (what the daemon would query).
     const numReqSource = numReqFlag ?? config.num_req_source;
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    // planner:upstream and planner:sla run the same file under each strategy.
+    const strategies: StrategyConfigs = {};
+    for (const strategy of ['upstream', 'sla'] as const) {
+      if (policies.includes(`planner:${strategy}`)) strategies[strategy] = loadSimConfig(configSource, values.predictor, strategy).config;
+    }
     const interpolators = loadInterpolators(profileDir);
     const totalS = shaping.durationS !== undefined ? shaping.durationS / (shaping.speedup ?? 1) : undefined;
     const onProgress = progressBar(totalS);
@@ -184,6 +191,7 @@ export const command: Command = {
       coldStartS,
       initial,
       numReqSource,
+      strategies,
       maxNumSeqs,
       kvWatermark,
       onProgress,

@@ -3,7 +3,7 @@
 // with prefill and decode workers at the chosen parallelism and the planner mounting both ConfigMaps.
 import { createHash } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
-import { plannerConfigSchema } from '../config/schema.js';
+import { SLA_STRATEGY, plannerConfigSchema } from '../config/schema.js';
 import type { DecodeSweep, PrefillSweep } from './sweep.js';
 import type { ModelShape } from './types.js';
 import { PLANNER_CONFIG_KEY, PROFILE_DATA_MOUNT, plannerRbac, vllmDisaggDgd, workerServiceNames } from './dgd-template.js';
@@ -79,6 +79,9 @@ export function dnsLabel(text: string): string {
  * them out lets the planner read DYN_NAMESPACE and PLANNER_PROMETHEUS_PORT set by the operator.
  */
 export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
+  // strategy sla unless the request says otherwise; its settings are written out, since every key
+  // in the file is explicit and explicit keys win over a strategy.
+  const strategy = a.plannerOverrides?.strategy ?? 'sla';
   return plannerConfigSchema.parse({
     environment: 'kubernetes',
     backend: 'vllm',
@@ -86,6 +89,8 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     model_name: a.model.hfId,
     pre_deployment_sweeping_mode: 'rapid',
     enable_throughput_scaling: true,
+    strategy,
+    ...(strategy === 'sla' ? SLA_STRATEGY : {}),
     ...a.plannerOverrides,
     // What the profile measured wins over the request: the data, its GPUs per engine and the SLA.
     prefill_engine_num_gpu: a.prefillTp,
