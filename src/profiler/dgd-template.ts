@@ -98,6 +98,67 @@ export function vllmDisaggDgd(t: DgdTemplateInput): Obj {
   };
 }
 
+export interface MockerDgdInput {
+  name: string;
+  /** Served model name of the mock pool (what the planner's model filter reads). */
+  modelId: string;
+  plannerImage?: string;
+  /** Image that runs `sla-planner mocker` (default: the planner's). */
+  mockerImage?: string;
+  plannerConfigMap: string;
+  profileDataConfigMap: string;
+}
+
+/**
+ * A mocker deployment: one Frontend service runs sla-planner's mocker, the whole pool of mock
+ * engines timed from the profile data behind an OpenAI-compatible endpoint on port 8000 (with
+ * /metrics there, as a Dynamo frontend), and the planner scales it through the virtual
+ * environment's etcd keys (ETCD_ENDPOINTS, which the operator gives Dynamo components). No GPUs.
+ */
+export function mockerDgd(t: MockerDgdInput): Obj {
+  const probe = (path: string, port: number, periodSeconds: number) => ({ httpGet: { path, port }, periodSeconds });
+  const profileVolume = { name: t.profileDataConfigMap, configMap: { name: t.profileDataConfigMap } };
+  const profileMount = { name: t.profileDataConfigMap, mountPath: PROFILE_DATA_MOUNT, readOnly: true };
+  return {
+    apiVersion: 'nvidia.com/v1alpha1',
+    kind: 'DynamoGraphDeployment',
+    metadata: { name: t.name },
+    spec: {
+      backendFramework: 'mocker',
+      services: {
+        Frontend: {
+          componentType: 'frontend',
+          replicas: 1,
+          extraPodSpec: {
+            mainContainer: {
+              image: t.mockerImage ?? t.plannerImage ?? PLANNER_IMAGE,
+              command: ['sla-planner', 'mocker', '--profile-dir', PROFILE_DATA_MOUNT, '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`,
+                '--host', '0.0.0.0', '--port', '8000', '--model', t.modelId],
+              readinessProbe: probe('/health', 8000, 10),
+              volumeMounts: [{ name: t.plannerConfigMap, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true }, profileMount],
+            },
+            volumes: [{ name: t.plannerConfigMap, configMap: { name: t.plannerConfigMap } }, profileVolume],
+          },
+        },
+        Planner: {
+          componentType: 'planner',
+          replicas: 1,
+          extraPodSpec: {
+            mainContainer: {
+              image: t.plannerImage ?? PLANNER_IMAGE,
+              command: ['sla-planner', 'run', '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`],
+              readinessProbe: probe('/readyz', PLANNER_METRICS_PORT, 10),
+              livenessProbe: probe('/healthz', PLANNER_METRICS_PORT, 30),
+              volumeMounts: [{ name: t.plannerConfigMap, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true }, profileMount],
+            },
+            volumes: [{ name: t.plannerConfigMap, configMap: { name: t.plannerConfigMap } }, profileVolume],
+          },
+        },
+      },
+    },
+  };
+}
+
 /**
  * The same deployment as nvidia.com/v1beta1: a components list with type prefill/decode, each
  * with a pod template whose container "main" carries image, args, env and the GPU limit.
