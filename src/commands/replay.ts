@@ -5,7 +5,8 @@ import { loadConfig } from '../config/index.js';
 import { InputError } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { readTraceBatches } from '../trace/read.js';
-import { checkShaping, newShapingStats, shapeBatches } from '../trace/shape.js';
+import { newShapingStats, shapeBatches } from '../trace/shape.js';
+import { SHAPING_FLAGS, shapingFromFlags } from './shaping.js';
 import { replay } from '../mocker/replay.js';
 
 const usage = `Usage: sla-planner replay --trace <file> --url <frontend> [options]
@@ -43,8 +44,7 @@ export const command: Command = {
   async run(argv) {
     const { values: v } = parseCommandArgs('replay', argv, {
       trace: { type: 'string' }, url: { type: 'string' }, config: { type: 'string' }, ttft: { type: 'string' }, itl: { type: 'string' },
-      model: { type: 'string' }, chat: { type: 'boolean' }, start: { type: 'string' }, duration: { type: 'string' },
-      'load-scale': { type: 'string' }, speedup: { type: 'string' }, seed: { type: 'string' },
+      model: { type: 'string' }, chat: { type: 'boolean' }, ...SHAPING_FLAGS,
       'max-concurrency': { type: 'string' }, 'request-timeout': { type: 'string' },
     });
     const tracePath = requireFlag('replay', 'trace', v.trace);
@@ -56,14 +56,7 @@ export const command: Command = {
       throw new InputError(`--url '${url}' is not a URL; give the frontend's base URL, e.g. http://127.0.0.1:8000.`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InputError(`--url '${url}' must be http:// or https://.`);
-    const shaping = {
-      startS: numberFlag('replay', 'start', v.start, { min: 0 }),
-      durationS: numberFlag('replay', 'duration', v.duration),
-      loadScale: numberFlag('replay', 'load-scale', v['load-scale']),
-      speedup: numberFlag('replay', 'speedup', v.speedup),
-      seed: numberFlag('replay', 'seed', v.seed, { integer: true, min: 0 }),
-    };
-    checkShaping(shaping);
+    const shaping = shapingFromFlags('replay', v);
     const config = v.config !== undefined ? loadConfig(v.config).config : undefined;
     const ttftTargetMs = numberFlag('replay', 'ttft', v.ttft, { min: 0 }) ?? config?.ttft ?? 500;
     const itlTargetMs = numberFlag('replay', 'itl', v.itl, { min: 0 }) ?? config?.itl ?? 50;

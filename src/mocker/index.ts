@@ -1,6 +1,7 @@
 // Start and stop a mocker: the engine pool, its HTTP frontend, and (optionally) the fleet loop that
 // obeys the planner through etcd. Used by `sla-planner mocker`, the closed-loop test and the bench.
 import type { AddressInfo } from 'node:net';
+import { InputError } from '../util/errors.js';
 import type { EtcdJson } from '../actuate/etcd.js';
 import type { Mode } from '../config/schema.js';
 import type { EngineLatencyModel, PoolCounts } from '../sim/types.js';
@@ -58,8 +59,14 @@ export async function startMocker(o: MockerOptions): Promise<RunningMocker> {
   });
   const server = createMockServer(host, { limits: { maxOutputTokens: o.maxOutputTokens, maxPromptTokens: o.maxPromptTokens, model: o.modelName } });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      host.stop();
+      if (err.code === 'EADDRINUSE') reject(new InputError(`--port: ${o.host}:${o.port} is already in use; pick another port (0 picks a free one).`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') reject(new InputError(`--host/--port: cannot listen on ${o.host}:${o.port} (${err.code}); give an address of this machine and a port you may use.`));
+      else reject(err);
+    });
+    // A deep accept queue: a load generator opening a thousand streams at once is not reset.
+    server.listen({ port: o.port, host: o.host, backlog: 4096 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const fleet = o.fleet ? new VirtualFleet(host, { etcd: o.fleet.etcd, dynamoNamespace: o.fleet.dynamoNamespace, maxWorkers: o.fleet.maxWorkers, log: o.log }) : undefined;

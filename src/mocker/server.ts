@@ -55,6 +55,8 @@ class SseSink implements TokenSink {
   private readonly id = `cmpl-${++nextRequest}`;
   private readonly created = Math.floor(Date.now() / 1000);
   private written = 0;
+  /** Every token after the first is the same event: built once. */
+  private tokenEvent: string | null = null;
   finished = false;
   onCutOff: (() => void) | null = null;
 
@@ -71,9 +73,14 @@ class SseSink implements TokenSink {
   tokens(total: number): void {
     if (this.res.destroyed) return;
     let out = '';
-    while (this.written < total) {
-      out += this.chunk(TOKEN_TEXT, null, this.written === 0);
-      this.written++;
+    if (this.written === 0 && total > 0) {
+      out = this.chunk(TOKEN_TEXT, null, true);
+      this.written = 1;
+    }
+    if (this.written < total) {
+      this.tokenEvent ??= this.chunk(TOKEN_TEXT, null, false);
+      out += this.tokenEvent.repeat(total - this.written);
+      this.written = total;
     }
     this.res.write(out);
     if (this.res.writableLength > this.maxBuffered) this.onCutOff?.();
