@@ -2,6 +2,7 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './types.js';
+import { SHAPING_FLAGS, shapingFromFlags } from './shaping.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
@@ -125,11 +126,7 @@ export const command: Command = {
       trace: { type: 'string' },
       policy: { type: 'string' },
       out: { type: 'string' },
-      start: { type: 'string' },
-      duration: { type: 'string' },
-      'load-scale': { type: 'string' },
-      speedup: { type: 'string' },
-      seed: { type: 'string' },
+      ...SHAPING_FLAGS,
       'cold-start': { type: 'string' },
       initial: { type: 'string' },
       predictor: { type: 'string' },
@@ -141,13 +138,7 @@ export const command: Command = {
     const profileDir = requireFlag('simulate', 'profile-dir', values['profile-dir']);
     const tracePath = requireFlag('simulate', 'trace', values.trace);
     const policies = splitPolicyList(values.policy ?? 'planner');
-    const shaping = {
-      startS: numberFlag('simulate', 'start', values.start, { min: 0 }),
-      durationS: numberFlag('simulate', 'duration', values.duration),
-      loadScale: numberFlag('simulate', 'load-scale', values['load-scale']),
-      speedup: numberFlag('simulate', 'speedup', values.speedup),
-      seed: numberFlag('simulate', 'seed', values.seed, { integer: true, min: 0 }),
-    };
+    const shaping = shapingFromFlags('simulate', values);
     for (const [flag, v] of [['duration', shaping.durationS], ['load-scale', shaping.loadScale], ['speedup', shaping.speedup]] as const) {
       if (v !== undefined && !(v > 0)) throw new InputError(`--${flag} must be a number > 0, got '${v}'.`);
     }
