@@ -12,6 +12,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   forecast: { summary: 'Score the load predictors one step ahead on a trace', load: () => import('./commands/forecast.js') },
   run: { summary: 'Run the planner daemon (the DGD sidecar service)', load: () => import('./commands/run.js') },
   simulate: { summary: 'Replay a request trace against a simulated deployment with a scaling policy', load: () => import('./commands/simulate.js') },
+  mocker: { summary: 'Serve mock LLM engines (timing from profile data) behind an OpenAI-compatible frontend', load: () => import('./commands/mocker.js') },
+  replay: { summary: 'Send a request trace as streaming HTTP requests to a frontend and measure TTFT/ITL', load: () => import('./commands/replay.js') },
   profile: { summary: 'Generate profile data, ConfigMaps and a DGD from a model shape and a GPU spec', load: () => import('./commands/profile.js') },
 };
 

@@ -11,6 +11,8 @@ const LAYERS: string[][] = [
   ['predict'],
   ['scaling'],
   ['observe', 'actuate', 'sim', 'profiler'],
+  // mock engines from the simulator's model, scaled through the virtual environment's etcd keys
+  ['mocker'],
   ['runtime'],
   ['commands'],
   // src/main.ts (the command table) and src/cli.ts

@@ -45,9 +45,12 @@ Options:
   --dgdr <file>      Take model, backend, hardware (gpuSku, numGpusPerNode, totalGpus = GPU budget), workload,
                      SLA and features.planner from a DynamoGraphDeploymentRequest (nvidia.com/v1beta1, or its
                      spec alone) and also write dgdr_status.yaml: the status the DGDR would carry (phase,
-                     conditions, profilingResults.selectedConfig). Refused with the reason: searchStrategy
-                     thorough (needs a live endpoint: apply the DGDR to a cluster with the Dynamo operator),
-                     backends other than vllm, features.mocker, overrides.dgd, modelCache, sla.e2eLatency.
+                     conditions, profilingResults.selectedConfig). features.mocker.enabled writes a mocker
+                     DGD instead: a Frontend running 'sla-planner mocker' on the profile data (the whole mock
+                     pool, no GPUs) and the planner in the virtual environment scaling it through etcd.
+                     Refused with the reason: searchStrategy thorough (needs a live endpoint: apply the DGDR
+                     to a cluster with the Dynamo operator), backends other than vllm (or mocker with
+                     features.mocker), overrides.dgd, modelCache, sla.e2eLatency.
                      --model may give a config.json for a model without a shipped shape.
   --no-prometheus-ssl-verify  Write metric_pulling_prometheus_ssl_verify: false into the planner config
                      (default true: the planner verifies an https Prometheus's certificate).
@@ -111,6 +114,7 @@ export const command: Command = {
       deploymentName: values.name ?? request?.name ?? undefined,
       runtimeImage: values.image ?? DEFAULT_RUNTIME_IMAGE,
       prometheusSslVerify: values['no-prometheus-ssl-verify'] !== true,
+      mocker: request?.mocker,
     });
     process.stdout.write(`${model.name} (${model.hfId}) on ${gpu.description}\n\n${result.table}\n`);
     for (const w of result.selection.warnings) process.stderr.write(`warning: ${w}\n`);

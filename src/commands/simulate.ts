@@ -2,11 +2,12 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './types.js';
+import { SHAPING_FLAGS, shapingFromFlags } from './shaping.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { parseLogLevel, predictorNotices, stderrLogger } from '../runtime/log.js';
-import { DEFAULT_COLD_START_S, POLICY_HELP, comparisonReportHtml, eventsCsv, loadInterpolators, runSimulations, splitPolicyList, timelineCsv, type ReportRun, type SimulationResult } from '../sim/index.js';
+import { DEFAULT_COLD_START_S, POLICY_HELP, comparisonReportHtml, eventsCsv, loadInterpolators, runSimulations, splitPolicyList, timelineCsv, type ReportRun, type SimulationResult, type StrategyConfigs } from '../sim/index.js';
 import { CHEAPEST_STATIC, searchCheapestStatic, searchNote, type CheapestStatic } from '../sim/search.js';
 import { VLLM_DEFAULTS } from '../sim/engine.js';
 import type { PoolCounts, SimSummary } from '../sim/types.js';
@@ -96,12 +97,14 @@ function comparison(results: SimulationResult[]): { comparison: Array<Record<str
   return { comparison: rows, summaries: results.map((r) => r.summary) };
 }
 
-function loadSimConfig(source: string, predictor: string | undefined) {
+function loadSimConfig(source: string, predictor: string | undefined, strategy?: 'upstream' | 'sla') {
   // The simulator is the router, so load scaling needs no router URL here.
   const { data } = readConfigSource(source);
   if (data && typeof data === 'object' && !Array.isArray(data)) {
     const obj = { ...(data as Record<string, unknown>) };
-    if (obj.enable_load_scaling === true && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
+    if (strategy !== undefined) obj.strategy = strategy;
+    const loadScaling = obj.enable_load_scaling === true || (obj.strategy === 'sla' && obj.enable_load_scaling === undefined);
+    if (loadScaling && obj.load_router_metrics_url == null) obj.load_router_metrics_url = 'http://simulated-router.invalid/metrics';
     if (predictor !== undefined) obj.load_predictor = predictor;
     return resolveConfig(obj);
   }
@@ -141,11 +144,7 @@ export const command: Command = {
       trace: { type: 'string' },
       policy: { type: 'string' },
       out: { type: 'string' },
-      start: { type: 'string' },
-      duration: { type: 'string' },
-      'load-scale': { type: 'string' },
-      speedup: { type: 'string' },
-      seed: { type: 'string' },
+      ...SHAPING_FLAGS,
       'cold-start': { type: 'string' },
       initial: { type: 'string' },
       predictor: { type: 'string' },
@@ -165,13 +164,7 @@ export const command: Command = {
     if (policies.includes(CHEAPEST_STATIC) && reference === undefined) {
       throw new InputError(`--policy ${CHEAPEST_STATIC} needs a scaling policy in the list to match (e.g. planner,${CHEAPEST_STATIC}).`);
     }
-    const shaping = {
-      startS: numberFlag('simulate', 'start', values.start, { min: 0 }),
-      durationS: numberFlag('simulate', 'duration', values.duration),
-      loadScale: numberFlag('simulate', 'load-scale', values['load-scale']),
-      speedup: numberFlag('simulate', 'speedup', values.speedup),
-      seed: numberFlag('simulate', 'seed', values.seed, { integer: true, min: 0 }),
-    };
+    const shaping = shapingFromFlags('simulate', values);
     for (const [flag, v] of [['duration', shaping.durationS], ['load-scale', shaping.loadScale], ['speedup', shaping.speedup]] as const) {
       if (v !== undefined && !(v > 0)) throw new InputError(`--${flag} must be a number > 0, got '${v}'.`);
     }
@@ -198,6 +191,11 @@ export const command: Command = {
     // The flag overrides the config's num_req_source (what the daemon would query).
     const numReqSource = numReqFlag ?? config.num_req_source;
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    // planner:upstream and planner:sla run the same file under each strategy.
+    const strategies: StrategyConfigs = {};
+    for (const strategy of ['upstream', 'sla'] as const) {
+      if (policies.includes(`planner:${strategy}`)) strategies[strategy] = loadSimConfig(configSource, values.predictor, strategy).config;
+    }
     const interpolators = loadInterpolators(profileDir);
     const totalS = shaping.durationS !== undefined ? shaping.durationS / (shaping.speedup ?? 1) : undefined;
     const onProgress = progressBar(totalS);
@@ -209,6 +207,7 @@ export const command: Command = {
       coldStartS,
       initial,
       numReqSource,
+      strategies,
       maxNumSeqs,
       kvWatermark,
       onProgress,
@@ -237,7 +236,7 @@ export const command: Command = {
         }
         const runs: ReportRun[] = results.map((r) => ({
           ...r,
-          config: r.summary.policy.startsWith('planner') ? config : undefined,
+          config: r.summary.policy === 'planner:sla' ? strategies.sla : r.summary.policy === 'planner:upstream' ? strategies.upstream : r.summary.policy.startsWith('planner') ? config : undefined,
           note: search && r === search.result ? searchNote(search) : undefined,
         }));
         const settings: Array<[string, string]> = [

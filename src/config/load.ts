@@ -12,6 +12,7 @@ import {
   DEFAULT_PROMETHEUS_ENDPOINT,
   EXTENSION_CONFIG_KEYS,
   KEY_ALIASES,
+  SLA_STRATEGY,
   UPSTREAM_CONFIG_KEYS,
   plannerConfigSchema,
   type PlannerConfig,
@@ -300,6 +301,10 @@ export function resolveConfig(input: unknown, opts: ConfigOptions = {}): Resolve
     }
   }
 
+  // strategy sla fills the keys the file leaves out; explicit keys win.
+  if (data.strategy === 'sla') {
+    for (const [key, value] of Object.entries(SLA_STRATEGY)) if (data[key] === undefined) data[key] = value;
+  }
   const fromEnv = fillEnvDefaults(data, env, origin, warnings);
   const result = plannerConfigSchema.safeParse(data);
   if (!result.success) {
@@ -386,7 +391,8 @@ export function applyDerivedRules(input: PlannerConfig, opts: { strict?: boolean
   }
   if (config.enable_load_scaling) {
     if (config.environment !== 'kubernetes' && !config.load_router_metrics_url) {
-      errors.push(`load_router_metrics_url is required when load scaling is enabled outside kubernetes (environment '${config.environment}'); set it to the frontend's /metrics URL.`);
+      const why = config.strategy === 'sla' ? ' (strategy sla turns load scaling on; set enable_load_scaling to false to run without it)' : '';
+      errors.push(`load_router_metrics_url is required when load scaling is enabled outside kubernetes (environment '${config.environment}')${why}; set it to the frontend's /metrics URL.`);
     }
     if (config.enable_throughput_scaling && config.load_adjustment_interval >= config.throughput_adjustment_interval) {
       errors.push(

@@ -18,6 +18,9 @@ export const METRICS_SOURCES = ['frontend', 'router'] as const;
 export const PREFILL_SIZINGS = ['throughput', 'queueing'] as const;
 export const NUM_REQ_SOURCES = ['finished', 'started'] as const;
 export const PLANNER_METRIC_NAMES = ['both', 'planner', 'dynamo_planner'] as const;
+export const STRATEGIES = ['upstream', 'sla'] as const;
+export const DECODE_SIZINGS = ['throughput', 'kv'] as const;
+export const LOAD_SCALING_RULES = ['regression', 'saturation'] as const;
 
 export type Mode = (typeof MODES)[number];
 export type Backend = (typeof BACKENDS)[number];
@@ -35,6 +38,8 @@ const httpUrl = () => z.url({ protocol: /^https?$/ });
  * file wins over the environment, as upstream does.
  */
 export const plannerConfigSchema = z.object({
+  strategy: z.enum(STRATEGIES).default('upstream')
+    .describe('upstream: every option at the original planner\'s behaviour (a Dynamo config behaves as in Dynamo). sla: sla-planner\'s SLA-first set, chosen in the simulator (see "strategy: sla" in the README); keys set in the file still win over it.'),
   // --- core ---
   environment: z.enum(ENVIRONMENTS).default('kubernetes')
     .describe('Where replica decisions go: a DynamoGraphDeployment (kubernetes), etcd keys for an external environment (virtual), or a global planner (global-planner).'),
@@ -153,6 +158,20 @@ export const plannerConfigSchema = z.object({
     .describe('sla-planner extension: intervals of observed / forecast ratios kept for forecast_quantile.'),
   scale_down_window: int().positive().default(1)
     .describe('sla-planner extension: a throughput decision may not go below the highest count planned over this many intervals (scale-up is immediate); 1 = upstream.'),
+  decode_sizing: z.enum(DECODE_SIZINGS).default('throughput')
+    .describe('sla-planner extension. throughput (upstream): decode replicas = forecast output tokens/s / the best profiled tokens/s under itl at context isl + osl/2. kv: the fewest replicas whose resident KV (Little\'s law over each request\'s residence, with decode_kv_quantile of margin for the requests in flight; length moments from the frontend\'s ISL/OSL histograms) stays under decode_max_kv_usage of their KV cache, with ITL read at the residence-weighted context and the per-engine concurrency; never fewer than the ITL target needs.'),
+  decode_kv_quantile: z.number().gt(0).lt(1).default(0.99)
+    .describe('sla-planner extension (decode_sizing kv): probability that the resident KV stays under decode_max_kv_usage of the pool at the forecast rate (normal approximation of its M/G/inf spread).'),
+  load_scaling_rule: z.enum(LOAD_SCALING_RULES).default('regression')
+    .describe('sla-planner extension (load scaling). regression (upstream): +-1 steps from an online regression of latency on per-worker load. saturation: a pool whose KV usage is over saturation_kv_usage (or whose engines report preemptions or waiting requests), or whose queued prompt tokens cannot be prefilled within the TTFT slack, scales out at once to what that load needs, counting replicas still starting; a load tick never scales down, and throughput ticks set the counts (they do not scale down a pool saturated since the previous tick).'),
+  saturation_kv_usage: z.number().gt(0).max(1).default(0.9)
+    .describe('sla-planner extension (load_scaling_rule saturation): KV usage of a decode pool (the router\'s active blocks over the engines\' capacity) over which it is saturated.'),
+  ttft_feedback: z.boolean().default(false)
+    .describe('sla-planner extension: when the share of an interval\'s requests over ttft (the frontend\'s TTFT histogram, less the prompts too long to meet it on an idle engine) exceeds 1 - prefill_ttft_quantile, keep prefill at least at the replicas that served the interval plus one (a quarter more when far over), until burst_memory_s pass without misses; the prefill count at the first interval starts as that floor. Serves bursts shorter than a cold start, which only capacity already running can.'),
+  burst_memory_s: int().nonnegative().default(1800)
+    .describe('sla-planner extension: seconds the capacity a burst needed is kept: ttft_feedback drops one prefill replica of its floor after this long without misses; decode_sizing kv keeps enough decode for the most KV any router scrape showed over this long (under saturation_kv_usage).'),
+  cold_start_s: int().positive().default(60)
+    .describe('sla-planner extension (load_scaling_rule saturation): seconds from asking for a replica to its serving; replicas asked for within 3x this count as starting, so an overload is answered once.'),
 
   // --- sla-planner: what the daemon reports about itself ---
   planner_metric_names: z.enum(PLANNER_METRIC_NAMES).default('both')
@@ -164,6 +183,23 @@ export const plannerConfigSchema = z.object({
 });
 
 export type PlannerConfigInput = z.input<typeof plannerConfigSchema>;
+
+/**
+ * What `strategy: sla` sets, for every key the config file leaves out: the set the simulator
+ * shows to hold the SLA at the fewest GPU-hours (README, "strategy: sla").
+ */
+export const SLA_STRATEGY = {
+  load_predictor: 'kalman',
+  prefill_sizing: 'queueing',
+  prefill_ttft_quantile: 0.98,
+  num_req_source: 'started',
+  scale_down_window: 3,
+  decode_sizing: 'kv',
+  decode_max_kv_usage: 0.85,
+  enable_load_scaling: true,
+  load_scaling_rule: 'saturation',
+  ttft_feedback: true,
+} as const satisfies Partial<PlannerConfigInput>;
 
 /** The effective config after env defaults and derived rules: every field present. */
 export type PlannerConfig = Omit<

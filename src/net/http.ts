@@ -50,6 +50,13 @@ export interface HttpOptions {
   tls?: TlsOptions;
   /** Aborts the call (daemon shutdown); reported as `cancelled`, never as a timeout. */
   signal?: AbortSignal;
+  /**
+   * Streamed answers (server-sent events): each body chunk is handed over as it arrives and not
+   * kept, so the resolved body is empty; `maxBytes` still caps the total.
+   */
+  onChunk?: (chunk: Buffer) => void;
+  /** Connections kept to one origin (default 8); a load generator holding many streams asks for more. */
+  connections?: number;
 }
 
 // Loaded on first use: commands that never make an HTTP call (validate, decide, simulate) do not
@@ -63,9 +70,9 @@ const dispatchers = new Map<string, Promise<Dispatcher>>();
  * One keep-alive agent per TLS setting, shared by every caller with that setting. The agent's own
  * limits back up the deadline: no header or body byte for longer than the longest deadline we use.
  */
-function dispatcherFor(tls: TlsOptions | undefined): Promise<Dispatcher> {
+function dispatcherFor(tls: TlsOptions | undefined, connections = 8): Promise<Dispatcher> {
   const verify = tls?.ca !== undefined || tls?.verify !== false;
-  const key = [verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? ''].join('\0');
+  const key = [verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? '', connections].join('\0');
   let d = dispatchers.get(key);
   if (!d) {
     const pem = Object.fromEntries((['ca', 'cert', 'key', 'servername'] as const).filter((k) => tls?.[k] !== undefined).map((k) => [k, tls![k]]));
@@ -74,7 +81,7 @@ function dispatcherFor(tls: TlsOptions | undefined): Promise<Dispatcher> {
       headersTimeout: 60_000,
       bodyTimeout: 60_000,
       keepAliveTimeout: 10_000,
-      connections: 8,
+      connections,
     }));
     dispatchers.set(key, d);
   }
@@ -125,7 +132,7 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
     throw new HttpError('unreachable', `${where}: not a URL`);
   }
   // Loading undici is our own start-up cost, not the server's: the deadline starts after it.
-  const dispatcher = await dispatcherFor(target.protocol === 'https:' ? opts.tls : undefined);
+  const dispatcher = await dispatcherFor(target.protocol === 'https:' ? opts.tls : undefined, opts.connections);
   return new Promise<HttpResponse>((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
@@ -171,10 +178,12 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
       onResponseData(_c, chunk) {
         size += chunk.length;
         if (size > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer larger than the ${opts.maxBytes}-byte limit`));
-        else chunks.push(chunk);
+        else if (opts.onChunk) {
+          if (!settled) opts.onChunk(chunk);
+        } else chunks.push(chunk);
       },
       onResponseEnd() {
-        finish(null, { status, headers, body: Buffer.concat(chunks, size).toString('utf8') });
+        finish(null, { status, headers, body: opts.onChunk ? '' : Buffer.concat(chunks, size).toString('utf8') });
       },
       onResponseError(_c, err) {
         finish(timedOut ? new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`) : classify(err, where, opts.signal, gotHeaders));

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { PrometheusDriver } from 'prometheus-query';
 import { HttpError, excerpt, httpRequest, parseJsonBody, type HttpFaultKind, type HttpResponse } from '../net/http.js';
 import { isPlainObject } from '../util/objects.js';
+import { histogramProblem, MAX_HISTOGRAM_BUCKETS, type HistogramWindow } from '../scaling/moments.js';
 import type { IntervalObservation } from '../scaling/observation.js';
 
 export type TrafficField = 'ttft' | 'itl' | 'num_req' | 'request_duration' | 'isl' | 'osl';
@@ -289,12 +290,7 @@ export class TrafficObserver {
   }
 
   private async queryWith(field: TrafficField, numReqSource: NumReqSource): Promise<QueryOutcome> {
-    const res = await (await this.getDriver()).instantQuery(this.queryFor(field, numReqSource));
-    if (!res || !Array.isArray(res.result)) throw new PrometheusFault('prometheus_bad_response', 'no result vector in the answer');
-    const series: SeriesValue[] = res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
-      labels: (r.metric?.labels ?? {}) as Record<string, string>,
-      value: Number(r.value?.value),
-    }));
+    const series = await this.seriesOf(this.queryFor(field, numReqSource));
     if (this.opts.source === 'router') {
       // Router source: the selector is in the PromQL; NaN reads 0 (upstream).
       const v = series[0]?.value;
@@ -304,6 +300,36 @@ export class TrafficObserver {
     const outcome: QueryOutcome = { value: aggregateFrontend(field, values), empty: values.length === 0 };
     if (outcome.empty && series.length > 0) outcome.unmatched = unmatchedLabels(series);
     return outcome;
+  }
+
+  /**
+   * The frontend's ISL, OSL and TTFT histograms over the interval, bucket by bucket (the sla
+   * strategy's inputs; the router source has no such series, so it returns none). Never throws.
+   */
+  async observeHistograms(): Promise<HistogramResult> {
+    if (this.opts.source !== 'frontend') return { ok: true, histograms: {} };
+    const histograms: Partial<Record<HistogramField, HistogramWindow>> = {};
+    try {
+      for (const field of HISTOGRAM_FIELDS) {
+        const buckets = await this.seriesOf(frontendBucketQuery(field, this.opts.intervalS));
+        const sums = await this.seriesOf(frontendHistogramSumQuery(field, this.opts.intervalS));
+        const h = histogramFromSeries(buckets, sums, this.opts.modelName, this.opts.dynamoNamespace);
+        if (h !== undefined) histograms[field] = h;
+      }
+    } catch (err) {
+      const fault = asFault(err);
+      return { ok: false, kind: fault.kind, message: fault.message };
+    }
+    return { ok: true, histograms };
+  }
+
+  private async seriesOf(query: string): Promise<SeriesValue[]> {
+    const res = await (await this.getDriver()).instantQuery(query);
+    if (!res || !Array.isArray(res.result)) throw new PrometheusFault('prometheus_bad_response', 'no result vector in the answer');
+    return res.result.map((r: { metric?: { labels?: Record<string, string> }; value?: { value?: number } }) => ({
+      labels: (r.metric?.labels ?? {}) as Record<string, string>,
+      value: Number(r.value?.value),
+    }));
   }
 
   async observe(): Promise<TrafficResult> {
@@ -336,3 +362,68 @@ export class TrafficObserver {
     return { ok: true, observation, raw, idle, emptyFields, ...(unmatched ? { unmatched } : {}) };
   }
 }
+
+// ---------------------------------------------------------------- histogram buckets (sla strategy)
+
+/**
+ * The frontend histograms whose buckets the sla strategy reads: ISL and OSL for the length moments
+ * of KV-aware decode sizing, TTFT for the share of requests over the target (ttft_feedback).
+ */
+export const BUCKET_HISTOGRAMS = {
+  isl_histogram: 'dynamo_frontend_input_sequence_tokens',
+  osl_histogram: 'dynamo_frontend_output_sequence_tokens',
+  ttft_histogram: 'dynamo_frontend_time_to_first_token_seconds',
+} as const;
+
+export type HistogramField = keyof typeof BUCKET_HISTOGRAMS;
+export const HISTOGRAM_FIELDS = Object.keys(BUCKET_HISTOGRAMS) as HistogramField[];
+
+/** increase() of every bucket over the interval, kept apart by the labels the client-side filter reads. */
+export function frontendBucketQuery(field: HistogramField, intervalS: number): string {
+  return `sum by (le, model, dynamo_namespace) (increase(${BUCKET_HISTOGRAMS[field]}_bucket[${intervalS}s]))`;
+}
+
+/** increase() of the histogram's sum over the interval, by the same labels. */
+export function frontendHistogramSumQuery(field: HistogramField, intervalS: number): string {
+  return `sum by (model, dynamo_namespace) (increase(${BUCKET_HISTOGRAMS[field]}_sum[${intervalS}s]))`;
+}
+
+/**
+ * The matching bucket series summed per `le`, as a histogram window; undefined when no series
+ * matches, the +Inf bucket is missing, or there are more buckets than any frontend exports.
+ * increase() extrapolates each bucket on its own, so the counts are made non-decreasing here.
+ */
+export function histogramFromSeries(
+  buckets: SeriesValue[],
+  sums: SeriesValue[],
+  modelName: string | null,
+  dynamoNamespace: string,
+): HistogramWindow | undefined {
+  const model = modelName?.toLowerCase();
+  const matches = (s: SeriesValue) =>
+    (model === undefined || (s.labels.model ?? '').toLowerCase() === model) && s.labels.dynamo_namespace === dynamoNamespace;
+  const byLe = new Map<number, number>();
+  for (const s of buckets) {
+    if (!matches(s) || !Number.isFinite(s.value)) continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    if (Number.isNaN(le)) continue;
+    byLe.set(le, (byLe.get(le) ?? 0) + Math.max(0, s.value));
+    if (byLe.size > MAX_HISTOGRAM_BUCKETS + 1) return undefined;
+  }
+  const total = byLe.get(Infinity);
+  if (total === undefined) return undefined;
+  const le = [...byLe.keys()].filter(Number.isFinite).sort((a, b) => a - b);
+  if (le.length === 0) return undefined;
+  const cumulative: number[] = [];
+  let running = 0;
+  for (const b of le) cumulative.push((running = Math.max(running, byLe.get(b)!)));
+  cumulative.push(Math.max(running, total));
+  let sum = 0;
+  for (const s of sums) if (matches(s) && Number.isFinite(s.value)) sum += Math.max(0, s.value);
+  const h: HistogramWindow = { le, cumulative, sum };
+  return histogramProblem(h) === undefined ? h : undefined;
+}
+
+export type HistogramResult =
+  | { ok: true; histograms: Partial<Record<HistogramField, HistogramWindow>> }
+  | { ok: false; kind: TrafficErrorKind; message: string };

@@ -2,7 +2,7 @@
 // per-worker KV, prefill-token and last-latency gauges):
 // a background sampler every load_interval/load_metric_samples keeping the last N snapshots.
 import { HttpError, httpRequest, type HttpFaultKind } from '../net/http.js';
-import type { RouterSnapshot } from '../scaling/observation.js';
+import type { EngineGauges, RouterSnapshot } from '../scaling/observation.js';
 import { parsePromText, type TextSample } from './promtext.js';
 
 /** The five families the original keeps, and the field each becomes. */
@@ -13,6 +13,25 @@ export const WORKER_GAUGE_FIELDS: Record<string, string> = {
   dynamo_frontend_worker_last_input_sequence_tokens: 'last_isl',
   dynamo_frontend_worker_last_inter_token_latency_seconds: 'last_itl',
 };
+
+/**
+ * Per-worker engine series the sla strategy's saturation rule also reads when the scraped text
+ * carries them with the router's worker_id and worker_type labels (vLLM's own names and Dynamo's
+ * kvstats; older vLLM names too). A worker the router's gauges do not list is ignored, so extra
+ * series can never add workers.
+ */
+export const ENGINE_GAUGE_FIELDS: Record<string, keyof EngineGauges> = {
+  'vllm:kv_cache_usage_perc': 'kv_usage',
+  'vllm:gpu_cache_usage_perc': 'kv_usage',
+  dynamo_component_kvstats_gpu_cache_usage_percent: 'kv_usage',
+  dynamo_component_kvstats_total_blocks: 'kv_total_blocks',
+  'vllm:num_requests_waiting': 'num_requests_waiting',
+  'vllm:num_preemptions_total': 'preemptions_total',
+  'vllm:num_preemptions': 'preemptions_total',
+};
+
+/** The frontend's KV capacity of one worker serving the model (blocks); the saturation rule's denominator. */
+export const MODEL_TOTAL_KV_BLOCKS = 'dynamo_frontend_model_total_kv_blocks';
 
 export const ROUTER_FETCH_TIMEOUT_MS = 2000;
 
@@ -31,6 +50,23 @@ export function groupWorkerGauges(samples: TextSample[]): RouterSnapshot {
     const type = s.labels.worker_type ?? 'unknown';
     const id = s.labels.worker_id ?? 'unknown';
     ((out[type] ??= Object.create(null))[id] ??= Object.create(null))[field] = s.value;
+  }
+  // Engine series and the model's KV capacity, for the workers the router listed (a capacity of 0
+  // is no capacity: the planner then falls back to the profile's, never to a 0 denominator).
+  let modelKvBlocks: number | undefined;
+  for (const s of samples) {
+    if (!Number.isFinite(s.value)) continue;
+    if (s.name === MODEL_TOTAL_KV_BLOCKS) {
+      if (s.value > 0) modelKvBlocks = Math.max(modelKvBlocks ?? 0, s.value);
+      continue;
+    }
+    const field = Object.hasOwn(ENGINE_GAUGE_FIELDS, s.name) ? ENGINE_GAUGE_FIELDS[s.name] : undefined;
+    const worker = field && out[s.labels.worker_type ?? 'unknown']?.[s.labels.worker_id ?? 'unknown'];
+    if (!field || worker === undefined || (field === 'kv_total_blocks' && !(s.value > 0))) continue;
+    worker[field] = s.value;
+  }
+  if (modelKvBlocks !== undefined) {
+    for (const type of ['prefill', 'decode']) for (const g of Object.values(out[type] ?? {})) g.kv_total_blocks ??= modelKvBlocks;
   }
   const snap: RouterSnapshot = {};
   if (out.prefill) snap.prefill = out.prefill as unknown as RouterSnapshot['prefill'];

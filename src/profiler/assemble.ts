@@ -3,10 +3,10 @@
 // with prefill and decode workers at the chosen parallelism and the planner mounting both ConfigMaps.
 import { createHash } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
-import { plannerConfigSchema } from '../config/schema.js';
+import { SLA_STRATEGY, plannerConfigSchema } from '../config/schema.js';
 import type { DecodeSweep, PrefillSweep } from './sweep.js';
 import type { ModelShape } from './types.js';
-import { PLANNER_CONFIG_KEY, PROFILE_DATA_MOUNT, plannerRbac, vllmDisaggDgd, workerServiceNames } from './dgd-template.js';
+import { PLANNER_CONFIG_KEY, PLANNER_SERVICE_ACCOUNT, PROFILE_DATA_MOUNT, mockerDgd, plannerRbac, vllmDisaggDgd, workerServiceNames } from './dgd-template.js';
 
 export { DEFAULT_RUNTIME_IMAGE, PLANNER_CONFIG_KEY, PLANNER_CONFIG_MOUNT, PLANNER_IMAGE, PLANNER_SERVICE_ACCOUNT, PROFILE_DATA_MOUNT, plannerRbac } from './dgd-template.js';
 
@@ -26,6 +26,8 @@ export interface AssemblyInput {
   plannerOverrides?: Record<string, unknown>;
   /** Written as metric_pulling_prometheus_ssl_verify: true unless the user asked otherwise. */
   prometheusSslVerify: boolean;
+  /** A mock pool (sla-planner mocker) scaled through the virtual environment instead of vLLM workers. */
+  mocker?: boolean;
 }
 
 /** Python's repr of a float, so the JSON matches json.dumps byte for byte on typical values. */
@@ -79,6 +81,9 @@ export function dnsLabel(text: string): string {
  * them out lets the planner read DYN_NAMESPACE and PLANNER_PROMETHEUS_PORT set by the operator.
  */
 export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
+  // strategy sla unless the request says otherwise; its settings are written out, since every key
+  // in the file is explicit and explicit keys win over a strategy.
+  const strategy = a.plannerOverrides?.strategy ?? 'sla';
   return plannerConfigSchema.parse({
     environment: 'kubernetes',
     backend: 'vllm',
@@ -86,7 +91,11 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     model_name: a.model.hfId,
     pre_deployment_sweeping_mode: 'rapid',
     enable_throughput_scaling: true,
+    strategy,
+    ...(strategy === 'sla' ? SLA_STRATEGY : {}),
     ...a.plannerOverrides,
+    // The mock pool obeys etcd keys, not the DGD's replicas; the GPU counts below stand for the engines it mocks.
+    ...(a.mocker ? { environment: 'virtual', backend: 'mocker' } : {}),
     // What the profile measured wins over the request: the data, its GPUs per engine and the SLA.
     prefill_engine_num_gpu: a.prefillTp,
     decode_engine_num_gpu: a.decodeTp,
@@ -122,12 +131,16 @@ export function assemble(a: AssemblyInput): Assembly {
     metadata: { name: dataName },
     data: { 'prefill_raw_data.json': prefill, 'decode_raw_data.json': decode },
   };
-  const dgd = vllmDisaggDgd({
-    name: dnsLabel(a.deploymentName), modelId: a.model.hfId, runtimeImage: a.runtimeImage, prefillTp: a.prefillTp, decodeTp: a.decodeTp,
-    maxModelLen: a.maxContextLength < a.model.maxContextLength ? a.maxContextLength : undefined,
-    plannerConfigMap: configName, profileDataConfigMap: dataName,
-  });
-  const rbac = plannerRbac((dgd.metadata as { name: string }).name, workerServiceNames(dgd));
+  const name = dnsLabel(a.deploymentName);
+  const dgd = a.mocker
+    ? mockerDgd({ name, modelId: a.model.hfId, plannerConfigMap: configName, profileDataConfigMap: dataName })
+    : vllmDisaggDgd({
+      name, modelId: a.model.hfId, runtimeImage: a.runtimeImage, prefillTp: a.prefillTp, decodeTp: a.decodeTp,
+      maxModelLen: a.maxContextLength < a.model.maxContextLength ? a.maxContextLength : undefined,
+      plannerConfigMap: configName, profileDataConfigMap: dataName,
+    });
+  // The virtual environment touches no Kubernetes object: the service account only, no Role.
+  const rbac = a.mocker ? [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: PLANNER_SERVICE_ACCOUNT } }] : plannerRbac(name, workerServiceNames(dgd));
   const docs = [plannerConfigMap, profileDataConfigMap, dgd, ...rbac].map((d) => toYaml(d, { lineWidth: 0 }));
   return { plannerConfigJson, plannerConfigMap, profileDataConfigMap, dgd, rbac, finalConfigYaml: docs.join('---\n') };
 }

@@ -53,9 +53,34 @@ function worker(t: DgdTemplateInput, role: 'prefill' | 'decode'): Obj {
   };
 }
 
+const probe = (path: string, port: number, periodSeconds: number) => ({ httpGet: { path, port }, periodSeconds });
+
+/** The planner service: `sla-planner run` with its config and the profile data mounted from their ConfigMaps. */
+function plannerService(t: { plannerImage?: string; plannerConfigMap: string; profileDataConfigMap: string }): Obj {
+  return {
+    componentType: 'planner',
+    replicas: 1,
+    extraPodSpec: {
+      mainContainer: {
+        image: t.plannerImage ?? PLANNER_IMAGE,
+        command: ['sla-planner', 'run', '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`],
+        readinessProbe: probe('/readyz', PLANNER_METRICS_PORT, 10),
+        livenessProbe: probe('/healthz', PLANNER_METRICS_PORT, 30),
+        volumeMounts: [
+          { name: t.plannerConfigMap, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true },
+          { name: t.profileDataConfigMap, mountPath: PROFILE_DATA_MOUNT, readOnly: true },
+        ],
+      },
+      volumes: [
+        { name: t.plannerConfigMap, configMap: { name: t.plannerConfigMap } },
+        { name: t.profileDataConfigMap, configMap: { name: t.profileDataConfigMap } },
+      ],
+    },
+  };
+}
+
 /** The DGD in the pinned v1alpha1 shape (spec.services keyed by service name). */
 export function vllmDisaggDgd(t: DgdTemplateInput): Obj {
-  const probe = (path: string, periodSeconds: number) => ({ httpGet: { path, port: PLANNER_METRICS_PORT }, periodSeconds });
   return {
     apiVersion: 'nvidia.com/v1alpha1',
     kind: 'DynamoGraphDeployment',
@@ -71,28 +96,56 @@ export function vllmDisaggDgd(t: DgdTemplateInput): Obj {
             mainContainer: { image: t.runtimeImage, command: ['python3'], args: ['-m', 'dynamo.frontend', '--http-port', '8000', '--router-mode', 'kv'] },
           },
         },
-        Planner: {
-          componentType: 'planner',
+        Planner: plannerService(t),
+        VllmDecodeWorker: worker(t, 'decode'),
+        VllmPrefillWorker: worker(t, 'prefill'),
+      },
+    },
+  };
+}
+
+export interface MockerDgdInput {
+  name: string;
+  /** Served model name of the mock pool (what the planner's model filter reads). */
+  modelId: string;
+  plannerImage?: string;
+  /** Image that runs `sla-planner mocker` (default: the planner's). */
+  mockerImage?: string;
+  plannerConfigMap: string;
+  profileDataConfigMap: string;
+}
+
+/**
+ * A mocker deployment: one Frontend service runs sla-planner's mocker, the whole pool of mock
+ * engines timed from the profile data behind an OpenAI-compatible endpoint on port 8000 (with
+ * /metrics there, as a Dynamo frontend), and the planner scales it through the virtual
+ * environment's etcd keys (ETCD_ENDPOINTS, which the operator gives Dynamo components). No GPUs.
+ */
+export function mockerDgd(t: MockerDgdInput): Obj {
+  const profileVolume = { name: t.profileDataConfigMap, configMap: { name: t.profileDataConfigMap } };
+  const profileMount = { name: t.profileDataConfigMap, mountPath: PROFILE_DATA_MOUNT, readOnly: true };
+  return {
+    apiVersion: 'nvidia.com/v1alpha1',
+    kind: 'DynamoGraphDeployment',
+    metadata: { name: t.name },
+    spec: {
+      backendFramework: 'mocker',
+      services: {
+        Frontend: {
+          componentType: 'frontend',
           replicas: 1,
           extraPodSpec: {
             mainContainer: {
-              image: t.plannerImage ?? PLANNER_IMAGE,
-              command: ['sla-planner', 'run', '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`],
-              readinessProbe: probe('/readyz', 10),
-              livenessProbe: probe('/healthz', 30),
-              volumeMounts: [
-                { name: t.plannerConfigMap, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true },
-                { name: t.profileDataConfigMap, mountPath: PROFILE_DATA_MOUNT, readOnly: true },
-              ],
+              image: t.mockerImage ?? t.plannerImage ?? PLANNER_IMAGE,
+              command: ['sla-planner', 'mocker', '--profile-dir', PROFILE_DATA_MOUNT, '--config', `${PLANNER_CONFIG_MOUNT}/${PLANNER_CONFIG_KEY}`,
+                '--host', '0.0.0.0', '--port', '8000', '--model', t.modelId],
+              readinessProbe: probe('/health', 8000, 10),
+              volumeMounts: [{ name: t.plannerConfigMap, mountPath: PLANNER_CONFIG_MOUNT, readOnly: true }, profileMount],
             },
-            volumes: [
-              { name: t.plannerConfigMap, configMap: { name: t.plannerConfigMap } },
-              { name: t.profileDataConfigMap, configMap: { name: t.profileDataConfigMap } },
-            ],
+            volumes: [{ name: t.plannerConfigMap, configMap: { name: t.plannerConfigMap } }, profileVolume],
           },
         },
-        VllmDecodeWorker: worker(t, 'decode'),
-        VllmPrefillWorker: worker(t, 'prefill'),
+        Planner: plannerService(t),
       },
     },
   };

@@ -24,6 +24,8 @@ export interface DgdrRequest {
   /** PlannerConfig keys from features.planner (canonical names), applied over the generated config. */
   plannerOverrides: Record<string, unknown>;
   autoApply: boolean;
+  /** features.mocker.enabled: the deployment is sla-planner's mock pool instead of vLLM workers. */
+  mocker: boolean;
   /** Fields read but not acted on, said in the status so nothing is silently dropped. */
   notes: string[];
 }
@@ -73,13 +75,12 @@ export function readDgdr(file: string, opts: { modelOverride?: ModelShape } = {}
     throw new InputError(`${where}: searchStrategy thorough deploys and benchmarks every candidate on a live endpoint with GPUs, which this rapid profiler cannot do; apply the DGDR to a cluster with the Dynamo operator (kubectl apply -f ${file}) to run the Dynamo profiler, or set searchStrategy: rapid to use sla-planner's performance model.`);
   }
   if (strategy !== 'rapid') throw new InputError(`${where}: searchStrategy '${String(strategy)}' is not rapid or thorough.`);
-  const backend = spec.backend ?? 'auto';
-  if (backend !== 'vllm' && backend !== 'auto') {
-    throw new InputError(`${where}: backend ${String(backend)}: the rapid profiler here writes vLLM deployments only; set backend: vllm (or auto), or run the Dynamo profiler for ${String(backend)}.`);
-  }
   const features = isObj(spec.features) ? spec.features : {};
-  if (isObj(features.mocker) && features.mocker.enabled === true) {
-    throw new InputError(`${where}: features.mocker: mocker DGDs come with sla-planner's mocker, which this version does not have yet; remove features.mocker or set enabled: false.`);
+  const mocker = isObj(features.mocker) && features.mocker.enabled === true;
+  const backend = spec.backend ?? 'auto';
+  // A mocker deployment takes its timing from profile data of the backend it stands in for: vLLM here.
+  if (backend !== 'vllm' && backend !== 'auto' && !(mocker && backend === 'mocker')) {
+    throw new InputError(`${where}: backend ${String(backend)}: the rapid profiler here writes vLLM deployments only; set backend: vllm (or auto), or run the Dynamo profiler for ${String(backend)}.`);
   }
   const overrides = isObj(spec.overrides) ? spec.overrides : {};
   if (overrides.dgd !== undefined) throw new InputError(`${where}: overrides.dgd is not merged by the rapid path; remove it and edit the generated final_config.yaml instead.`);
@@ -125,8 +126,9 @@ export function readDgdr(file: string, opts: { modelOverride?: ModelShape } = {}
       const canonical = KEY_ALIASES[key]?.canonical ?? key;
       if (canonical in config) plannerOverrides[canonical] = (config as unknown as Obj)[canonical];
     }
-    if (plannerOverrides.backend !== undefined && plannerOverrides.backend !== 'vllm') {
-      throw new InputError(`${where}: features.planner.backend is ${String(plannerOverrides.backend)} but the generated deployment is vLLM; set it to vllm or remove it.`);
+    const wanted = mocker ? 'mocker' : 'vllm';
+    if (plannerOverrides.backend !== undefined && plannerOverrides.backend !== wanted) {
+      throw new InputError(`${where}: features.planner.backend is ${String(plannerOverrides.backend)} but the generated deployment is ${mocker ? 'a mocker pool' : 'vLLM'}; set it to ${wanted} or remove it.`);
     }
   }
   const meta = isObj(doc.metadata) ? doc.metadata : {};
@@ -134,6 +136,7 @@ export function readDgdr(file: string, opts: { modelOverride?: ModelShape } = {}
     name: whole && typeof meta.name === 'string' ? meta.name : null,
     model, gpu, workload, totalGpus, plannerOverrides,
     autoApply: spec.autoApply !== false,
+    mocker,
     notes,
   };
 }

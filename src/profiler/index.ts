@@ -28,6 +28,8 @@ export interface RapidProfileOptions {
   eff?: Efficiency;
   /** PlannerConfig keys for the generated planner config (a DGDR's features.planner). */
   plannerOverrides?: Record<string, unknown>;
+  /** Write a mocker deployment (a DGDR's features.mocker). */
+  mocker?: boolean;
 }
 
 export interface RapidProfile {
@@ -86,6 +88,7 @@ export function rapidProfile(o: RapidProfileOptions): RapidProfile {
     decode,
     plannerOverrides: o.plannerOverrides,
     prometheusSslVerify: o.prometheusSslVerify ?? true,
+    mocker: o.mocker,
   });
   const title = `${o.model.name} on ${o.gpu.description}: prefill TP${prefillEngine.tp}, decode TP${decodeEngine.tp}`;
   const summary = [table, ...selection.warnings.map((w) => `warning: ${w}`)].join('\n');

@@ -9,9 +9,9 @@ import { plannedOf, predictedOf, type Decision, type PlannerState, type ReplicaC
 import { HoldOnMissingData } from '../scaling/extensions/hold-on-missing-data.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
 import type { Actuator, ApplyOutcome, DeploymentInfo, DeploymentReporter, DeploymentView, ScaleTarget } from '../actuate/types.js';
-import type { TrafficResult } from '../observe/prometheus.js';
 import { InputError } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
+import type { HistogramResult, TrafficResult } from '../observe/prometheus.js';
 import { FixedRateLoop } from './schedule.js';
 import { Logger } from './log.js';
 import { PlannerMetrics } from './metrics.js';
@@ -27,6 +27,8 @@ export interface DecisionEngine {
 
 export interface TrafficSource {
   observe(): Promise<TrafficResult>;
+  /** The frontend histograms bucket by bucket (the sla strategy's inputs); optional. */
+  observeHistograms?(): Promise<HistogramResult>;
 }
 
 export interface RouterSource {
@@ -295,10 +297,11 @@ export class Daemon {
       });
     }
     else this.logger.recover('empty:prometheus');
+    const histograms = await this.readHistograms();
     const view = await this.readView('throughput');
     if (!view) return;
     const current = this.updateWorkerGauges(view);
-    const observed: IntervalObservation = { ...result.observation, current_prefill: view.prefill, current_decode: view.decode };
+    const observed: IntervalObservation = { ...result.observation, ...histograms, current_prefill: view.prefill, current_decode: view.decode };
     const obs = this.missingData?.unobserved(observed, result.emptyFields) ?? observed;
     const m = this.metrics;
     m.set('observedTtft', obs.ttft);
@@ -325,6 +328,23 @@ export class Daemon {
     await this.act('throughput', decision, current, obs, false, predicted);
   }
 
+  /**
+   * The bucket series when a stage reads them (decode_sizing kv, ttft_feedback). A failure is a
+   * fault to log, not a hold: those stages fall back (exponential lengths, no feedback) without them.
+   */
+  private async readHistograms(): Promise<Partial<IntervalObservation>> {
+    const c = this.o.config;
+    const traffic = this.o.traffic;
+    if (!(c.decode_sizing === 'kv' || c.ttft_feedback) || !traffic?.observeHistograms) return {};
+    const r = await traffic.observeHistograms().catch((e: unknown) => ({ ok: false as const, kind: 'prometheus_bad_response' as const, message: String(e) }));
+    if (!r.ok) {
+      this.dataSourceFault(`histograms_${r.kind}`, r.message);
+      return {};
+    }
+    this.logger.recoverPrefix('source:histograms_');
+    return r.histograms;
+  }
+
   async runLoadTick(): Promise<void> {
     const samples = this.o.router!.samples();
     if (samples.length === 0) {
@@ -344,7 +364,9 @@ export class Daemon {
     };
     const current = this.updateWorkerGauges(view);
     const decision = this.o.planner.decideLoad(samples, current);
-    await this.act('load', decision, current, undefined, true, undefined);
+    // The original's load loop waits for each rollout (a cold start) before its next tick; the
+    // saturation rule counts replicas still starting instead, so it keeps watching meanwhile.
+    await this.act('load', decision, current, undefined, this.o.config.load_scaling_rule !== 'saturation', undefined);
   }
 
   private async act(

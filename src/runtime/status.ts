@@ -19,7 +19,7 @@ export interface DecisionRecord {
 }
 
 /** Holds that are the normal course of things, not an episode worth an Event. */
-const QUIET_HOLDS = new Set(['set_lower_bound', 'no_change', 'throughput_scaling_disabled']);
+const QUIET_HOLDS = new Set(['set_lower_bound', 'no_change', 'not_saturated', 'throughput_scaling_disabled']);
 
 export interface LoopSummary {
   at: string;

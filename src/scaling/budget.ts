@@ -108,3 +108,41 @@ export function withinBudget(plan: Plan, gpusPerReplica: ReplicaCounts, limits: 
   if (binding === 'gpu_budget') return { plan: out, warning: `the targets need more than max_gpu_budget (${limits.maxGpuBudget}) GPUs; scaled down to fit.` };
   return { plan: out };
 }
+
+/**
+ * The budget over a scale-out (a saturation load tick): replicas already running stay, and the GPUs
+ * left over go to the growth one replica at a time, to the pool short of the larger share of what
+ * it asked for. Shrinking a running pool to grow another would trade one overload for another, so
+ * when the running counts themselves are over the budget the plain budget applies instead.
+ */
+export function growthWithinBudget(plan: Plan, running: ReplicaCounts, gpusPerReplica: ReplicaCounts, limits: BudgetLimits): { plan: Plan; warning?: string } {
+  const pools = POOLS.filter((pool) => plan[pool] !== undefined);
+  const base: ReplicaCounts = { prefill: 0, decode: 0 };
+  const wanted: ReplicaCounts = { prefill: 0, decode: 0 };
+  for (const pool of pools) {
+    base[pool] = Math.min(running[pool], plan[pool]!.replicas);
+    wanted[pool] = plan[pool]!.replicas;
+  }
+  const budget = limits.maxGpuBudget;
+  if (budget < 0 || gpusOf(wanted, gpusPerReplica) <= budget) return { plan };
+  if (gpusOf(base, gpusPerReplica) > budget) return withinBudget(plan, gpusPerReplica, limits);
+  let spare = budget - gpusOf(base, gpusPerReplica);
+  const granted = { ...base };
+  // Each pass grants one replica, so the loop runs at most (wanted - running) times in all.
+  for (;;) {
+    let pick: (typeof POOLS)[number] | undefined;
+    let shortShare = 0;
+    for (const pool of pools) {
+      const short = wanted[pool] - granted[pool];
+      if (short <= 0 || gpusPerReplica[pool] > spare) continue;
+      const share = short / wanted[pool];
+      if (share > shortShare) [pick, shortShare] = [pool, share];
+    }
+    if (pick === undefined) break;
+    granted[pick] += 1;
+    spare -= gpusPerReplica[pick];
+  }
+  const out: Plan = {};
+  for (const pool of pools) out[pool] = granted[pool] < wanted[pool] ? { replicas: granted[pool], binding: 'gpu_budget' } : plan[pool]!;
+  return { plan: out, warning: `the scale-out needs more than max_gpu_budget (${limits.maxGpuBudget}) GPUs; running replicas kept and the rest granted as far as it goes.` };
+}

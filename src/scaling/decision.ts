@@ -4,6 +4,8 @@
 // is ranked.
 import type { IntervalObservation } from './observation.js';
 import type { LoadStep, StepCode } from './load.js';
+import type { KvDecodeBinding } from './kv-decode.js';
+import type { LengthShape } from './moments.js';
 import type { QueueBinding } from './queueing.js';
 
 export type Pool = 'prefill' | 'decode';
@@ -40,6 +42,14 @@ export type Binding =
   | 'scale_down_window'
   /** A load-scaling step (±1). */
   | 'load'
+  /** decode_sizing kv: the resident KV (with its margin) needed more decode replicas than the ITL target. */
+  | 'kv_cache'
+  /** load_scaling_rule saturation: a saturated pool scaled out in proportion to its overload. */
+  | 'saturation'
+  /** ttft_feedback: prefill raised because recent intervals missed the TTFT target too often. */
+  | 'ttft_feedback'
+  /** load_scaling_rule saturation: a pool saturated since the last throughput tick is not scaled down. */
+  | 'saturation_hold'
   /** The throughput plan floored a load step. */
   | 'throughput_floor'
   /** max_gpu_budget shrank the targets. */
@@ -55,6 +65,10 @@ export const BINDING_RANK: Record<Binding, number> = {
   no_capacity: 3,
   min_endpoint: 2,
   load: 1,
+  kv_cache: 1,
+  saturation: 1,
+  ttft_feedback: 1,
+  saturation_hold: 1,
   sla_queueing: 1,
   scale_down_window: 1,
   demand: 0,
@@ -92,6 +106,8 @@ export type HoldCode =
   | 'hold_predict_failed'
   | 'hold_plan_failed'
   | 'worker_count_mismatch'
+  /** load_scaling_rule saturation: no pool is saturated beyond what is ready or starting. */
+  | 'not_saturated'
   | Exclude<StepCode, 'scale_up' | 'scale_down'>;
 
 /** Every code a decision reason may carry. */
@@ -109,6 +125,60 @@ export interface SizingDetail {
   prefill_queueing?: QueueingDetail;
   /** forecast_quantile: the multiplier applied to the request-count forecast. */
   forecast_multiplier?: number;
+  /** decode_sizing kv: the KV-aware model's answer. */
+  decode_kv?: KvDecodeDetail;
+  /** ttft_feedback: what the last interval's TTFT histogram showed. */
+  ttft_feedback?: TtftFeedbackDetail;
+}
+
+export interface TtftFeedbackDetail {
+  /** Share of the interval's requests over the TTFT target that could have met it. */
+  miss_share: number;
+  /** Share over the target in the TTFT histogram. */
+  over_target_share: number;
+  /** Share of prompts too long to meet the target even alone (ISL histogram). */
+  infeasible_share: number;
+  /** Fewest prefill replicas while the misses last (0 = none). */
+  floor_replicas: number;
+  /** Whether the router showed every prefill worker queued past the TTFT slack in the interval (a raise needs it). */
+  queueing_seen: boolean;
+}
+
+export interface KvDecodeDetail {
+  /** The model's count (before the peak floor). */
+  replicas: number;
+  binding: KvDecodeBinding;
+  /** Most resident KV (tokens) a router scrape showed over burst_memory_s (0 without scrapes). */
+  peak_kv_tokens: number;
+  /** Replicas that hold that peak under saturation_kv_usage. */
+  peak_replicas: number;
+  /** Mean resident KV (tokens) at `replicas`. */
+  resident_kv_tokens: number;
+  resident_kv_sd_tokens: number;
+  /** Residence-weighted context E[osl·(isl + osl/2)] / E[osl], tokens. */
+  context_tokens: number;
+  itl_ms: number;
+  concurrency_per_replica: number;
+  /** Planned KV fill (mean + margin) at `replicas`. */
+  kv_usage: number;
+  /** E[X²]/E[X]², E[X³]/E[X]³ of the lengths in use. */
+  isl_shape: LengthShape;
+  osl_shape: LengthShape;
+  /** Observed over modelled resident KV (the router's gauges against the model), applied to the context. */
+  kv_correction: number;
+}
+
+/** What the saturation rule read per pool on a load tick. */
+export type SaturationReport = Partial<Record<Pool, PoolSaturation>>;
+
+export interface PoolSaturation {
+  saturated: boolean;
+  /** Replicas the observed load needs (decode: blocks over the planned fill; prefill: queue over the TTFT slack). */
+  needed: number;
+  ready: number;
+  /** Replicas asked for and not ready yet (counted, so one overload is answered once). */
+  starting: number;
+  [figure: string]: number | string | boolean;
 }
 
 export interface QueueingDetail {
@@ -124,7 +194,7 @@ export interface QueueingDetail {
 export type LoadSteps = Partial<Record<Pool, LoadStep>>;
 
 /** The traffic fields of an observation (router gauges are bulky and explained by the load reasons). */
-export type ObservedTraffic = Omit<IntervalObservation, 'router' | 'router_samples'>;
+export type ObservedTraffic = Omit<IntervalObservation, 'router' | 'router_samples' | 'isl_histogram' | 'osl_histogram' | 'ttft_histogram'>;
 
 interface ThroughputPlanned {
   observed: ObservedTraffic;
@@ -138,7 +208,10 @@ interface ThroughputPlanned {
 }
 
 interface LoadPlanned {
+  /** The upstream rule's steps (empty under load_scaling_rule saturation). */
   load: LoadSteps;
+  /** load_scaling_rule saturation: what it read. */
+  saturation?: SaturationReport;
   /** The throughput floor in force (both scaling modes on). */
   lower_bound?: ReplicaCounts;
   binding: Binding;
@@ -158,6 +231,7 @@ export type DecisionReason =
   | { code: 'hold_predict_failed'; observed: ObservedTraffic }
   | { code: 'hold_plan_failed'; observed: ObservedTraffic; predicted: PredictedLoad; planned: PlannedCounts; pools: Pool[]; sizing: SizingDetail }
   | { code: 'worker_count_mismatch'; mismatch: { pool: Pool; router: number; workers: number } }
+  | { code: 'not_saturated'; saturation: SaturationReport }
   | { code: Exclude<StepCode, 'scale_up' | 'scale_down'>; load: LoadSteps };
 
 /** A value no deployment can produce (a broken exporter, a unit error, a hostile answer). */

@@ -3,16 +3,32 @@
 // observed (no series / NaN from an idle 0/0 histogram ratio).
 import { InputError } from '../util/errors.js';
 import { isPlainObject } from '../util/objects.js';
+import { histogramProblem, type HistogramWindow } from './moments.js';
 import { MAX_POOL_REPLICAS } from './screen.js';
 
+/**
+ * What an engine reports about itself, when the scrape carries it (vLLM's and Dynamo's per-worker
+ * series; the router's five gauges are all upstream reads). All optional: a missing one is
+ * unknown, never 0.
+ */
+export interface EngineGauges {
+  /** KV blocks one engine holds (its capacity): Dynamo's model_total_kv_blocks or kvstats_total_blocks. */
+  kv_total_blocks?: number;
+  /** The engine's KV-cache usage, 0..1 (vllm:kv_cache_usage_perc). */
+  kv_usage?: number;
+  /** Requests the engine's scheduler holds waiting (vllm:num_requests_waiting). */
+  num_requests_waiting?: number;
+  /** Cumulative preemptions (vllm:num_preemptions_total; resets when the pod restarts). */
+  preemptions_total?: number;
+}
 /** Router gauges of one prefill worker (seconds as the router exports them). */
-export interface PrefillWorkerSample {
+export interface PrefillWorkerSample extends EngineGauges {
   active_prefill_tokens: number;
   last_ttft: number; // s
   last_isl: number;
 }
 /** Router gauges of one decode worker. */
-export interface DecodeWorkerSample {
+export interface DecodeWorkerSample extends EngineGauges {
   active_decode_blocks: number;
   last_itl: number; // s
 }
@@ -35,13 +51,20 @@ export interface IntervalObservation {
   current_decode?: number | null;
   router?: RouterSnapshot;
   router_samples?: RouterSnapshot[];
+  /** The frontend's ISL histogram over the interval (increase() of its _bucket series), for the length moments. */
+  isl_histogram?: HistogramWindow;
+  /** The frontend's OSL histogram over the interval. */
+  osl_histogram?: HistogramWindow;
+  /** The frontend's TTFT histogram over the interval (seconds, as exported), for the share of requests over the target. */
+  ttft_histogram?: HistogramWindow;
 }
 
 
 const METRIC_FIELDS = ['num_req', 'isl', 'osl', 'ttft', 'itl', 'request_duration'] as const;
 const COUNT_FIELDS = ['current_prefill', 'current_decode'] as const;
 const ROUTER_FIELDS = ['router', 'router_samples'] as const;
-const KNOWN_FIELDS: ReadonlySet<string> = new Set([...METRIC_FIELDS, ...COUNT_FIELDS, ...ROUTER_FIELDS]);
+const HISTOGRAM_FIELDS = ['isl_histogram', 'osl_histogram', 'ttft_histogram'] as const;
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([...METRIC_FIELDS, ...COUNT_FIELDS, ...ROUTER_FIELDS, ...HISTOGRAM_FIELDS]);
 const PREFILL_GAUGES = ['active_prefill_tokens', 'last_ttft', 'last_isl'] as const;
 const DECODE_GAUGES = ['active_decode_blocks', 'last_itl'] as const;
 
@@ -74,6 +97,18 @@ function parseSnapshot(raw: unknown, where: string): RouterSnapshot {
   return snap;
 }
 
+function parseHistogram(raw: unknown, where: string): HistogramWindow {
+  const shape = 'an object {"le": [finite upper bounds], "cumulative": [counts <= each bound, then the total], "sum": n}';
+  if (!isPlainObject(raw)) throw new InputError(`${where} must be ${shape}, got ${describe(raw)}.`);
+  const { le, cumulative, sum } = raw;
+  if (!Array.isArray(le) || !Array.isArray(cumulative) || typeof sum !== 'number') throw new InputError(`${where} must be ${shape}.`);
+  if (![...le, ...cumulative].every((v) => typeof v === 'number')) throw new InputError(`${where}: 'le' and 'cumulative' must hold numbers only.`);
+  const h: HistogramWindow = { le: le as number[], cumulative: cumulative as number[], sum };
+  const problem = histogramProblem(h);
+  if (problem !== undefined) throw new InputError(`${where}: ${problem}.`);
+  return h;
+}
+
 /**
  * Check one `decide` input object. `where` names the file and line for messages
  * (e.g. "obs.jsonl line 3").
@@ -104,6 +139,9 @@ export function parseObservation(raw: unknown, where: string): IntervalObservati
       throw new InputError(`${where}: field '${key}' must be a whole number of workers from 0 to ${MAX_POOL_REPLICAS}, got ${describe(v)}.`);
     }
     obs[key] = v;
+  }
+  for (const key of HISTOGRAM_FIELDS) {
+    if (raw[key] !== undefined && raw[key] !== null) obs[key] = parseHistogram(raw[key], `${where}: field '${key}'`);
   }
   if (raw.router !== undefined) obs.router = parseSnapshot(raw.router, `${where}: router`);
   if (raw.router_samples !== undefined) {

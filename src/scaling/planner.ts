@@ -6,7 +6,7 @@
 import type { PlannerConfig } from '../config/schema.js';
 import type { DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
 import { InputError } from '../util/errors.js';
-import { gpusOf, atLeastMinEndpoint, withinBudget, type BudgetLimits } from './budget.js';
+import { gpusOf, atLeastMinEndpoint, withinBudget, growthWithinBudget, type BudgetLimits } from './budget.js';
 import { CorrectionFactors, NO_CORRECTION } from './correction.js';
 import {
   loadHoldCode,
@@ -28,9 +28,12 @@ import {
 import { DecodeKvUsageCap } from './extensions/decode-max-kv-usage.js';
 import { ForecastQuantile } from './extensions/forecast-quantile.js';
 import { HoldOnMissingData, UPSTREAM_MISSING_LOAD_GAUGE } from './extensions/hold-on-missing-data.js';
+import { KvDecodeSizing } from './extensions/kv-decode-sizing.js';
 import { MonotoneDecodeSearch } from './extensions/monotone-decode-search.js';
 import { PrefillCorrectionCanScaleUp, UPSTREAM_PREFILL_CORRECTION } from './extensions/prefill-correction-can-scale-up.js';
 import { QueueingPrefill } from './extensions/queueing-prefill.js';
+import { SaturationFeedback } from './extensions/saturation-feedback.js';
+import { TtftFeedback } from './extensions/ttft-feedback.js';
 import { ScaleDownWindow } from './extensions/scale-down-window.js';
 import { ThroughputFloor } from './floor.js';
 import { TrafficForecaster, type Forecast, type TrafficPredictors } from './forecast.js';
@@ -72,6 +75,10 @@ export class Planner {
   private readonly queueing?: QueueingPrefill;
   private readonly quantile?: ForecastQuantile;
   private readonly window?: ScaleDownWindow;
+  private readonly kvDecode?: KvDecodeSizing;
+  private readonly ttftFeedback?: TtftFeedback;
+  /** load_scaling_rule saturation: the load loop's rule, and the floor it hands throughput ticks. */
+  private readonly saturation?: SaturationFeedback;
 
   private ticks = 0;
   private gpuHours = 0;
@@ -96,7 +103,9 @@ export class Planner {
       throw new InputError('throughput scaling needs profile data: pass the interpolators built from profile_results_dir (or set enable_throughput_scaling to false).');
     }
     this.missingData = HoldOnMissingData.fromConfig(config);
-    this.sizers = poolSizers(config, this.gpusPerReplica, this.missingData?.missingLoadGauge ?? UPSTREAM_MISSING_LOAD_GAUGE);
+    if (config.enable_throughput_scaling) this.kvDecode = KvDecodeSizing.fromConfig(config, profile?.decode, this.gpusPerReplica.decode);
+    this.saturation = SaturationFeedback.fromConfig(config, profile, this.pools, this.gpusPerReplica);
+    this.sizers = poolSizers(config, this.gpusPerReplica, this.missingData?.missingLoadGauge ?? UPSTREAM_MISSING_LOAD_GAUGE, this.kvDecode);
     this.limits = screenLimits(config, this.pools, profile);
     this.budget = { maxGpuBudget: config.max_gpu_budget, minEndpoint: config.min_endpoint };
     this.forecaster = new TrafficForecaster(config, opts.predictors);
@@ -112,10 +121,13 @@ export class Planner {
         const phases = new Set(this.sizers.flatMap((s) => s.phases));
         this.correction = new CorrectionFactors(profile, { prefill: phases.has('prefill'), decode: phases.has('decode') }, this.intervalS);
       }
-      if (config.enable_load_scaling) this.floor = new ThroughputFloor();
+      // Upstream's both-modes semantics: the plan is a floor for ±1 load steps. The saturation rule
+      // only scales out, so there throughput ticks set the counts themselves.
+      if (config.enable_load_scaling && !this.saturation) this.floor = new ThroughputFloor();
       this.queueing = QueueingPrefill.fromConfig(config, profile.prefill, this.gpusPerReplica.prefill);
       this.quantile = ForecastQuantile.fromConfig(config);
       this.window = ScaleDownWindow.fromConfig(config);
+      this.ttftFeedback = TtftFeedback.fromConfig(config, profile.prefill);
     }
   }
 
@@ -151,12 +163,17 @@ export class Planner {
     const sized = this.quantile?.size(tick, forecast) ?? { forecast, sizing: {} };
     let proposal = this.propose(capacity, sized.forecast, sized.sizing);
     proposal = this.queueing?.raise(proposal.plan, proposal.sizing, sized.forecast) ?? proposal;
+    if (this.ttftFeedback) {
+      const fed = this.ttftFeedback.raise(proposal.plan);
+      proposal = { plan: fed.plan, sizing: fed.detail ? { ...proposal.sizing, ttft_feedback: fed.detail } : proposal.sizing };
+    }
     // Demand over a denormal profiled throughput overflows; the original's ceil(inf) raises and aborts the tick.
     const overflowed = this.pools.filter((pool) => !Number.isFinite(proposal.plan[pool]!.replicas));
     if (overflowed.length > 0) {
       return this.hold({ code: 'hold_plan_failed', observed, predicted, planned: plannedCounts(proposal.plan), pools: overflowed, sizing: proposal.sizing }, current);
     }
-    const plan = this.window?.stabilize(proposal.plan) ?? proposal.plan;
+    const stable = this.window?.stabilize(proposal.plan, counts) ?? proposal.plan;
+    const plan = this.saturation?.floor(stable, counts) ?? stable;
 
     const explained = { observed, predicted, correction_factor: this.correctionFactors(), planned: plannedCounts(plan), sizing: proposal.sizing };
     if (this.floor) {
@@ -176,6 +193,8 @@ export class Planner {
     const implausible = screenRouterSamples(samples, this.limits);
     if (implausible) return this.hold(implausible, current);
     const counts = this.managedCounts(current);
+    this.kvDecode?.observeLoad(samples);
+    if (this.saturation) return this.saturationStep(this.saturation, samples, counts, current);
     const views = this.sizers.map((sizer) => sizer.learnLoad(samples));
     // Workers the router sees must be the workers we count, or per-worker loads mean nothing.
     const mismatched = this.sizers.findIndex((sizer, i) => views[i].recent.size !== counts[sizer.pool]);
@@ -200,6 +219,24 @@ export class Planner {
     );
     const code = downCapped ? 'scale_down_capped_by_throughput' : 'load_scale';
     return this.decided(budgeted.plan, { code, load, lower_bound: this.floor?.bound, binding: strongest(bindings), bindings, ...warnings(budgeted.warning) });
+  }
+
+  /** load_scaling_rule saturation: scale out what is saturated; a pool with nothing to say keeps its target. */
+  private saturationStep(rule: SaturationFeedback, samples: RouterSnapshot[], counts: ReplicaCounts, current: ReplicaCounts): Decision {
+    for (const pool of this.pools) {
+      const router = latestWorkerCount(samples, pool);
+      if (router !== undefined && router !== counts[pool]) return this.hold({ code: 'worker_count_mismatch', mismatch: { pool, router, workers: counts[pool] } }, current);
+    }
+    const { desired, report } = rule.decide(samples, counts);
+    if (this.pools.every((pool) => desired[pool] === undefined)) return this.hold({ code: 'not_saturated', saturation: report }, current);
+    const stepped: Plan = {};
+    for (const pool of this.pools) {
+      const want = desired[pool];
+      stepped[pool] = want !== undefined ? { replicas: want, binding: 'saturation' } : { replicas: counts[pool] + rule.starting(pool, counts[pool]), binding: 'saturation_hold' };
+    }
+    const budgeted = growthWithinBudget(atLeastMinEndpoint(stepped, this.config.min_endpoint), counts, this.gpusPerReplica, this.budget);
+    const bindings = bindingsOf(budgeted.plan);
+    return this.decided(budgeted.plan, { code: 'load_scale', load: {}, saturation: report, binding: strongest(bindings), bindings, ...warnings(budgeted.warning) });
   }
 
   state(): PlannerState {
@@ -230,6 +267,9 @@ export class Planner {
   private learn(obs: IntervalObservation, counts: ReplicaCounts, observed: ObservedTraffic): DecisionReason | undefined {
     const interval = observedInterval(obs);
     this.queueing?.learn(interval, counts.prefill);
+    this.kvDecode?.learn(obs);
+    // Without the load loop's scrapes there is no queueing evidence to ask for.
+    this.ttftFeedback?.learn(obs, counts.prefill, this.saturation?.prefillQueueingSeen() ?? true);
     const failed = this.correction?.learn(interval, counts);
     return failed && { code: 'hold_correction_failed', observed, correction_factor: failed.failed };
   }
@@ -258,6 +298,7 @@ export class Planner {
 
   private decided(plan: Plan, reason: DecisionReason): Decision {
     const counts = plannedCounts(plan);
+    this.saturation?.asked(counts);
     return { prefill: counts.prefill, decode: counts.decode, decided: true, reason };
   }
 
@@ -271,6 +312,16 @@ export class Planner {
       reason,
     };
   }
+}
+
+/** Workers of a pool in the latest scrape that has any gauges (undefined when none has). */
+function latestWorkerCount(samples: readonly RouterSnapshot[], pool: Pool): number | undefined {
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const snap = samples[i];
+    if (snap.prefill === undefined && snap.decode === undefined) continue;
+    return Object.keys(snap[pool] ?? {}).length;
+  }
+  return undefined;
 }
 
 function plannedCounts(plan: Plan): PlannedCounts {

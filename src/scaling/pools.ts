@@ -7,6 +7,7 @@ import type { PrefillInterpolator } from '../profile-data/types.js';
 import type { LoadSteps, Pool, PoolCount, SizingDetail } from './decision.js';
 import type { CorrectionFactor } from './correction.js';
 import type { Forecast } from './forecast.js';
+import type { KvDecodeSizing } from './extensions/kv-decode-sizing.js';
 import type { PrefillCorrectionRule } from './extensions/prefill-correction-can-scale-up.js';
 import type { RouterSnapshot } from './observation.js';
 import {
@@ -138,13 +139,18 @@ export class PhaseSizer implements PoolSizer {
   constructor(
     readonly pool: Pool,
     private readonly s: SizerSettings,
+    /** decode_sizing kv: sizes the decode pool instead of the throughput formula. */
+    private readonly kvDecode?: KvDecodeSizing,
   ) {
     this.phases = [pool];
     this.load = new PhaseLoad(pool, s);
   }
 
   propose(input: SizingInput): PoolProposal {
-    return this.pool === 'prefill' ? proposePrefill(input, this.s) : proposeDecode(input, this.s);
+    if (this.pool === 'prefill') return proposePrefill(input, this.s);
+    if (this.kvDecode === undefined) return proposeDecode(input, this.s);
+    const kv = this.kvDecode.propose(input.forecast);
+    return { count: kv.count, sizing: { decode_kv: kv.detail } };
   }
 
   learnLoad(samples: readonly RouterSnapshot[]): PoolView {
@@ -202,9 +208,14 @@ export class AggSizer implements PoolSizer {
 }
 
 /** The sizers of a mode, in the order their pools are checked and reported. */
-export function poolSizers(config: PlannerConfig, gpusPerReplica: { prefill: number; decode: number }, missingLoadGauge: number): PoolSizer[] {
+export function poolSizers(
+  config: PlannerConfig,
+  gpusPerReplica: { prefill: number; decode: number },
+  missingLoadGauge: number,
+  kvDecode?: KvDecodeSizing,
+): PoolSizer[] {
   const prefill = () => new PhaseSizer('prefill', settingsOf(config, gpusPerReplica.prefill, missingLoadGauge));
-  const decode = () => new PhaseSizer('decode', settingsOf(config, gpusPerReplica.decode, missingLoadGauge));
+  const decode = () => new PhaseSizer('decode', settingsOf(config, gpusPerReplica.decode, missingLoadGauge), kvDecode);
   switch (config.mode) {
     case 'disagg':
       return [prefill(), decode()];

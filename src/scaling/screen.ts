@@ -23,6 +23,10 @@ export const PROFILE_RANGE_FACTOR = 100;
 export const MAX_TOKENS_WITHOUT_PROFILE = 1e8;
 /** Tokens in flight or KV blocks held by one engine beyond any GPU's memory. */
 export const MAX_WORKER_LOAD = 1e8;
+/** KV-cache usage is a fraction of the cache; a little over 1 is rounding. */
+export const MAX_KV_USAGE = 1.5;
+/** A cumulative counter past this has wrapped or is garbage. */
+export const MAX_COUNTER = 1e15;
 /** More replicas of one pool than any cluster runs; also bounds the queueing model's loops. */
 export const MAX_POOL_REPLICAS = 100_000;
 
@@ -38,7 +42,10 @@ export interface ScreenLimits {
   gauges: Record<RouterGauge, { max: number; rule: string }>;
 }
 
-const ROUTER_GAUGES = ['active_prefill_tokens', 'last_ttft', 'last_isl', 'active_decode_blocks', 'last_itl'] as const;
+const ROUTER_GAUGES = [
+  'active_prefill_tokens', 'last_ttft', 'last_isl', 'active_decode_blocks', 'last_itl',
+  'kv_total_blocks', 'kv_usage', 'num_requests_waiting', 'preemptions_total',
+] as const;
 type RouterGauge = (typeof ROUTER_GAUGES)[number];
 
 /** Built once from the config and the profile (none when throughput scaling is off). */
@@ -69,6 +76,11 @@ export function screenLimits(
       last_ttft: { max: MAX_TTFT_MS / 1000, rule: `must be at most ${MAX_TTFT_MS / 1000} s (a day)` },
       last_itl: { max: MAX_ITL_MS / 1000, rule: `must be at most ${MAX_ITL_MS / 1000} s (an hour)` },
       last_isl: tokens(profile?.prefill.maxIsl, "the profile's longest prompt"),
+      kv_total_blocks: { max: MAX_WORKER_LOAD, rule: `must be at most ${MAX_WORKER_LOAD} KV blocks per worker` },
+      // vLLM reports a fraction; a percentage (0-100) is a unit error that would read as a cache 50x over full.
+      kv_usage: { max: MAX_KV_USAGE, rule: `must be a fraction of at most ${MAX_KV_USAGE} (not a percentage)` },
+      num_requests_waiting: { max: MAX_WORKER_LOAD, rule: `must be at most ${MAX_WORKER_LOAD} requests per worker` },
+      preemptions_total: { max: MAX_COUNTER, rule: `must be at most ${MAX_COUNTER}` },
     },
   };
 }
@@ -153,6 +165,6 @@ export function observedInterval(obs: IntervalObservation): ObservedInterval {
 
 /** The interval's traffic fields only, for decision reasons. */
 export function trafficOf(obs: IntervalObservation): ObservedTraffic {
-  const { router: _router, router_samples: _samples, ...traffic } = obs;
+  const { router: _router, router_samples: _samples, isl_histogram: _isl, osl_histogram: _osl, ttft_histogram: _ttft, ...traffic } = obs;
   return traffic;
 }

@@ -426,9 +426,11 @@ export class Engine {
     }
     for (const r of this.replicas.decode) {
       if (r.state !== 'ready') continue;
+      // The frontend also exports each worker's KV capacity (model_total_kv_blocks).
       const gauges: DecodeWorkerSample & Partial<PrefillWorkerSample> = {
         active_decode_blocks: this.blocksAt(r, this.clockAt(r, nowS)) + r.waitingBlocks,
         last_itl: r.lastItlS,
+        kv_total_blocks: this.totalBlocks,
       };
       if (this.agg) {
         gauges.active_prefill_tokens = r.prefillTokens;

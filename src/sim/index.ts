@@ -98,7 +98,10 @@ export function gpusPerReplica(config: PlannerConfig, warn: (m: string) => void)
   return { prefill: pick('prefill'), decode: pick('decode') };
 }
 
-export const POLICY_HELP = 'planner, static:<prefill>,<decode>, hpa[:<target utilisation>], clairvoyant, or exec:<command>';
+export const POLICY_HELP = 'planner, planner:upstream, planner:sla, static:<prefill>,<decode>, hpa[:<target utilisation>], clairvoyant, or exec:<command>';
+
+/** The planner under each strategy, for `planner:upstream` and `planner:sla` (the config file with `strategy` set). */
+export type StrategyConfigs = Partial<Record<'upstream' | 'sla', PlannerConfig>>;
 
 /**
  * Split a `--policy` list: commas separate policies, except the counts of `static:P,D` and
@@ -137,6 +140,8 @@ export interface PolicyBuild {
   policy: SimPolicy;
   /** Replicas at t = 0 for this policy. */
   initial: PoolCounts;
+  /** The config this policy runs with when it is not the run's (planner:upstream, planner:sla). */
+  config?: PlannerConfig;
 }
 
 export interface PolicyEnv {
@@ -149,6 +154,7 @@ export interface PolicyEnv {
   trace: () => AsyncIterable<TraceBatch>;
   log: PredictorLog;
   warn: (m: string) => void;
+  strategies?: StrategyConfigs;
 }
 
 export async function buildPolicy(spec: string, env: PolicyEnv): Promise<PolicyBuild> {
@@ -158,11 +164,15 @@ export async function buildPolicy(spec: string, env: PolicyEnv): Promise<PolicyB
   const start = env.initial ?? defaultInitial;
   if (env.initial) checkAllocation(env.initial, `--initial ${env.initial.prefill},${env.initial.decode}`, config, gpus);
   const limits = { maxGpuBudget: config.max_gpu_budget, minEndpoint: config.min_endpoint };
-  if (spec === 'planner') {
+  if (spec === 'planner' || spec === 'planner:upstream' || spec === 'planner:sla') {
+    const strategy = spec === 'planner' ? undefined : spec === 'planner:sla' ? 'sla' : 'upstream';
+    const own = strategy === undefined ? config : env.strategies?.[strategy];
+    if (own === undefined) throw new InputError(`--policy ${spec}: no config for strategy ${strategy}; pass the config file with --config.`);
     // The planner's own predictors, with their notices (e.g. the ARIMA order chosen) sent to `log`.
-    const predictor = () => createPredictor(config.load_predictor, config, { log: env.log });
-    const planner = new Planner({ config, interpolators: env.interpolators, gpusPerReplica: gpus, predictors: { numReq: predictor(), isl: predictor(), osl: predictor() } });
-    return { policy: new PlannerPolicy(planner, config), initial: start };
+    const predictor = () => createPredictor(own.load_predictor, own, { log: env.log });
+    const planner = new Planner({ config: own, interpolators: env.interpolators, gpusPerReplica: gpus, predictors: { numReq: predictor(), isl: predictor(), osl: predictor() } });
+    const policy = new PlannerPolicy(planner, own, false, strategy && `planner:${strategy}`);
+    return { policy, initial: start, ...(strategy ? { config: own } : {}) };
   }
   if (spec.startsWith('static:')) {
     const counts = parseStaticSpec(spec);
@@ -202,6 +212,8 @@ export interface RunOptions {
   coldStartS?: number;
   initial?: PoolCounts;
   numReqSource?: 'finished' | 'started';
+  /** Configs of planner:upstream and planner:sla (each runs with its own num_req_source). */
+  strategies?: StrategyConfigs;
   /** vLLM's max_num_seqs per decode engine. */
   maxNumSeqs?: number;
   /** vLLM's KV admission watermark (share of blocks). */
@@ -261,20 +273,21 @@ export async function runSimulations(opts: Omit<RunOptions, 'policy'> & { polici
   const builds: PolicyBuild[] = [];
   try {
     for (const spec of opts.policies) {
-      builds.push(await buildPolicy(spec, { config: opts.config, interpolators: opts.interpolators, gpus, initial: opts.initial, coldStartS, trace: shaped, log, warn }));
+      builds.push(await buildPolicy(spec, { config: opts.config, interpolators: opts.interpolators, gpus, initial: opts.initial, coldStartS, trace: shaped, log, warn, strategies: opts.strategies }));
     }
     const model = latencyModelFromProfile(opts.interpolators);
     const runs = builds.map(
       (b) =>
         new Simulation({
-          config: opts.config,
+          config: b.config ?? opts.config,
           model,
           policy: b.policy,
           initial: b.initial,
           gpusPerReplica: gpus,
           coldStartS,
           endS: shapedDuration(shaping),
-          numReqSource: opts.numReqSource,
+          // A strategy variant queries what its own config says; the run's flag applies to the rest.
+          numReqSource: b.config ? b.config.num_req_source : opts.numReqSource,
           maxNumSeqs: opts.maxNumSeqs,
           kvWatermark: opts.kvWatermark,
           onProgress: opts.onProgress,

@@ -4,9 +4,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { PlannerConfig } from '../config/schema.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
 import type { Decision, PredictedLoad, ReplicaCounts } from '../scaling/decision.js';
+import type { HistogramWindow } from '../scaling/moments.js';
 import { applyGlobalBudget, applyPoolBudget } from '../scaling/budget.js';
 import { InputError } from '../util/errors.js';
 import { MAX_REPLICAS_PER_POOL } from './engine.js';
+import type { HistogramSnapshot } from './metrics.js';
 import type { PolicyContext, PoolCounts, PoolTargets, SimPolicy, UtilisationSample } from './types.js';
 
 /** A fixed deployment: the initial replicas never change. */
@@ -139,15 +141,24 @@ export class PlannerPolicy implements SimPolicy {
     private readonly planner: PlannerLike,
     config: PlannerConfig,
     private readonly keepDecisions = false,
+    name?: string,
   ) {
-    this.name = `planner:${config.load_predictor}`;
+    this.name = name ?? `planner:${config.load_predictor}`;
     this.wantsRouterSamples = config.enable_load_scaling;
     if (!config.enable_throughput_scaling) delete (this as Partial<PlannerPolicy>).onInterval;
     if (!config.enable_load_scaling) delete (this as Partial<PlannerPolicy>).onLoadTick;
   }
 
+  /** The interval's observation with the frontend's ISL, OSL and TTFT histograms, as the daemon's bucket queries return them. */
   onInterval(obs: IntervalObservation, ctx: PolicyContext): PoolTargets | null {
-    return this.toTargets(this.planner.decideThroughput(obs, ctx.ready));
+    const w = ctx.metrics.window;
+    const full = w === null ? obs : {
+      ...obs,
+      isl_histogram: histogramWindowOf(w.histograms.isl_tokens),
+      osl_histogram: histogramWindowOf(w.histograms.osl_tokens),
+      ttft_histogram: histogramWindowOf(w.histograms.ttft_seconds),
+    };
+    return this.toTargets(this.planner.decideThroughput(full, ctx.ready));
   }
 
   onLoadTick(samples: RouterSnapshot[], ctx: PolicyContext): PoolTargets | null {
@@ -170,6 +181,11 @@ export function decisionReasonText(d: Decision): string {
   const binding = 'binding' in r ? `, bound by ${r.binding}` : '';
   const forecast = 'predicted' in r && r.predicted ? ` (forecast ${Math.round(r.predicted.num_req)} req, ISL ${Math.round(r.predicted.isl)}, OSL ${Math.round(r.predicted.osl)})` : '';
   return `${r.code}${binding}${forecast}`;
+}
+
+/** A histogram increase() window in the decide input's form. */
+export function histogramWindowOf(h: HistogramSnapshot): HistogramWindow {
+  return { le: [...h.bounds], cumulative: [...h.cumulative], sum: h.sum };
 }
 
 // ---------------------------------------------------------------- exec

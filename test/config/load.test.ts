@@ -9,6 +9,7 @@ import {
   DEFAULT_PROMETHEUS_ENDPOINT,
   EXTENSION_CONFIG_KEYS,
   KEY_ALIASES,
+  SLA_STRATEGY,
   UPSTREAM_CONFIG_KEYS,
   applyDerivedRules,
   loadConfig,
@@ -82,13 +83,15 @@ describe('upstream fixtures', () => {
       'metric_pulling_prometheus_ca_bundle', 'metric_pulling_prometheus_ssl_verify', 'metric_pulling_prometheus_token_file',
       'monotone_decode_search', 'num_req_source', 'planner_metric_names', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
       'prefill_max_utilization', 'prefill_sizing', 'prefill_ttft_quantile', 'scale_down_window',
-    ]);
+      'burst_memory_s', 'cold_start_s', 'decode_kv_quantile', 'decode_sizing', 'load_scaling_rule', 'saturation_kv_usage', 'strategy', 'ttft_feedback',
+    ].sort());
     // Reporting switches change no decision: Events and the annotation on, both metric name families exported.
     expect(config).toMatchObject({ kubernetes_events: true, dgd_decision_annotation: true, planner_metric_names: 'both' });
     expect(config.prefill_correction_can_scale_up).toBe(false);
     expect(config.monotone_decode_search).toBe(false);
     // The switches that change decisions are off; the rest only tune an option that is off.
     expect(config).toMatchObject({ prefill_sizing: 'throughput', decode_max_kv_usage: 1, num_req_source: 'finished', forecast_quantile: null, scale_down_window: 1 });
+    expect(config).toMatchObject({ strategy: 'upstream', decode_sizing: 'throughput', load_scaling_rule: 'regression', ttft_feedback: false });
     // The original queries Prometheus without TLS verification or auth.
     expect(config).toMatchObject({ metric_pulling_prometheus_ssl_verify: false, metric_pulling_prometheus_ca_bundle: null, metric_pulling_prometheus_token_file: null });
   });
@@ -340,6 +343,38 @@ describe('environment defaults', () => {
     expect(inputError(() => resolveConfig({}, { env: { PLANNER_PROMETHEUS_PORT: 'metrics' } }))).toContain('environment variable PLANNER_PROMETHEUS_PORT must be an integer');
     expect(inputError(() => resolveConfig({}, { env: { PLANNER_PROMETHEUS_PORT: '70000' } }))).toContain('environment variable PLANNER_PROMETHEUS_PORT must be an integer from 0 to 65535, got 70000');
     expect(inputError(() => resolveConfig({}, { env: { PROMETHEUS_ENDPOINT: 'not a url' } }))).toContain('environment variable PROMETHEUS_ENDPOINT must be an http(s) URL');
+  });
+});
+
+describe('strategy', () => {
+  it('upstream (the default) leaves every option at the original\'s behaviour', () => {
+    const { config } = resolveConfig({}, { env: {} });
+    const { config: explicit } = resolveConfig({ strategy: 'upstream' }, { env: {} });
+    expect(explicit).toEqual(config);
+    expect(config).toMatchObject({ strategy: 'upstream', prefill_sizing: 'throughput', decode_sizing: 'throughput', enable_load_scaling: false, load_scaling_rule: 'regression', ttft_feedback: false, load_predictor: 'arima' });
+  });
+
+  it('sla fills every key of its set the file leaves out; keys set in the file win', () => {
+    const { config } = resolveConfig({ strategy: 'sla' }, { env: {} });
+    expect(config).toMatchObject({ ...SLA_STRATEGY, strategy: 'sla' });
+    const { config: own } = resolveConfig({ strategy: 'sla', decode_max_kv_usage: 0.7, enable_load_scaling: false, load_predictor: 'constant' }, { env: {} });
+    expect(own).toMatchObject({ decode_max_kv_usage: 0.7, enable_load_scaling: false, load_predictor: 'constant', decode_sizing: 'kv', ttft_feedback: true });
+  });
+
+  it('sla outside kubernetes needs the router URL for the load loop it turns on, and says how to do without', () => {
+    expect(() => resolveConfig({ strategy: 'sla', environment: 'virtual' }, { env: {} })).toThrow(
+      /load_router_metrics_url is required when load scaling is enabled outside kubernetes \(environment 'virtual'\) \(strategy sla turns load scaling on; set enable_load_scaling to false to run without it\)/,
+    );
+    expect(resolveConfig({ strategy: 'sla', environment: 'virtual', enable_load_scaling: false }, { env: {} }).config.enable_load_scaling).toBe(false);
+  });
+
+  it('rejects an unknown strategy and out-of-range new options with the allowed values', () => {
+    expect(() => resolveConfig({ strategy: 'fast' }, { env: {} })).toThrow(/field 'strategy' must be one of 'upstream', 'sla', got 'fast'/);
+    expect(() => resolveConfig({ decode_kv_quantile: 1 }, { env: {} })).toThrow(/field 'decode_kv_quantile' must be a number > 0 and < 1, got 1/);
+    expect(() => resolveConfig({ saturation_kv_usage: 0 }, { env: {} })).toThrow(/field 'saturation_kv_usage'/);
+    expect(() => resolveConfig({ burst_memory_s: -1 }, { env: {} })).toThrow(/field 'burst_memory_s'/);
+    expect(() => resolveConfig({ cold_start_s: 0 }, { env: {} })).toThrow(/field 'cold_start_s'/);
+    expect(() => resolveConfig({ load_scaling_rule: 'panic' }, { env: {} })).toThrow(/'regression', 'saturation'/);
   });
 });
 

@@ -37,7 +37,12 @@ export async function openPage(url: string, width = 1400, height = 1000): Promis
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still be writing to the profile for a moment after it exits.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    } catch {
+      // A leftover temporary directory is not worth failing a test for.
+    }
   };
   try {
     const browserWs = await new Promise<string>((resolve, reject) => {

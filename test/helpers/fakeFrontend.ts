@@ -28,6 +28,10 @@ export class FakeFrontend {
   readonly osl: Histogram<'model'>;
   readonly duration: Histogram<'model'>;
   readonly workerGauges: Record<string, Gauge<'worker_id' | 'dp_rank' | 'worker_type'>>;
+  /** The frontend's KV capacity of one worker serving the model (set it to export the series). */
+  readonly modelKvBlocks: Gauge<'model'>;
+  /** Engine series carrying the router's worker labels (vLLM names), for the saturation rule's extra signals. */
+  readonly engineGauges: Record<'kv_usage' | 'num_requests_waiting' | 'preemptions_total', Gauge<'worker_id' | 'worker_type'>>;
   workerMode: WorkerMode = 'ok';
   private timers: NodeJS.Timeout[] = [];
   served = 0;
@@ -47,6 +51,13 @@ export class FakeFrontend {
     this.osl = h('dynamo_frontend_output_sequence_tokens', 'OSL');
     this.duration = h('dynamo_frontend_request_duration_seconds', 'duration');
     const g = (name: string) => new Gauge({ name, help: name, labelNames: ['worker_id', 'dp_rank', 'worker_type'], registers: [this.registry] });
+    this.modelKvBlocks = new Gauge({ name: 'dynamo_frontend_model_total_kv_blocks', help: 'KV blocks of one worker', labelNames: ['model'], registers: [this.registry] });
+    const e = (name: string) => new Gauge({ name, help: name, labelNames: ['worker_id', 'worker_type'], registers: [this.registry] });
+    this.engineGauges = {
+      kv_usage: e('vllm:kv_cache_usage_perc'),
+      num_requests_waiting: e('vllm:num_requests_waiting'),
+      preemptions_total: e('vllm:num_preemptions_total'),
+    };
     this.workerGauges = {
       active_prefill_tokens: g('dynamo_frontend_worker_active_prefill_tokens'),
       active_decode_blocks: g('dynamo_frontend_worker_active_decode_blocks'),
@@ -85,6 +96,10 @@ export class FakeFrontend {
 
   setWorker(type: 'prefill' | 'decode', id: string, fields: Partial<Record<keyof FakeFrontend['workerGauges'], number>>): void {
     for (const [k, v] of Object.entries(fields)) this.workerGauges[k].set({ worker_id: id, dp_rank: '0', worker_type: type }, v as number);
+  }
+
+  setEngine(type: 'prefill' | 'decode', id: string, fields: Partial<Record<keyof FakeFrontend['engineGauges'], number>>): void {
+    for (const [k, v] of Object.entries(fields)) this.engineGauges[k as keyof FakeFrontend['engineGauges']].set({ worker_id: id, worker_type: type }, v as number);
   }
 
   get url(): string {

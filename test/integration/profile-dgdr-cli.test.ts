@@ -1,7 +1,7 @@
 // `profile --dgdr` as a process: a DynamoGraphDeploymentRequest in; the DGD, ConfigMaps and the
 // status the DGDR would carry out; refusals as exit 2 with a Failed status.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { SAMPLE_DGDR as SAMPLE, vllmRequest } from '../helpers/dgdr.js';
 import { resolveConfig } from '../../src/config/index.js';
 import { findPoolService, gpusPerReplica, type Dgd } from '../../src/actuate/dgd.js';
+import { freePort, waitFor } from '../helpers/procs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sla-dgdr-cli-'));
 
@@ -51,4 +52,38 @@ describe('sla-planner profile --dgdr (CLI)', () => {
     expect(clash.code).toBe(2);
     expect(clash.stderr).toMatch(/--dgdr takes --gpu from the request/);
   });
+
+  it('features.mocker writes a mocker DGD whose frontend command serves the mounted profile data, scaled by a virtual-environment planner', async () => {
+    const out = join(dir, 'mocker');
+    const r = cli(['--dgdr', vllmRequest((d) => { (d.spec.features as Record<string, unknown>).mocker = { enabled: true }; }), '--output-dir', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const [cfgCm, dataCm, dgd, ...rest] = YAML.parseAllDocuments(readFileSync(join(out, 'final_config.yaml'), 'utf8')).map((d) => d.toJS());
+    const plannerConfig = JSON.parse(cfgCm.data['planner_config.json']);
+    expect(resolveConfig(plannerConfig, { strict: true, env: {} }).config).toMatchObject({ environment: 'virtual', backend: 'mocker', ttft: 300, itl: 20, max_gpu_budget: 8 });
+    expect(dgd.spec.backendFramework).toBe('mocker');
+    expect(Object.keys(dgd.spec.services).sort()).toEqual(['Frontend', 'Planner']);
+    // The virtual environment touches no Kubernetes object: no Role.
+    expect(rest.map((d) => d.kind)).toEqual(['ServiceAccount']);
+    const main = dgd.spec.services.Frontend.extraPodSpec.mainContainer;
+    expect(main.command.slice(0, 2)).toEqual(['sla-planner', 'mocker']);
+    // Run the frontend's command as the pod would, with the two ConfigMaps "mounted" where it expects them.
+    const mounts = mkdtempSync(join(tmpdir(), 'sla-mocker-pod-'));
+    const mountOf = (cm: { metadata: { name: string } }) => main.volumeMounts.find((m: { name: string }) => m.name === cm.metadata.name).mountPath as string;
+    for (const cm of [cfgCm, dataCm]) {
+      const at = join(mounts, mountOf(cm));
+      mkdirSync(at, { recursive: true });
+      for (const [k, v] of Object.entries(cm.data as Record<string, string>)) writeFileSync(join(at, k), v);
+    }
+    const port = await freePort();
+    const args = (main.command.slice(1) as string[]).map((a, i, all) => (all[i - 1] === '--profile-dir' || all[i - 1] === '--config' ? join(mounts, a) : all[i - 1] === '--port' ? String(port) : all[i - 1] === '--host' ? '127.0.0.1' : a));
+    const child = spawn(process.execPath, ['dist/src/cli.js', ...args], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '' } });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 15_000, 'the mocker pod up');
+      const res = await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'Qwen/Qwen3-0.6B', prompt_tokens: 3000, max_tokens: 5 }) });
+      expect(res.status).toBe(200);
+      expect((await res.json()).usage).toEqual({ prompt_tokens: 3000, completion_tokens: 5, total_tokens: 3005 });
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 30_000);
 });

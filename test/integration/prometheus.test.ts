@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  aggregateFrontend, frontendQuery, matchingValues, routerQuery, TrafficObserver,
+  aggregateFrontend, frontendBucketQuery, frontendHistogramSumQuery, frontendQuery, histogramFromSeries, matchingValues, routerQuery, TrafficObserver,
 } from '../../src/observe/prometheus.js';
+import { fractionAbove, histogramMoments } from '../../src/scaling/moments.js';
 import { FakeFrontend } from '../helpers/fakeFrontend.js';
 import { startPrometheus, waitFor, type Managed } from '../helpers/procs.js';
 
@@ -37,6 +38,29 @@ describe('PromQL and client-side post-processing', () => {
     expect(aggregateFrontend('num_req', [3, 4, 5])).toBe(12);
     expect(aggregateFrontend('isl', [])).toBe(0);
     expect(aggregateFrontend('itl', [NaN, 1])).toBeNaN();
+  });
+});
+
+describe('histogram buckets (sla strategy)', () => {
+  it('builds the bucket and sum queries, by the labels the filter reads', () => {
+    expect(frontendBucketQuery('isl_histogram', 180)).toBe('sum by (le, model, dynamo_namespace) (increase(dynamo_frontend_input_sequence_tokens_bucket[180s]))');
+    expect(frontendHistogramSumQuery('ttft_histogram', 60)).toBe('sum by (model, dynamo_namespace) (increase(dynamo_frontend_time_to_first_token_seconds_sum[60s]))');
+  });
+
+  it('sums matching series per le, sorts bounds, makes counts non-decreasing, needs +Inf', () => {
+    const l = (le: string, ns = 'n', model = 'M') => ({ le, dynamo_namespace: ns, model });
+    const buckets = [
+      { labels: l('+Inf'), value: 10 }, { labels: l('100'), value: 4 }, { labels: l('10'), value: 1 },
+      // a second frontend pod of the same deployment
+      { labels: l('+Inf'), value: 2 }, { labels: l('100'), value: 2 }, { labels: l('10'), value: 2.5 },
+      // increase() extrapolates each bucket alone: 1000 may come out below 100
+      { labels: l('1000'), value: 5.5 },
+      { labels: l('+Inf', 'other'), value: 99 }, { labels: l('10', 'n', 'x'), value: 99 },
+    ];
+    const sums = [{ labels: l(''), value: 700 }, { labels: l('', 'other'), value: 1e6 }];
+    expect(histogramFromSeries(buckets, sums, 'm', 'n')).toEqual({ le: [10, 100, 1000], cumulative: [3.5, 6, 6, 12], sum: 700 });
+    expect(histogramFromSeries(buckets.filter((b) => b.labels.le !== '+Inf'), sums, 'm', 'n')).toBeUndefined();
+    expect(histogramFromSeries([], sums, 'm', 'n')).toBeUndefined();
   });
 });
 
@@ -115,6 +139,25 @@ describe('TrafficObserver against a real Prometheus scraping a fake frontend', (
     expect(wrong.unmatched?.model).toEqual(['qwen/qwen3-0.6b']);
     // A matching deployment carries no such note.
     expect(r.unmatched).toBeUndefined();
+
+    // The sla strategy's bucket series: this deployment's only, ISL 1000 in (870, 1800], TTFT 0.25 s in (0.22, 0.47].
+    const h = await observer(30).observeHistograms();
+    expect(h.ok).toBe(true);
+    if (!h.ok) return;
+    const isl = h.histograms.isl_histogram!;
+    const total = isl.cumulative[isl.cumulative.length - 1];
+    expect(total).toBeGreaterThanOrEqual(10);
+    expect(total).toBeLessThan(16);
+    expect(isl.cumulative[isl.le.indexOf(870)]).toBe(0);
+    expect(isl.cumulative[isl.le.indexOf(1800)]).toBeCloseTo(total, 6);
+    // The sum and the buckets are extrapolated by increase() separately: the mean is 1000 within 2%.
+    expect(Math.abs(histogramMoments(isl)!.m1 - 1000)).toBeLessThan(20);
+    expect(fractionAbove(h.histograms.ttft_histogram!, 0.22)).toBeCloseTo(1, 6);
+    expect(fractionAbove(h.histograms.ttft_histogram!, 0.47)).toBeCloseTo(0, 6);
+    expect(h.histograms.osl_histogram).toBeDefined();
+    // The router source has no bucket series: none, and no query sent.
+    const viaRouter = await new TrafficObserver({ endpoint: prom.url, intervalS: 30, source: 'router', modelName: null, dynamoNamespace: 'ns-a' }).observeHistograms();
+    expect(viaRouter).toEqual({ ok: true, histograms: {} });
   }, 30_000);
 
   it('an idle window reads NaN: fields unobserved, no decision material', async () => {
@@ -152,6 +195,8 @@ describe('TrafficObserver failures are holds with a kind, never values', () => {
 
   it('classifies unreachable, timeout and HTTP errors', async () => {
     expect(await obs('http://127.0.0.1:1').observe()).toMatchObject({ ok: false, kind: 'prometheus_unreachable' });
+    expect(await obs('http://127.0.0.1:1').observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_unreachable' });
+    expect(await obs(errUrl).observeHistograms()).toMatchObject({ ok: false, kind: 'prometheus_unavailable' });
     expect(await obs(hangUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_timeout' });
     // 503: Prometheus up but not serving, with its own error text in the message.
     expect(await obs(errUrl).observe()).toMatchObject({ ok: false, kind: 'prometheus_unavailable', message: expect.stringContaining('HTTP 503: overloaded') });

@@ -47,6 +47,11 @@ describe('httpRequest', () => {
       res.write('only part of it');
       setTimeout(() => req.socket.destroy(), 20);
     });
+    routes.set('/chunks', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('a');
+      timers.push(setTimeout(() => res.end('b'), 100));
+    });
     routes.set('/html', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Login</body></html>'));
   });
   afterAll(async () => {
@@ -98,6 +103,19 @@ describe('httpRequest', () => {
     const ctl = new AbortController();
     setTimeout(() => ctl.abort(), 50);
     expect((await fault(httpRequest(`${base}/hang`, { timeoutMs: 5000, maxBytes: 1024, signal: ctl.signal }))).kind).toBe('cancelled');
+  });
+
+  it('a streamed answer hands each chunk over as it arrives, keeps none, and still honours the cap', async () => {
+    const seen: Array<[string, number]> = [];
+    const t0 = Date.now();
+    const res = await httpRequest(`${base}/chunks`, { timeoutMs: 5000, maxBytes: 1024, connections: 64, onChunk: (c) => seen.push([String(c), Date.now() - t0]) });
+    expect(res).toMatchObject({ status: 200, body: '' });
+    expect(seen.map(([text]) => text).join('')).toBe('ab');
+    // The second chunk is written 100 ms after the first: it arrives separately, not at the end.
+    expect(seen).toHaveLength(2);
+    expect(seen[1][1] - seen[0][1]).toBeGreaterThanOrEqual(80);
+    const big = await fault(httpRequest(`${base}/streamed-big`, { timeoutMs: 5000, maxBytes: 1 << 20, onChunk: () => undefined }));
+    expect(big.kind).toBe('too_large');
   });
 
   it('a 200 that is not JSON says what it was instead', async () => {

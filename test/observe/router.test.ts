@@ -44,6 +44,34 @@ describe('Prometheus text parsing of the router gauges', () => {
     expect(snap.decode?.['__proto__' as string]?.active_decode_blocks).toBe(5);
   });
 
+  it('reads the engines\' series and the model\'s KV capacity for workers the router lists, and only those', () => {
+    const text = [
+      'dynamo_frontend_worker_active_decode_blocks{worker_id="d1",dp_rank="0",worker_type="decode"} 90',
+      'dynamo_frontend_worker_last_inter_token_latency_seconds{worker_id="d1",dp_rank="0",worker_type="decode"} 0.02',
+      'dynamo_frontend_worker_active_decode_blocks{worker_id="d2",dp_rank="0",worker_type="decode"} 10',
+      'dynamo_frontend_worker_active_prefill_tokens{worker_id="p1",dp_rank="0",worker_type="prefill"} 300',
+      'dynamo_frontend_model_total_kv_blocks{model="m"} 100',
+      'vllm:kv_cache_usage_perc{worker_id="d1",worker_type="decode"} 0.9',
+      'vllm:num_requests_waiting{worker_id="d1",worker_type="decode"} 4',
+      'vllm:num_preemptions_total{worker_id="d1",worker_type="decode"} 12',
+      'dynamo_component_kvstats_total_blocks{worker_id="d2",worker_type="decode"} 250',
+      // A worker the router does not list adds nothing; a 0 capacity is no capacity.
+      'vllm:num_requests_waiting{worker_id="ghost",worker_type="decode"} 50',
+      'dynamo_component_kvstats_total_blocks{worker_id="d1",worker_type="decode"} 0',
+    ].join('\n');
+    expect(groupWorkerGauges(parsePromText(text))).toEqual({
+      prefill: { p1: { active_prefill_tokens: 300, kv_total_blocks: 100 } },
+      decode: {
+        d1: { active_decode_blocks: 90, last_itl: 0.02, kv_usage: 0.9, num_requests_waiting: 4, preemptions_total: 12, kv_total_blocks: 100 },
+        d2: { active_decode_blocks: 10, kv_total_blocks: 250 },
+      },
+    });
+    // Without any capacity series the field stays absent (the planner falls back to the profile's).
+    expect(groupWorkerGauges(parsePromText('dynamo_frontend_worker_active_decode_blocks{worker_id="d",worker_type="decode"} 5\ndynamo_frontend_model_total_kv_blocks{model="m"} 0'))).toEqual({
+      decode: { d: { active_decode_blocks: 5 } },
+    });
+  });
+
   it('reads special values in any case, as Prometheus does (prom-client writes "Nan")', () => {
     expect(parsePromText('a Nan\nb +inf\nc -INF\nd nan').map((s) => s.value)).toEqual([NaN, Infinity, -Infinity, NaN]);
   });
@@ -102,6 +130,11 @@ describe('router sampler against a fake frontend', () => {
     fe.workerMode = 'ok';
     await sampler.scrapeOnce();
     expect(sampler.samples().at(-1)?.decode?.d1).toEqual({ active_decode_blocks: 5, last_itl: 0.03 });
+    // The saturation rule's extra series, served by the frontend next to the router's gauges.
+    fe.modelKvBlocks.set({ model: 'qwen/qwen3-0.6b' }, 5000);
+    fe.setEngine('decode', 'd1', { kv_usage: 0.5, num_requests_waiting: 2, preemptions_total: 7 });
+    await sampler.scrapeOnce();
+    expect(sampler.samples().at(-1)?.decode?.d1).toEqual({ active_decode_blocks: 5, last_itl: 0.03, kv_total_blocks: 5000, kv_usage: 0.5, num_requests_waiting: 2, preemptions_total: 7 });
   });
 
   it('reports an unreachable endpoint', async () => {

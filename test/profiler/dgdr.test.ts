@@ -28,9 +28,17 @@ describe('reading a DGDR', () => {
     expect(r.gpu.maxGpusPerNode).toBe(8);
   });
 
+  it('features.mocker.enabled asks for a mocker deployment (backend vllm, auto or mocker)', () => {
+    expect(readDgdr(vllmRequest()).mocker).toBe(false);
+    expect(readDgdr(vllmRequest((d) => { d.spec.features = { mocker: { enabled: true } }; })).mocker).toBe(true);
+    expect(readDgdr(vllmRequest((d) => { d.spec.backend = 'mocker'; d.spec.features = { mocker: { enabled: true } }; })).mocker).toBe(true);
+    expect(readDgdr(vllmRequest((d) => { d.spec.features = { mocker: { enabled: false } }; })).mocker).toBe(false);
+  });
+
   it('refuses what the rapid path cannot do, one sentence each', () => {
     const cases: [(d: { spec: Record<string, unknown> }) => void, RegExp][] = [
-      [(d) => { d.spec.features = { mocker: { enabled: true } }; }, /features\.mocker: mocker DGDs come with sla-planner's mocker/],
+      [(d) => { d.spec.backend = 'mocker'; }, /backend mocker: the rapid profiler here writes vLLM deployments only/],
+      [(d) => { d.spec.features = { mocker: { enabled: true }, planner: { backend: 'vllm' } }; }, /features\.planner\.backend is vllm but the generated deployment is a mocker pool/],
       [(d) => { d.spec.overrides = { dgd: { apiVersion: 'nvidia.com/v1beta1', kind: 'DynamoGraphDeployment' } }; }, /overrides\.dgd is not merged/],
       [(d) => { d.spec.sla = { e2eLatency: 900 }; }, /sla\.e2eLatency is not supported/],
       [(d) => { d.spec.model = 'someorg/unknown-7b'; }, /not one of the shipped model shapes .* --model <config\.json>/],

@@ -5,7 +5,7 @@ import { waitFor } from '../helpers/procs.js';
 import { plannerConfigSchema, type PlannerConfig } from '../../src/config/schema.js';
 import { Daemon, type DecisionEngine } from '../../src/runtime/daemon.js';
 import { Logger } from '../../src/runtime/log.js';
-import type { TrafficResult } from '../../src/observe/prometheus.js';
+import type { HistogramResult, TrafficResult } from '../../src/observe/prometheus.js';
 import type { Actuator, ApplyOutcome } from '../../src/actuate/types.js';
 import type { IntervalObservation } from '../../src/scaling/observation.js';
 import type { Decision } from '../../src/scaling/decision.js';
@@ -25,7 +25,7 @@ const EMPTY: TrafficResult = {
   emptyFields: ['ttft', 'itl', 'num_req', 'request_duration', 'isl', 'osl'],
 };
 
-function setup(cfg: PlannerConfig, traffic: TrafficResult, decision: Partial<Decision>, outcome: ApplyOutcome) {
+function setup(cfg: PlannerConfig, traffic: TrafficResult, decision: Partial<Decision>, outcome: ApplyOutcome, histograms?: () => Promise<HistogramResult>) {
   const seen: IntervalObservation[] = [];
   const planner: DecisionEngine = {
     decideThroughput: (obs, current) => { seen.push(obs); return { prefill: current.prefill, decode: current.decode, decided: false, reason: { code: 'x' } as never, ...decision }; },
@@ -41,7 +41,7 @@ function setup(cfg: PlannerConfig, traffic: TrafficResult, decision: Partial<Dec
   const lines: Record<string, unknown>[] = [];
   const daemon = new Daemon({
     config: cfg, planner, actuator, info: { prefillGpus: 2, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
-    traffic: { observe: async () => traffic }, logger: new Logger((l) => lines.push(JSON.parse(l))), httpPort: 0,
+    traffic: { observe: async () => traffic, ...(histograms ? { observeHistograms: histograms } : {}) }, logger: new Logger((l) => lines.push(JSON.parse(l))), httpPort: 0,
   });
   return { daemon, seen, applied, lines };
 }
@@ -82,6 +82,24 @@ describe('daemon wiring', () => {
     expect(bad.lines.find((l) => l.event === 'fault')).toMatchObject({ kind: 'k8s_forbidden', error: "RBAC: may not 'patch'" });
   });
 
+  it('sla strategy: the bucket series reach the decision code; their failure is a fault, not a hold', async () => {
+    const busy: TrafficResult = { ...EMPTY, emptyFields: [], observation: { num_req: 600, isl: 3000, osl: 150, ttft: 120, itl: 20, request_duration: 3 } };
+    const isl = { le: [1000, 5000], cumulative: [0, 600, 600], sum: 1.8e6 };
+    let asked = 0;
+    const good = setup(config({ strategy: 'sla', decode_sizing: 'kv' }), busy, {}, { status: 'unchanged' }, async () => (asked++, { ok: true, histograms: { isl_histogram: isl } }));
+    await good.daemon.runThroughputTick();
+    expect(good.seen[0]).toMatchObject({ num_req: 600, isl_histogram: isl, current_prefill: 2 });
+    const failing = setup(config({ decode_sizing: 'kv' }), busy, {}, { status: 'unchanged' }, async () => ({ ok: false, kind: 'prometheus_timeout', message: 'slow' }));
+    await failing.daemon.runThroughputTick();
+    expect(failing.seen[0]).toMatchObject({ num_req: 600 });
+    expect(failing.seen[0].isl_histogram).toBeUndefined();
+    expect(metricValue(await failing.daemon.metrics.registry.metrics(), 'sla_planner_data_source_errors_total', { kind: 'histograms_prometheus_timeout' })).toBe(1);
+    // Upstream never asks for them.
+    const upstream = setup(config(), busy, {}, { status: 'unchanged' }, async () => (asked++, { ok: true, histograms: {} }));
+    await upstream.daemon.runThroughputTick();
+    expect(asked).toBe(1);
+  });
+
   it('a Prometheus error never reaches the decision code', async () => {
     const a = setup(config(), { ok: false, kind: 'prometheus_timeout', message: 'timeout' }, {}, { status: 'unchanged' });
     await a.daemon.runThroughputTick();
@@ -119,6 +137,32 @@ describe('a tick that throws', () => {
     expect(daemon.history.filter((h) => (h.reason as { code: string }).code === 'internal_error')).toHaveLength(2);
     expect(lines.filter((l) => l.event === 'fault' && l.fault === 'internal:throughput')).toHaveLength(1);
     expect(lines.filter((l) => l.event === 'recovered' && l.fault === 'internal:throughput')).toHaveLength(1);
+  });
+});
+
+describe('load tick rollout wait', () => {
+  it('upstream waits for the rollout after a load scale; the saturation rule counts starting replicas instead', async () => {
+    const run = async (cfg: PlannerConfig) => {
+      let waited = 0;
+      const planner: DecisionEngine = {
+        decideThroughput: () => { throw new Error('unused'); },
+        decideLoad: () => ({ prefill: 1, decode: 3, decided: true, reason: { code: 'load_scale', load: {}, binding: 'load', bindings: {} } }),
+        state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
+      };
+      const actuator: Actuator = {
+        name: 'stub', init: async () => ({}) as never, view: async () => ({ prefill: 1, decode: 2, ready: true }),
+        apply: async () => ({ status: 'applied', written: { decode: 3 } }), waitReady: async () => (waited++, true),
+      };
+      const daemon = new Daemon({
+        config: cfg, planner, actuator, info: { prefillGpus: 1, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+        router: { start: () => {}, stop: () => {}, samples: () => [{ decode: { a: { active_decode_blocks: 1, last_itl: 0.01 } } }] },
+        logger: new Logger(() => {}), httpPort: 0,
+      });
+      await daemon.runLoadTick();
+      return waited;
+    };
+    expect(await run(config({ enable_load_scaling: true }))).toBe(1);
+    expect(await run(config({ enable_load_scaling: true, load_scaling_rule: 'saturation' }))).toBe(0);
   });
 });
 

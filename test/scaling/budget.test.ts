@@ -1,6 +1,6 @@
 // Stage "lower bound / budget": the GPU budget rules, hand-computed, and the plan-level stage.
 import { describe, expect, it } from 'vitest';
-import { applyGlobalBudget, applyPoolBudget, atLeastMinEndpoint, gpusOf, withinBudget } from '../../src/scaling/budget.js';
+import { applyGlobalBudget, applyPoolBudget, atLeastMinEndpoint, gpusOf, growthWithinBudget, withinBudget } from '../../src/scaling/budget.js';
 
 describe('GPU budget', () => {
   const limits = { maxGpuBudget: 8, minEndpoint: 1 };
@@ -53,5 +53,31 @@ describe('the budget stage over a plan', () => {
       prefill: { replicas: 2, binding: 'min_endpoint' },
       decode: { replicas: 3, binding: 'load' },
     });
+  });
+});
+
+describe('the budget over a scale-out', () => {
+  const gpus = { prefill: 1, decode: 2 };
+  const limits = { maxGpuBudget: 11, minEndpoint: 1 };
+
+  it('keeps the running replicas and grants the spare GPUs to the growth', () => {
+    // Running 3 prefill + 4 decode = 11 GPUs: nothing spare, so decode's +1 is refused and prefill keeps 3
+    // (the plain budget would scale both by 11/13 and take prefill down to 2).
+    const full = growthWithinBudget({ prefill: { replicas: 3, binding: 'saturation_hold' }, decode: { replicas: 5, binding: 'saturation' } }, { prefill: 3, decode: 4 }, gpus, limits);
+    expect(full.plan).toEqual({ prefill: { replicas: 3, binding: 'saturation_hold' }, decode: { replicas: 4, binding: 'gpu_budget' } });
+    expect(withinBudget({ prefill: { replicas: 3, binding: 'saturation_hold' }, decode: { replicas: 5, binding: 'saturation' } }, gpus, limits).plan.prefill!.replicas).toBe(2);
+    // Running 2 + 2 = 6 GPUs, 5 spare; asked 6 + 4. Shares short: prefill 4/6 > decode 2/4 -> prefill;
+    // 3/6 = 2/4, a tie keeps the first pool -> prefill; 2/6 < 2/4 -> decode; 1 GPU left fits only
+    // prefill -> prefill: 5 prefill + 3 decode = 11 GPUs.
+    const grow = growthWithinBudget({ prefill: { replicas: 6, binding: 'saturation' }, decode: { replicas: 4, binding: 'saturation' } }, { prefill: 2, decode: 2 }, gpus, limits);
+    expect(grow.plan).toEqual({ prefill: { replicas: 5, binding: 'gpu_budget' }, decode: { replicas: 3, binding: 'gpu_budget' } });
+    expect(gpusOf({ prefill: 5, decode: 3 }, gpus)).toBe(11);
+  });
+
+  it('passes a plan that fits, and falls back to the plain budget when the running counts are over it', () => {
+    const fits = { prefill: { replicas: 2, binding: 'saturation' as const }, decode: { replicas: 3, binding: 'saturation_hold' as const } };
+    expect(growthWithinBudget(fits, { prefill: 1, decode: 3 }, gpus, limits).plan).toBe(fits);
+    const over = { prefill: { replicas: 4, binding: 'saturation' as const }, decode: { replicas: 6, binding: 'saturation_hold' as const } };
+    expect(growthWithinBudget(over, { prefill: 4, decode: 6 }, gpus, limits)).toEqual(withinBudget(over, gpus, limits));
   });
 });

@@ -24,3 +24,20 @@ describe('parseObservation', () => {
     expect(() => parseObservation({ ttft_ms: 10 }, where)).toThrow(/unknown field 'ttft_ms'/);
   });
 });
+
+describe('parseObservation: histogram windows (sla strategy)', () => {
+  it('reads isl/osl/ttft histograms and names the field and the rule when one is malformed', () => {
+    const h = { le: [100, 1000], cumulative: [3, 8, 9], sum: 4200 };
+    expect(parseObservation({ num_req: 9, isl_histogram: h, ttft_histogram: null }, where)).toEqual({ num_req: 9, isl_histogram: h });
+    expect(() => parseObservation({ osl_histogram: [1, 2] }, where)).toThrow(`obs.jsonl line 3: field 'osl_histogram' must be an object {"le": [finite upper bounds], "cumulative": [counts <= each bound, then the total], "sum": n}, got a list.`);
+    expect(() => parseObservation({ isl_histogram: { le: [100], cumulative: [5, 4], sum: 1 } }, where)).toThrow(/field 'isl_histogram': 'cumulative' must be finite, >= 0 and non-decreasing/);
+    expect(() => parseObservation({ isl_histogram: { le: [100], cumulative: [5], sum: 1 } }, where)).toThrow(/one entry per bound plus the total \(2\), got 1/);
+    expect(() => parseObservation({ isl_histogram: { le: ['100'], cumulative: [5, 6], sum: 1 } }, where)).toThrow(/numbers only/);
+  });
+
+  it('accepts the engines\' gauges next to the router\'s', () => {
+    const obs = parseObservation({ router: { decode: { d: { active_decode_blocks: 5, last_itl: 0.02, kv_total_blocks: 100, preemptions_total: 3 } } } }, where);
+    expect(obs.router?.decode?.d).toEqual({ active_decode_blocks: 5, last_itl: 0.02, kv_total_blocks: 100, preemptions_total: 3 });
+    expect(() => parseObservation({ router: { decode: { d: { active_decode_blocks: 5, last_itl: 0.02, kv_usage: -1 } } } }, where)).toThrow(/kv_usage: must be a number >= 0/);
+  });
+});

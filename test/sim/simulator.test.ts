@@ -265,7 +265,7 @@ describe('simulate: policies', () => {
   });
 
   it('an unknown policy names the accepted ones', async () => {
-    await expect(runSimulation({ config, interpolators, trace: [], policy: 'magic' })).rejects.toThrow(/planner, static/);
+    await expect(runSimulation({ config, interpolators, trace: [], policy: 'magic' })).rejects.toThrow(/planner, planner:upstream, planner:sla, static/);
   });
 });
 

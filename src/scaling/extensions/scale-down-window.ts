@@ -7,6 +7,7 @@ import { POOLS, type Plan, type Pool } from '../decision.js';
 export class ScaleDownWindow {
   /** Raw planned counts of the last intervals − 1, newest last. */
   private readonly history: Array<Partial<Record<Pool, number>>> = [];
+  private started = false;
 
   constructor(readonly intervals: number) {}
 
@@ -15,8 +16,16 @@ export class ScaleDownWindow {
     return config.scale_down_window > 1 ? new ScaleDownWindow(config.scale_down_window) : undefined;
   }
 
-  /** The plan with each pool raised to its highest recent count; remembers this plan's raw counts. */
-  stabilize(plan: Plan): Plan {
+  /**
+   * The plan with each pool raised to its highest recent count; remembers this plan's raw counts.
+   * The counts running at the first decision count as planned just before it: they are what the
+   * operator sized the deployment to before the planner took over.
+   */
+  stabilize(plan: Plan, current?: Partial<Record<Pool, number>>): Plan {
+    if (!this.started) {
+      this.started = true;
+      if (current !== undefined && this.intervals > 1) this.history.push({ ...current });
+    }
     const out: Plan = {};
     const raw: Partial<Record<Pool, number>> = {};
     for (const pool of POOLS) {
