@@ -119,6 +119,9 @@ export function comparisonReportHtml(input: ComparisonInput): string {
   const xLabel = hours ? 'time (h)' : 'time (min)';
   const widthX = xOf(intervalS);
   const color = (i: number) => PALETTE[i % PALETTE.length];
+  // Policies can coincide (two planners with the same forecaster): each is drawn wider than the
+  // ones after it, so a line hidden under another still shows as its coloured edge.
+  const width = (i: number) => 1.6 + 1.2 * (runs.length - 1 - i);
   const xsOf = (r: ReportRun) => r.timeline.map((row) => xOf(row.t_s));
   const col = (r: ReportRun, k: keyof TimelineRow) => r.timeline.map((row) => row[k]);
   const ttftTarget = input.config.ttft;
@@ -127,7 +130,7 @@ export function comparisonReportHtml(input: ComparisonInput): string {
   // Load vs forecast: the trace's arrivals once (every run sees the same), each planner's forecast.
   const base = runs[0];
   const load: ChartSeries[] = base ? [{ name: 'arrivals (req/s)', color: '#222', xs: xsOf(base), ys: col(base, 'rps'), width: 1.4 }] : [];
-  runs.forEach((r, i) => load.push({ name: `forecast of ${r.summary.policy}`, color: color(i), xs: xsOf(r), ys: col(r, 'forecast_rps'), dashed: true }));
+  runs.forEach((r, i) => load.push({ name: `forecast of ${r.summary.policy}`, color: color(i), xs: xsOf(r), ys: col(r, 'forecast_rps'), dashed: true, width: width(i) }));
 
   const replicaMax = Math.max(1, ...runs.flatMap((r) => r.timeline.flatMap((row) => [row.prefill_target, row.decode_target, row.prefill_ready, row.decode_ready])));
   const agg = input.config.mode === 'agg';
@@ -153,7 +156,7 @@ export function comparisonReportHtml(input: ComparisonInput): string {
   const strips = (missed: (row: TimelineRow) => boolean): ChartStrip[] => runs.map((r, i) => ({
     label: `missed by ${r.summary.policy}`, color: color(i), spans: missedSpans(xsOf(r), r.timeline.map(missed), widthX),
   }));
-  const perPolicy = (k: keyof TimelineRow, scale = 1): ChartSeries[] => runs.map((r, i) => ({ name: r.summary.policy, color: color(i), xs: xsOf(r), ys: col(r, k).map((v) => v * scale) }));
+  const perPolicy = (k: keyof TimelineRow, scale = 1): ChartSeries[] => runs.map((r, i) => ({ name: r.summary.policy, color: color(i), xs: xsOf(r), ys: col(r, k).map((v) => v * scale), width: width(i) }));
 
   const charts = [
     chartFigure({ id: 'load', title: 'Load vs forecast (requests per second, per interval)', xLabel, yLabel: 'requests/s', series: load, yMin: 0, unit: ' req/s' }),
@@ -173,7 +176,7 @@ export function comparisonReportHtml(input: ComparisonInput): string {
     }),
     chartFigure({
       id: 'gpu-hours', title: 'Cumulative GPU-hours', xLabel, yLabel: 'GPU-hours',
-      series: runs.map((r, i) => ({ name: r.summary.policy, color: color(i), xs: xsOf(r), ys: cumulativeGpuHours(r.timeline, intervalS) })), yMin: 0, unit: ' GPU-h', digits: 3,
+      series: runs.map((r, i) => ({ name: r.summary.policy, color: color(i), xs: xsOf(r), ys: cumulativeGpuHours(r.timeline, intervalS), width: width(i) })), yMin: 0, unit: ' GPU-h', digits: 3,
     }),
   ];
 
