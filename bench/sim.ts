@@ -13,7 +13,7 @@
 //    multiples of the clairvoyant's and the static's), and the sla strategy's targets, met or not.
 // Writes bench/results/sim.json and bench/results/sim.md.
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -434,8 +434,12 @@ async function main(): Promise<void> {
   }
   const durationArg = benchFlag('duration');
   const durationS = durationArg === undefined ? undefined : benchNumber('bench:sim', 'duration', 0, { min: 1 });
-  let perf: string[] = [];
-  const results: Record<string, unknown> = {};
+  const outDir = resolve(repo, 'bench', 'results');
+  const jsonPath = join(outDir, 'sim.json');
+  // A partial run (--perf-only, --table-only) keeps the other part of the previous results.
+  const previous = (existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {}) as Record<string, any>;
+  let perf: string[] = args.includes('--table-only') ? (previous.perf_lines ?? []) : [];
+  const results: Record<string, unknown> = args.includes('--table-only') ? { perf: previous.perf, perf_lines: previous.perf_lines } : {};
   if (!args.includes('--table-only')) {
     for (const name of [DAY_TRACE, REASONING_TRACE]) {
       if (!existsSync(join(tracesDir, name))) {
@@ -446,8 +450,12 @@ async function main(): Promise<void> {
     const p = perfSection();
     perf = p.lines;
     results.perf = p.json;
+    results.perf_lines = p.lines;
   }
-  let result: Awaited<ReturnType<typeof table>> = { rows: [], checks: [], references: {} };
+  let result: Awaited<ReturnType<typeof table>> = args.includes('--perf-only')
+    ? { rows: previous.table ?? [], checks: previous.targets ?? [], references: previous.references ?? {} }
+    : { rows: [], checks: [], references: {} };
+  if (args.includes('--perf-only')) Object.assign(results, { table: result.rows, targets: result.checks, references: result.references });
   if (!args.includes('--perf-only')) {
     const coldStarts = (benchFlag('cold-starts') ?? '60,120').split(',').map((v) => Number(v));
     if (coldStarts.some((v) => !(Number.isInteger(v) && v >= 0 && v <= 3600))) {
@@ -457,10 +465,10 @@ async function main(): Promise<void> {
     result = await table(durationS, coldStarts, benchFlag('only'));
     results.table = result.rows;
     results.targets = result.checks;
+    results.references = result.references;
   }
-  const outDir = resolve(repo, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'sim.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   const command = ['npm run bench:sim --', ...args].join(' ');
   writeFileSync(join(outDir, 'sim.md'), markdown(perf, result, durationS, command));
   console.log(`wrote ${join(outDir, 'sim.md')}`);

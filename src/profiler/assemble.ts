@@ -95,7 +95,8 @@ export function plannerConfig(a: AssemblyInput): Record<string, unknown> {
     ...(strategy === 'sla' ? SLA_STRATEGY : {}),
     ...a.plannerOverrides,
     // The mock pool obeys etcd keys, not the DGD's replicas; the GPU counts below stand for the engines it mocks.
-    ...(a.mocker ? { environment: 'virtual', backend: 'mocker' } : {}),
+    // Load scaling reads the router gauges straight from the mock frontend (the operator's <dgd>-frontend service).
+    ...(a.mocker ? { environment: 'virtual', backend: 'mocker', load_router_metrics_url: a.plannerOverrides?.load_router_metrics_url ?? `http://${dnsLabel(a.deploymentName)}-frontend:8000/metrics` } : {}),
     // What the profile measured wins over the request: the data, its GPUs per engine and the SLA.
     prefill_engine_num_gpu: a.prefillTp,
     decode_engine_num_gpu: a.decodeTp,

@@ -77,9 +77,8 @@ export class DecisionStatus {
     this.startedAt = new Date(this.now()).toISOString();
   }
 
-  get strategy(): string {
-    const s = (this.o.config as unknown as { strategy?: unknown }).strategy;
-    return typeof s === 'string' ? s : 'upstream';
+  get strategy(): PlannerConfig['strategy'] {
+    return this.o.config.strategy;
   }
 
   private service(pool: Pool): string {

@@ -59,7 +59,11 @@ describe('sla-planner profile --dgdr (CLI)', () => {
     expect(r.code, r.stderr).toBe(0);
     const [cfgCm, dataCm, dgd, ...rest] = YAML.parseAllDocuments(readFileSync(join(out, 'final_config.yaml'), 'utf8')).map((d) => d.toJS());
     const plannerConfig = JSON.parse(cfgCm.data['planner_config.json']);
-    expect(resolveConfig(plannerConfig, { strict: true, env: {} }).config).toMatchObject({ environment: 'virtual', backend: 'mocker', ttft: 300, itl: 20, max_gpu_budget: 8 });
+    // strategy sla's load scaling reads the mock frontend's router gauges through the operator's <dgd>-frontend service.
+    expect(resolveConfig(plannerConfig, { strict: true, env: {} }).config).toMatchObject({
+      environment: 'virtual', backend: 'mocker', ttft: 300, itl: 20, max_gpu_budget: 8, strategy: 'sla', enable_load_scaling: true,
+      load_router_metrics_url: `http://${dgd.metadata.name}-frontend:8000/metrics`,
+    });
     expect(dgd.spec.backendFramework).toBe('mocker');
     expect(Object.keys(dgd.spec.services).sort()).toEqual(['Frontend', 'Planner']);
     // The virtual environment touches no Kubernetes object: no Role.
