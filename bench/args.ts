@@ -1,5 +1,7 @@
 // Flags of the benchmark scripts: `--name value`, checked like the CLI's (a bad number is one
 // clear line and exit 2, never a NaN run).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { numberFlag } from '../src/util/args.js';
 import { InputError } from '../src/util/errors.js';
 
@@ -16,6 +18,25 @@ export function benchNumber(script: string, name: string, fallback: number, opts
     process.stderr.write(`${script}: ${err.message}\n`);
     process.exit(2);
   }
+}
+
+/**
+ * The directory of larger data a benchmark reads (`--<flag> <dir>`, else `fallback`). When it is
+ * missing or holds no file `wanted` matches, the script ends with one sentence and exit 2.
+ */
+export function benchDataDir(script: string, flag: string, fallback: string, wanted: RegExp, what: string): string {
+  const dir = resolve(benchFlag(flag) ?? fallback);
+  let found = false;
+  try {
+    found = existsSync(dir) && statSync(dir).isDirectory() && readdirSync(dir).some((f) => wanted.test(f));
+  } catch {
+    found = false;
+  }
+  if (!found) {
+    process.stderr.write(`${script}: no ${what} in ${dir} (the directory is missing or holds none); pass --${flag} <dir> holding them.\n`);
+    process.exit(2);
+  }
+  return dir;
 }
 
 /**

@@ -10,9 +10,9 @@ import { plannerConfigSchema, PREDICTORS, type PredictorKind } from '../src/conf
 import type { PredictorSettings } from '../src/predict/index.js';
 import { scorePredictor, FORECAST_SERIES, type PredictorScores } from '../src/predict/evaluate.js';
 import { readTrace, bucketTrace, type TraceBucket } from '../src/trace/read.js';
-import { benchFlag, referenceLoopMs } from './args.js';
+import { benchDataDir, referenceLoopMs } from './args.js';
 
-const TRACE_DIR = resolve(benchFlag('traces') ?? '../shared/traces');
+const TRACE_DIR = benchDataDir('bench:predict', 'traces', '../shared/traces', /\.jsonl(\.gz)?$/, 'request traces (.jsonl, .jsonl.gz)');
 const OUT_DIR = resolve('bench/results');
 const INTERVALS_S = [60, 180];
 const MIN_SCORED_INTERVALS = 10;
@@ -115,10 +115,6 @@ function table(row: Row): string[] {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(TRACE_DIR)) {
-    process.stderr.write(`bench/predict: trace directory ${TRACE_DIR} does not exist; pass --traces <dir> with the public traces (*.jsonl[.gz] and rates/*.csv).\n`);
-    process.exit(2);
-  }
   const started = performance.now();
   const traceFiles = readdirSync(TRACE_DIR).filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort();
   const rows: Row[] = [];

@@ -4,7 +4,7 @@
 // same figures for a baseline measured in this run: the datasheet roofline (every efficiency 1,
 // no overheads). Also times a full profile run. Writes bench/results/profile.json.
 //   npm run bench:profile            (build + run)
-//   node dist/bench/profile.js [--fixtures ../shared/fixtures/h100]
+//   node dist/bench/profile.js [--fixtures test/fixtures/h100]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +15,11 @@ import { rapidProfile } from '../src/profiler/index.js';
 import { SHIPPED_GPUS } from '../src/profiler/specs/gpus.js';
 import { SHIPPED_MODELS } from '../src/profiler/specs/models.js';
 import type { Efficiency } from '../src/profiler/types.js';
-import { benchFlag } from './args.js';
+import { benchDataDir } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..'); // dist/bench -> repo root
-const fixtures = benchFlag('fixtures') ?? resolve(repo, '..', 'shared', 'fixtures', 'h100');
+const fixtures = benchDataDir('bench:profile', 'fixtures', resolve(repo, 'test', 'fixtures', 'h100'), /^(llama-3\.1-8b|qwen3-0\.6b)\.json$/, 'H100 measurement files (llama-3.1-8b.json, qwen3-0.6b.json)');
 const gpu = SHIPPED_GPUS['h100-sxm'];
 const TARGET = { median: 0.15, worst: 0.35 };
 

@@ -10,6 +10,8 @@ import { parseObservation, type IntervalObservation } from '../scaling/observati
 import { replayObservations, type ReplayLine } from '../scaling/replay.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { parseCommandArgs, requireFlag } from '../util/args.js';
+import { parseLogLevel, predictorNotices, stderrLogger } from '../runtime/log.js';
+import { trafficPredictors } from '../scaling/forecast.js';
 
 const usage = `Usage: sla-planner decide --config <file|inline JSON> --observations <file|-> [--profile-dir <dir>]
 
@@ -39,6 +41,8 @@ Options:
   --observations <f>  JSON-lines file, or - for stdin.
   --profile-dir <dir> Profile data (raw_data.npz layout or the ConfigMap JSON). Default: the
                       config's profile_results_dir. Not read when throughput scaling is off.
+  --log-level <l>     debug, info, warn (default) or error: predictor notices (the ARIMA order
+                      chosen, a failed forecast) as JSON log lines on stderr, as the daemon logs.
   -h, --help          Show this help.
 
 Exit codes: 0 ok, 2 bad config, profile or input line (the message names the line), 1 other failure.`;
@@ -117,7 +121,9 @@ export const command: Command = {
       config: { type: 'string' },
       'profile-dir': { type: 'string' },
       observations: { type: 'string' },
+      'log-level': { type: 'string' },
     });
+    const logger = stderrLogger(parseLogLevel('decide', values['log-level'], 'warn'));
     const source = requireFlag('decide', 'config', values.config);
     const observationsPath = requireFlag('decide', 'observations', values.observations);
     const { config, warnings } = loadConfig(source);
@@ -125,7 +131,7 @@ export const command: Command = {
     const interpolators = config.enable_throughput_scaling
       ? buildInterpolators(loadProfileDir(values['profile-dir'] ?? config.profile_results_dir))
       : undefined;
-    const planner = new Planner({ config, interpolators });
+    const planner = new Planner({ config, interpolators, predictors: trafficPredictors(config, predictorNotices(logger)) });
     // After the planner accepted the config, so a fatal problem is one line, not a warning plus an error.
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 

@@ -6,6 +6,8 @@ import { scorePredictor, type PredictorScores } from '../predict/evaluate.js';
 import { detectTraceFormat, readTraceBuckets } from '../trace/read.js';
 import { InputError } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
+import { parseLogLevel, predictorNotices, stderrLogger } from '../runtime/log.js';
+import type { PredictorLog } from '../predict/index.js';
 
 const usage = `Usage: sla-planner forecast --trace <file> --interval <s> [--predictor <name>|all] [--config <file>] [--clamp]
 
@@ -28,6 +30,9 @@ Options:
                         (load_predictor_log1p, kalman_*, prophet_window_size); defaults otherwise.
   --clamp               Clamp every forecast to >= 0 (the original's raw Kalman forecast can go
                         negative; this is off by default for compatibility).
+  --log-level <l>       debug, info, warn (default) or error: predictor notices (the ARIMA
+                        order chosen, a failed forecast) as JSON log lines on stderr, as the
+                        daemon logs them.
   -h, --help            Show this help.
 
 'prophet' runs a seasonal Holt-Winters model in place of Prophet (not available for Node).
@@ -52,7 +57,7 @@ export async function forecastTrace(
   intervalS: number,
   kinds: readonly PredictorKind[],
   settings: PredictorSettings,
-  options: { clampNonNegative?: boolean; log?: (m: string) => void } = {},
+  options: { clampNonNegative?: boolean; log?: PredictorLog } = {},
 ): Promise<ForecastReport> {
   const format = await detectTraceFormat(trace);
   const buckets = await readTraceBuckets(trace, intervalS);
@@ -71,7 +76,9 @@ export const command: Command = {
       predictor: { type: 'string' },
       config: { type: 'string' },
       clamp: { type: 'boolean' },
+      'log-level': { type: 'string' },
     });
+    const logger = stderrLogger(parseLogLevel('forecast', values['log-level'], 'warn'));
     const trace = requireFlag('forecast', 'trace', values.trace);
     const intervalS = numberFlag('forecast', 'interval', values.interval, { required: true })!;
     // Whole seconds at least, like the planner's throughput_adjustment_interval (a PromQL range).
@@ -87,7 +94,7 @@ export const command: Command = {
     }
     const report = await forecastTrace(trace, intervalS, kinds, settings, {
       clampNonNegative: values.clamp === true,
-      log: (m) => process.stderr.write(`${m}\n`),
+      log: predictorNotices(logger),
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return 0;

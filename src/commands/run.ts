@@ -5,7 +5,8 @@ import { loadConfig, applyDerivedRules, budgetShortfall, MIN_SCRAPE_PERIOD_MS, t
 import { InputError, RuntimeFailure, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
 import { Planner } from '../scaling/planner.js';
-import { createPredictor, warmUpPredictors } from '../predict/index.js';
+import { warmUpPredictors } from '../predict/index.js';
+import { trafficPredictors } from '../scaling/forecast.js';
 import { TrafficObserver } from '../observe/prometheus.js';
 import { RouterSampler } from '../observe/router.js';
 import { KubeClient, KubernetesActuator, inClusterConnection, type KubeConnection } from '../actuate/kubernetes.js';
@@ -16,7 +17,7 @@ import { GlobalPlannerActuator } from '../actuate/global.js';
 import { SerialActuator } from '../actuate/serial.js';
 import type { Actuator } from '../actuate/types.js';
 import { Daemon } from '../runtime/daemon.js';
-import { Logger } from '../runtime/log.js';
+import { Logger, predictorNotices } from '../runtime/log.js';
 import type { Command } from './types.js';
 import { buildInterpolators, loadProfileDir, unreachableTargets } from '../profile-data/index.js';
 
@@ -28,6 +29,7 @@ logic and scales the deployment (environment: kubernetes, virtual or global-plan
 
 Options:
   --config <X>               PlannerConfig file (.json/.yaml) or inline JSON (required)
+  --profile-dir <dir>        profile data to size from (overrides the config's profile_results_dir)
   --dry-run                  decide and log, never scale (same as no_operation: true)
   --metrics-port <n>         port of /metrics, /healthz, /readyz (default metric_reporting_prometheus_port;
                              0 = no HTTP server, as the original)
@@ -61,8 +63,13 @@ SIGTERM/SIGINT stop the daemon cleanly (exit 0).
 
 Faults never stop the daemon: an unreachable etcd at start-up is retried with back-off (/readyz
 answers 503 and names it), and every bad or missing answer from Prometheus, the router, etcd, the
-API server or the global planner is a counted, named hold. Exit 2: bad config, profile data, flags
-or environment variables (one sentence naming them); exit 1: a deployment it cannot manage.
+API server or the global planner is a counted, named hold.
+
+Exit codes:
+  0  clean stop (SIGTERM/SIGINT)
+  1  runtime failure: a deployment it cannot manage (e.g. load scaling without a router URL)
+  2  usage or input error, one sentence naming it: bad config, profile data, flags or environment
+     variables, or environment kubernetes outside a cluster with no kubeconfig
 `;
 
 const SECONDS = (raw: string | undefined, dflt: number, name: string): number => {
@@ -152,6 +159,7 @@ export const command: Command = {
   async run(argv) {
     const { values } = parseCommandArgs('run', argv, {
       config: { type: 'string' },
+      'profile-dir': { type: 'string' },
       'dry-run': { type: 'boolean' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
@@ -178,7 +186,13 @@ export const command: Command = {
     const env = process.env;
     const source = requireFlag('run', 'config', values.config);
     const { config: loaded, warnings, unworkable } = loadConfig(source, { strict: false, env });
-    const config: PlannerConfig = values['dry-run'] ? { ...loaded, no_operation: true } : loaded;
+    const profileDir = values['profile-dir'];
+    if (profileDir === '') throw new InputError("--profile-dir is empty; give the profiler's output directory.");
+    const config: PlannerConfig = {
+      ...loaded,
+      ...(values['dry-run'] ? { no_operation: true } : {}),
+      ...(profileDir !== undefined ? { profile_results_dir: profileDir } : {}),
+    };
     const logger = new Logger(undefined, config.log_dir);
     // What cannot work still starts (the original does), but says so where nobody misses it.
     const loud = (message: string) => {
@@ -214,12 +228,7 @@ export const command: Command = {
     if (info.modelName === null && config.enable_throughput_scaling && config.throughput_metrics_source === 'frontend') {
       logger.warn('config_warning', { message: 'model_name is unknown: frontend series are filtered on dynamo_namespace only; set model_name to filter on the model too.' });
     }
-    const predictorLog = (message: string) => logger.info('predictor_notice', { message });
-    const predictors = {
-      numReq: createPredictor(config.load_predictor, config, { log: predictorLog }),
-      isl: createPredictor(config.load_predictor, config, { log: predictorLog }),
-      osl: createPredictor(config.load_predictor, config, { log: predictorLog }),
-    };
+    const predictors = trafficPredictors(config, predictorNotices(logger));
     if (config.load_predictor_warmup_trace && config.enable_throughput_scaling) {
       try {
         const intervals = await warmUpPredictors(predictors, config.load_predictor_warmup_trace, config.throughput_adjustment_interval);

@@ -6,9 +6,13 @@ import { SHAPING_FLAGS, shapingFromFlags } from './shaping.js';
 import { loadConfig, readConfigSource, resolveConfig } from '../config/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { numberFlag, parseCommandArgs, requireFlag } from '../util/args.js';
-import { DEFAULT_COLD_START_S, POLICY_HELP, loadInterpolators, reportHtml, runSimulations, splitPolicyList, timelineCsv, type SimulationResult, type StrategyConfigs } from '../sim/index.js';
+import { parseLogLevel, predictorNotices, stderrLogger } from '../runtime/log.js';
+import { DEFAULT_COLD_START_S, POLICY_HELP, comparisonReportHtml, eventsCsv, loadInterpolators, runSimulations, splitPolicyList, timelineCsv, type ReportRun, type SimulationResult, type StrategyConfigs } from '../sim/index.js';
+import { CHEAPEST_STATIC, searchCheapestStatic, searchNote, type CheapestStatic } from '../sim/search.js';
 import { VLLM_DEFAULTS } from '../sim/engine.js';
 import type { PoolCounts, SimSummary } from '../sim/types.js';
+
+const DEFAULT_ATTAINMENT_GOAL = 0.95;
 
 const usage = `Usage: sla-planner simulate --config <file> --profile-dir <dir> --trace <file> [options]
 
@@ -30,6 +34,8 @@ Options:
   --policy <p>[,<p>...] ${POLICY_HELP}.
                         Default: planner (the config's scaling modes, the daemon's decision code).
                         A comma-separated list runs each policy on the same trace (exec: last).
+                        static:cheapest searches the fixed allocation with the fewest GPUs that
+                        reaches the SLA attainment of the first scaling policy in the list.
                         clairvoyant knows the trace ahead and asks, a cold start early, for what
                         each moment's work needs; lower_bound_gpu_hours bounds any policy serving
                         every feasible request within the SLA.
@@ -37,8 +43,13 @@ Options:
                         throughput interval as a JSON line on its stdin (the 'decide' input format)
                         and reads one line {"prefill": n, "decode": n} back (null = keep); answers
                         over the GPU budget are clamped and counted.
-  --out <dir>           Also write <dir>/timeline.csv and <dir>/report.html (charts, no network);
-                        with several policies, one subdirectory per policy.
+  --out <dir>           Also write <dir>/report.html: every policy side by side (summary table,
+                        the config used, interactive charts of load vs forecast, replicas with
+                        the reason of each scaling call, per-interval attainment and p99
+                        TTFT/ITL, cumulative GPU-hours; no network), and per policy timeline.csv
+                        and events.csv (in <dir>, or one subdirectory per policy when several).
+  --attainment-goal <f> Share of an interval's requests that must meet the SLA for the report to
+                        count the interval as met (default ${DEFAULT_ATTAINMENT_GOAL}).
   --start <s>           Skip the trace before <s> seconds (the slice is re-based to 0).
   --duration <s>        Simulate <s> seconds of the trace from --start.
   --load-scale <x>      Multiply the arrival rate by x, keeping its shape over time (seeded
@@ -54,6 +65,9 @@ Options:
                         finished (upstream's dynamo_frontend_requests_total counts finished
                         requests, so a saturated pool reports its own capacity) or started
                         (offered load, as the newer requests_started_total).
+  --log-level <l>       debug, info, warn (default) or error: predictor notices (the ARIMA
+                        order chosen, a failed forecast) as JSON log lines on stderr, as the
+                        daemon logs them.
   -h, --help            Show this help.
 
 Exit codes: 0 ok, 2 bad input or usage, 1 other failure.`;
@@ -97,6 +111,10 @@ function loadSimConfig(source: string, predictor: string | undefined, strategy?:
   return loadConfig(source);
 }
 
+function searchSummary(s: CheapestStatic): Record<string, unknown> {
+  return { policy: s.result.summary.policy, goal_sla_attainment: s.goal, reference_policy: s.reference, allocations_simulated: s.tried, reached: s.reached };
+}
+
 /** Progress on stderr, only when it is a terminal. */
 function progressBar(totalS: number | undefined): ((nowS: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
@@ -133,11 +151,19 @@ export const command: Command = {
       'num-req-source': { type: 'string' },
       'max-num-seqs': { type: 'string' },
       'kv-watermark': { type: 'string' },
+      'log-level': { type: 'string' },
+      'attainment-goal': { type: 'string' },
     });
+    const logger = stderrLogger(parseLogLevel('simulate', values['log-level'], 'warn'));
     const configSource = requireFlag('simulate', 'config', values.config);
     const profileDir = requireFlag('simulate', 'profile-dir', values['profile-dir']);
     const tracePath = requireFlag('simulate', 'trace', values.trace);
     const policies = splitPolicyList(values.policy ?? 'planner');
+    const attainmentGoal = numberFlag('simulate', 'attainment-goal', values['attainment-goal'], { min: 0, max: 1 }) ?? DEFAULT_ATTAINMENT_GOAL;
+    const reference = policies.find((p) => p !== CHEAPEST_STATIC && !p.startsWith('static:'));
+    if (policies.includes(CHEAPEST_STATIC) && reference === undefined) {
+      throw new InputError(`--policy ${CHEAPEST_STATIC} needs a scaling policy in the list to match (e.g. planner,${CHEAPEST_STATIC}).`);
+    }
     const shaping = shapingFromFlags('simulate', values);
     for (const [flag, v] of [['duration', shaping.durationS], ['load-scale', shaping.loadScale], ['speedup', shaping.speedup]] as const) {
       if (v !== undefined && !(v > 0)) throw new InputError(`--${flag} must be a number > 0, got '${v}'.`);
@@ -173,11 +199,10 @@ export const command: Command = {
     const interpolators = loadInterpolators(profileDir);
     const totalS = shaping.durationS !== undefined ? shaping.durationS / (shaping.speedup ?? 1) : undefined;
     const onProgress = progressBar(totalS);
-    const results = await runSimulations({
+    const runOptions = {
       config,
       interpolators,
       trace: tracePath,
-      policies,
       shaping,
       coldStartS,
       initial,
@@ -186,20 +211,43 @@ export const command: Command = {
       maxNumSeqs,
       kvWatermark,
       onProgress,
-    });
+      log: predictorNotices(logger),
+    };
+    const simulated = policies.filter((p) => p !== CHEAPEST_STATIC);
+    const results = await runSimulations({ ...runOptions, policies: simulated });
+    let search: CheapestStatic | undefined;
+    if (policies.includes(CHEAPEST_STATIC)) {
+      const ref = results[simulated.indexOf(reference!)];
+      search = await searchCheapestStatic({ ...runOptions, onProgress: undefined }, ref.summary.sla_attainment, ref.summary.policy);
+      results.splice(policies.indexOf(CHEAPEST_STATIC), 0, search.result);
+    }
     if (onProgress) process.stderr.write('\r\x1b[K');
-    const output = results.length === 1 ? results[0].summary : comparison(results);
+    const output = results.length === 1 ? results[0].summary : { ...comparison(results), ...(search ? { static_search: searchSummary(search) } : {}) };
     process.stdout.write(JSON.stringify(output, null, 2) + '\n');
     if (values.out) {
       const written: string[] = [];
       try {
-        for (const { summary, timeline } of results) {
+        for (const { summary, timeline, events } of results) {
           const dir = results.length === 1 ? values.out : join(values.out, summary.policy.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80));
           mkdirSync(dir, { recursive: true });
           writeFileSync(join(dir, 'timeline.csv'), timelineCsv(timeline));
-          writeFileSync(join(dir, 'report.html'), reportHtml({ summary, timeline, trace: tracePath, profileDir }));
-          written.push(join(dir, 'timeline.csv'), join(dir, 'report.html'));
+          writeFileSync(join(dir, 'events.csv'), eventsCsv(events));
+          written.push(join(dir, 'timeline.csv'), join(dir, 'events.csv'));
         }
+        const runs: ReportRun[] = results.map((r) => ({
+          ...r,
+          config: r.summary.policy === 'planner:sla' ? strategies.sla : r.summary.policy === 'planner:upstream' ? strategies.upstream : r.summary.policy.startsWith('planner') ? config : undefined,
+          note: search && r === search.result ? searchNote(search) : undefined,
+        }));
+        const settings: Array<[string, string]> = [
+          ['cold start', `${coldStartS ?? DEFAULT_COLD_START_S} s`],
+          ['window', `${shaping.startS ?? 0} s + ${shaping.durationS === undefined ? 'the whole trace' : `${shaping.durationS} s`}`],
+          ['load scale / speed-up', `${shaping.loadScale ?? 1} / ${shaping.speedup ?? 1}`],
+          ['num_req counts', numReqSource],
+          ['command', `sla-planner simulate ${argv.join(' ')}`],
+        ];
+        writeFileSync(join(values.out, 'report.html'), comparisonReportHtml({ runs, trace: tracePath, profileDir, config, settings, attainmentGoal }));
+        written.push(join(values.out, 'report.html'));
       } catch (err) {
         throw new InputError(`--out ${values.out}: cannot write the report (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); pass a writable directory.`);
       }

@@ -22,7 +22,7 @@
 //   The log1p switch stays permanent, as in the original.
 // - The package's wasm is instantiated with the predictor (tens of ms once per process), not in
 //   the first forecast that fits.
-import type { LoadPredictor } from './types.js';
+import type { LoadPredictor, PredictorLog } from './types.js';
 import { IdleSkipIntake } from './intake.js';
 import { ArimaFit, minPointsFor, selectOrder, type ArimaOrder } from './arima-order.js';
 import { nativeArima } from './arima-native.js';
@@ -40,7 +40,7 @@ export const REFIT_EVERY = 4;
 
 export interface ArimaSettings {
   log1p: boolean;
-  log?: (message: string) => void;
+  log?: PredictorLog;
   refitWindow?: number;
   refitEvery?: number;
 }
@@ -55,7 +55,7 @@ export class ArimaPredictor implements LoadPredictor {
   private readonly raw: number[] = [];
   private readonly window: number;
   private readonly refitEvery: number;
-  private readonly log: (message: string) => void;
+  private readonly log: PredictorLog;
   private order: ArimaOrder | undefined;
   private fit: ArimaFit | undefined;
   private useLog1p: boolean;
@@ -139,7 +139,7 @@ export class ArimaPredictor implements LoadPredictor {
       // first time and then every 100th.
       this.replaceFit(undefined);
       if (this.failures++ % 100 === 0) {
-        this.log(`arima: forecast failed (${err instanceof Error ? err.message : String(err)}); using the last value (failure ${this.failures})`);
+        this.log(`arima: forecast failed (${err instanceof Error ? err.message : String(err)}); using the last value (failure ${this.failures})`, 'warn');
       }
       return this.lastValue();
     }

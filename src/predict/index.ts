@@ -1,13 +1,13 @@
 // Load predictors: one instance per forecast series (request count, mean ISL, mean OSL).
 import type { PlannerConfig, PredictorKind } from '../config/schema.js';
-import type { LoadPredictor } from './types.js';
+import type { LoadPredictor, PredictorLog } from './types.js';
 import { ConstantPredictor } from './constant.js';
 import { KalmanPredictor } from './kalman.js';
 import { ArimaPredictor } from './arima.js';
 import { SeasonalPredictor } from './seasonal.js';
 import { clampLoad } from './intake.js';
 
-export type { LoadPredictor } from './types.js';
+export type { LoadPredictor, NoticeLevel, PredictorLog } from './types.js';
 export { warmUpPredictors } from './warmup.js';
 
 /**
@@ -26,14 +26,14 @@ export interface PredictorOptions {
    */
   clampNonNegative?: boolean;
   /** Where one-off notices go (e.g. "a seasonal model stands in for Prophet"). Default: stderr. */
-  log?: (message: string) => void;
+  log?: PredictorLog;
 }
 
-const writeStderr = (m: string) => {
+const writeStderr: PredictorLog = (m) => {
   process.stderr.write(`${m}\n`);
 };
 // The stand-in notice goes out once per log sink, not once per series predictor.
-const prophetNoticed = new WeakSet<(message: string) => void>();
+const prophetNoticed = new WeakSet<PredictorLog>();
 
 export function createPredictor(kind: PredictorKind, config: PredictorSettings, options: PredictorOptions = {}): LoadPredictor {
   const log = options.log ?? writeStderr;

@@ -8,3 +8,9 @@ export interface LoadPredictor {
   resetIdleSkip(): void;
   readonly name: string;
 }
+
+/** How much a predictor notice matters: `info` for model choices, `warn` for a forecast that failed. */
+export type NoticeLevel = 'info' | 'warn';
+
+/** Where a predictor's notices go (the daemon's logger, or stderr). */
+export type PredictorLog = (message: string, level?: NoticeLevel) => void;

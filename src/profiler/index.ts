@@ -6,7 +6,7 @@ import { InputError } from '../util/errors.js';
 import { assemble, decodeJson, prefillJson, type Assembly } from './assemble.js';
 import { DEFAULT_EFFICIENCY } from './defaults.js';
 import { maxKvTokens, type Engine } from './perf.js';
-import { plotPage } from './plot.js';
+import { plotPage, tpCurves } from './plot.js';
 import { selectParallelism, selectionTable, type Selection, type Workload } from './select.js';
 import { decodeSweep, prefillSweep, type DecodeSweep, type PrefillSweep } from './sweep.js';
 import type { Efficiency, GpuSpec, ModelShape } from './types.js';
@@ -116,7 +116,7 @@ export function rapidProfile(o: RapidProfileOptions): RapidProfile {
       outputs: { final_config: 'final_config.yaml' },
     }),
     'selection.txt': summary + '\n',
-    'plots.html': plotPage(title, summary, prefill, decode),
+    'plots.html': plotPage({ title, summary, prefill, decode, workload: o.workload, curves: tpCurves(o.model, o.gpu, eff, o.workload, selection) }),
   };
   return { selection, table, prefillEngine, decodeEngine, maxContextLength, prefill, decode, assembly, files };
 }

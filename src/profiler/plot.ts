@@ -1,57 +1,20 @@
-// A self-contained HTML page (inline SVG, no scripts) with the profile curves: TTFT vs ISL and
-// ITL vs KV usage for each decode context length, plus the parallelism choice.
+// plots.html of the rapid profiler: a self-contained page (inline SVG and script, no network) with
+// the curves written to the profile data (TTFT vs ISL, ITL vs KV usage per context) against the
+// SLA targets, and, per tensor-parallel size tried, throughput per GPU vs latency, the trade-off
+// the parallelism choice is made on.
 import type { DecodeSweep, PrefillSweep } from './sweep.js';
-import { escapeXml as esc, finiteExtent, niceTicks } from '../util/svg.js';
+import { itlMs, ttftMs, type Engine } from './perf.js';
+import { DECODE_MAX_CONCURRENCY } from './sweep.js';
+import type { Selection, Workload } from './select.js';
+import type { Efficiency, GpuSpec, ModelShape } from './types.js';
+import { CHART_CSS, CHART_SCRIPT, PALETTE, chartFigure, type ChartSeries } from '../util/chart.js';
+import { escapeXml as esc } from '../util/svg.js';
 
-export interface Series {
-  label: string;
-  x: number[];
-  y: number[];
-}
-
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-
-const tickLabel = (v: number) => (Math.abs(v) >= 1e4 ? `${v / 1000}k` : String(v));
-
-/** One line chart as an SVG element. */
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[]): string {
-  const W = 640;
-  const H = 380;
-  const m = { l: 64, r: 150, t: 34, b: 48 };
-  const xRange = finiteExtent(series.flatMap((s) => s.x));
-  const xMin = Math.min(0, xRange?.min ?? 0);
-  const xMax = xRange?.max ?? 1;
-  const yMax = (finiteExtent(series.flatMap((s) => s.y))?.max ?? 1) * 1.05;
-  const px = (x: number) => m.l + ((x - xMin) / (xMax - xMin || 1)) * (W - m.l - m.r);
-  const py = (y: number) => H - m.b - (y / (yMax || 1)) * (H - m.t - m.b);
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`];
-  out.push(`<text x="${W / 2 - m.r / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
-  for (const t of niceTicks(xMin, xMax)) {
-    out.push(`<line x1="${px(t)}" y1="${m.t}" x2="${px(t)}" y2="${H - m.b}" stroke="#eee"/><text x="${px(t)}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${tickLabel(t)}</text>`);
-  }
-  for (const t of niceTicks(0, yMax)) {
-    out.push(`<line x1="${m.l}" y1="${py(t)}" x2="${W - m.r}" y2="${py(t)}" stroke="#eee"/><text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end" font-size="11">${tickLabel(t)}</text>`);
-  }
-  out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
-  out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(yLabel)}</text>`);
-  series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
-    const pts = s.x.map((x, j) => `${px(x).toFixed(1)},${py(s.y[j]).toFixed(1)}`).join(' ');
-    out.push(`<polyline points="${pts}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    for (const p of pts.split(' ')) {
-      const [cx, cy] = p.split(',');
-      out.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`);
-    }
-    const ly = m.t + 14 + i * 18;
-    out.push(`<line x1="${W - m.r + 10}" y1="${ly - 4}" x2="${W - m.r + 30}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/><text x="${W - m.r + 36}" y="${ly}" font-size="11">${esc(s.label)}</text>`);
-  });
-  out.push('</svg>');
-  return out.join('\n');
-}
+/** Points per TP curve. */
+const CURVE_POINTS = 40;
 
 /** Decode points grouped by context length, each sorted by KV usage. */
-export function decodeSeries(d: DecodeSweep): Series[] {
+export function decodeSeries(d: DecodeSweep): ChartSeries[] {
   const byContext = new Map<number, { x: number; y: number }[]>();
   d.y_context_length.forEach((ctx, i) => {
     const list = byContext.get(ctx) ?? [];
@@ -60,28 +23,102 @@ export function decodeSeries(d: DecodeSweep): Series[] {
   });
   return [...byContext.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([ctx, pts]) => {
+    .map(([ctx, pts], i) => {
       pts.sort((a, b) => a.x - b.x);
-      return { label: `context ${ctx}`, x: pts.map((p) => p.x), y: pts.map((p) => p.y) };
+      return { name: `context ${ctx}`, color: PALETTE[i % PALETTE.length], xs: pts.map((p) => p.x), ys: pts.map((p) => p.y), dots: true };
     });
 }
 
-export function plotPage(title: string, summary: string, prefill: PrefillSweep, decode: DecodeSweep): string {
-  const ttft = lineChart('TTFT vs ISL (prefill engine)', 'input sequence length (tokens)', 'TTFT (ms)', [
-    { label: 'TTFT', x: prefill.prefill_isl, y: prefill.prefill_ttft },
-  ]);
-  const itl = lineChart('ITL vs KV-cache usage (decode engine)', `KV usage (fraction of ${decode.max_kv_tokens} tokens)`, 'ITL (ms)', decodeSeries(decode));
+export interface TpCurves {
+  /** Per TP: TTFT (x, ms) against prefill tokens/s per GPU (y), over prompt lengths up to the workload's ISL times 4. */
+  prefill: ChartSeries[];
+  /** Per TP: ITL (x, ms) against output tokens/s per GPU (y), over concurrency at the workload's mean context. */
+  decode: ChartSeries[];
+}
+
+/** Throughput per GPU vs latency for every TP size the selection could run (infeasible ones are left out). */
+export function tpCurves(model: ModelShape, gpu: GpuSpec, eff: Efficiency, w: Workload, selection: Selection): TpCurves {
+  const prefill: ChartSeries[] = [];
+  const decode: ChartSeries[] = [];
+  selection.prefill.candidates.forEach((c, i) => {
+    if (c.infeasible) return;
+    const e: Engine = { model, gpu, tp: c.tp, eff };
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let k = 1; k <= CURVE_POINTS; k++) {
+      const isl = Math.max(1, Math.round((k / CURVE_POINTS) * 4 * w.isl));
+      if (isl > c.maxKvTokens) break;
+      const t = ttftMs(e, isl);
+      xs.push(t);
+      ys.push((isl / t / c.tp) * 1000);
+    }
+    const chosen = c.tp === selection.prefill.chosen.tp ? ' (chosen)' : '';
+    prefill.push({ name: `TP${c.tp}${chosen}`, color: PALETTE[i % PALETTE.length], xs, ys, width: chosen ? 3 : 1.8 });
+  });
+  const context = w.isl + w.osl / 2;
+  selection.decode.candidates.forEach((c, i) => {
+    if (c.infeasible) return;
+    const e: Engine = { model, gpu, tp: c.tp, eff };
+    const maxBatch = Math.max(1, Math.min(Math.floor(c.maxKvTokens / (w.isl + w.osl)), DECODE_MAX_CONCURRENCY));
+    const xs: number[] = [];
+    const ys: number[] = [];
+    let last = 0;
+    for (let k = 0; k <= CURVE_POINTS; k++) {
+      const batch = Math.max(1, Math.round(maxBatch ** (k / CURVE_POINTS)));
+      if (batch === last) continue;
+      last = batch;
+      const t = itlMs(e, batch, context);
+      xs.push(t);
+      ys.push((batch / t / c.tp) * 1000);
+    }
+    const chosen = c.tp === selection.decode.chosen.tp ? ' (chosen)' : '';
+    decode.push({ name: `TP${c.tp}${chosen}`, color: PALETTE[i % PALETTE.length], xs, ys, width: chosen ? 3 : 1.8 });
+  });
+  return { prefill, decode };
+}
+
+export interface PlotInput {
+  title: string;
+  summary: string;
+  prefill: PrefillSweep;
+  decode: DecodeSweep;
+  workload: Workload;
+  curves: TpCurves;
+}
+
+export function plotPage(p: PlotInput): string {
+  const w = p.workload;
+  const ttftRule = { y: w.ttftMs, label: `TTFT target ${w.ttftMs} ms`, color: '#b00' };
+  const itlRule = { y: w.itlMs, label: `ITL target ${w.itlMs} ms`, color: '#b00' };
+  const charts = [
+    chartFigure({
+      id: 'ttft-isl', title: 'TTFT vs ISL (selected prefill engine)', xLabel: 'input sequence length (tokens)', yLabel: 'TTFT (ms)', unit: ' ms', digits: 1,
+      series: [{ name: 'TTFT', color: PALETTE[0], xs: p.prefill.prefill_isl, ys: p.prefill.prefill_ttft, dots: true }], rules: [ttftRule], yMin: 0,
+    }),
+    chartFigure({
+      id: 'itl-kv', title: 'ITL vs KV-cache usage per context length (selected decode engine)', xLabel: `KV usage (fraction of ${p.decode.max_kv_tokens} tokens)`, yLabel: 'ITL (ms)',
+      unit: ' ms', digits: 2, series: decodeSeries(p.decode), rules: [itlRule], yMin: 0,
+    }),
+    chartFigure({
+      id: 'prefill-tp', title: `Prefill: throughput per GPU vs TTFT per TP size (prompts up to ${4 * w.isl} tokens; right of the dashed line misses the target)`,
+      xLabel: 'TTFT (ms)', yLabel: 'prefill tokens/s per GPU', series: p.curves.prefill, xRules: [{ x: w.ttftMs, label: `TTFT target ${w.ttftMs} ms`, color: '#b00' }], yMin: 0, digits: 0,
+    }),
+    chartFigure({
+      id: 'decode-tp', title: `Decode: throughput per GPU vs ITL per TP size (context ${w.isl + w.osl / 2}, concurrency 1 up to what the KV cache holds)`,
+      xLabel: 'ITL (ms)', yLabel: 'output tokens/s per GPU', series: p.curves.decode, xRules: [{ x: w.itlMs, label: `ITL target ${w.itlMs} ms`, color: '#b00' }], yMin: 0, digits: 0,
+    }),
+  ];
   return [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
-    `<title>${esc(title)}</title>`,
-    '<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}pre{background:#f6f6f6;padding:12px;overflow:auto}svg{margin:8px 0;display:block}</style>',
+    `<title>${esc(p.title)}</title>`,
+    `<style>body{font-family:system-ui,sans-serif;margin:20px 28px;color:#222}pre{background:#f6f6f6;padding:12px;overflow:auto}${CHART_CSS}</style>`,
     '</head><body>',
-    `<h1>${esc(title)}</h1>`,
-    '<p>Predicted by the sla-planner rapid profiler (performance model, no GPU). These are the curves written to the profile data.</p>',
-    `<pre>${esc(summary)}</pre>`,
-    ttft,
-    itl,
+    `<h1>${esc(p.title)}</h1>`,
+    '<p>Predicted by the sla-planner rapid profiler (performance model, no GPU). The first two charts are the curves written to the profile data; the last two compare the tensor-parallel sizes tried. Hover a chart for its values.</p>',
+    `<pre>${esc(p.summary)}</pre>`,
+    ...charts,
+    `<script>${CHART_SCRIPT}</script>`,
     '</body></html>',
     '',
   ].join('\n');

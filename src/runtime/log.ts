@@ -3,8 +3,10 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.js';
+import type { PredictorLog } from '../predict/index.js';
 
-export type Level = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type Level = (typeof LOG_LEVELS)[number];
 
 export interface LogSink {
   (line: string): void;
@@ -14,7 +16,13 @@ export class Logger {
   private readonly faults = new Map<string, { since: number; count: number }>();
   private readonly fileSink: string | null;
 
-  constructor(private readonly out: LogSink = (l) => process.stdout.write(l), logDir: string | null = null, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly out: LogSink = (l) => process.stdout.write(l),
+    logDir: string | null = null,
+    private readonly now: () => number = Date.now,
+    /** Lines below this level are dropped. */
+    private readonly minLevel: Level = 'debug',
+  ) {
     if (logDir) {
       this.fileSink = join(logDir, 'planner.jsonl');
       try {
@@ -31,6 +39,7 @@ export class Logger {
   }
 
   log(level: Level, event: string, fields: Record<string, unknown> = {}): void {
+    if (LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(this.minLevel)) return;
     const line = JSON.stringify({ ts: new Date(this.now()).toISOString(), level, event, ...fields }) + '\n';
     this.out(line);
     if (this.fileSink) {
@@ -71,4 +80,21 @@ export class Logger {
   openFaults(): string[] {
     return [...this.faults.keys()];
   }
+}
+
+/** `--log-level`: one of LOG_LEVELS. */
+export function parseLogLevel(command: string, raw: string | undefined, fallback: Level): Level {
+  if (raw === undefined) return fallback;
+  if ((LOG_LEVELS as readonly string[]).includes(raw)) return raw as Level;
+  throw new InputError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${raw}'; run 'sla-planner ${command} --help' for usage.`);
+}
+
+/** The log of a one-shot command: the daemon's JSON lines, on stderr (stdout carries the command's output). */
+export function stderrLogger(minLevel: Level): Logger {
+  return new Logger((line) => process.stderr.write(line), null, Date.now, minLevel);
+}
+
+/** Predictor notices as `predictor_notice` log lines at the level the predictor gives them. */
+export function predictorNotices(logger: Logger): PredictorLog {
+  return (message, level = 'info') => logger.log(level, 'predictor_notice', { message });
 }

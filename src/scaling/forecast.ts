@@ -1,7 +1,7 @@
 // Stages "feed the predictors" and "forecast": one predictor per series (request count, mean ISL,
 // mean OSL), fed every screened interval and asked for the next one.
 import type { PlannerConfig } from '../config/schema.js';
-import type { LoadPredictor } from '../predict/types.js';
+import type { LoadPredictor, PredictorLog } from '../predict/types.js';
 import { createPredictor } from '../predict/index.js';
 import type { IntervalObservation } from './observation.js';
 
@@ -18,15 +18,17 @@ export interface TrafficPredictors {
   osl: LoadPredictor;
 }
 
+/** The config's load_predictor for each series; notices (model choices, failed forecasts) go to `log` (default stderr). */
+export function trafficPredictors(config: PlannerConfig, log?: PredictorLog): TrafficPredictors {
+  const one = () => createPredictor(config.load_predictor, config, { log });
+  return { numReq: one(), isl: one(), osl: one() };
+}
+
 export class TrafficForecaster {
   private readonly predictors: TrafficPredictors;
 
   constructor(config: PlannerConfig, predictors?: TrafficPredictors) {
-    this.predictors = predictors ?? {
-      numReq: createPredictor(config.load_predictor, config),
-      isl: createPredictor(config.load_predictor, config),
-      osl: createPredictor(config.load_predictor, config),
-    };
+    this.predictors = predictors ?? trafficPredictors(config);
   }
 
   /**

@@ -5,7 +5,7 @@ import type { PlannerConfig } from '../config/schema.js';
 import { buildInterpolators, loadProfileDir } from '../profile-data/index.js';
 import type { DecodeInterpolator, PrefillInterpolator } from '../profile-data/types.js';
 import { Planner } from '../scaling/planner.js';
-import { createPredictor } from '../predict/index.js';
+import { createPredictor, type PredictorLog } from '../predict/index.js';
 import { InputError } from '../util/errors.js';
 import { buildClairvoyant } from './clairvoyant.js';
 import { MAX_REPLICAS_PER_POOL } from './engine.js';
@@ -17,7 +17,9 @@ import type { EngineLatencyModel, PoolCounts, SimPolicy, TraceRequest } from './
 
 export { simulate, simulateBatches, Simulation, DEFAULT_COLD_START_S } from './simulator.js';
 export type { SimulationResult, SimulationOptions } from './simulator.js';
-export { timelineCsv, reportHtml } from './report.js';
+export type { ScaleEvent } from './types.js';
+export { timelineCsv, eventsCsv } from './report.js';
+export { comparisonReportHtml, type ReportRun } from './comparison.js';
 
 export interface Interpolators {
   prefill: PrefillInterpolator;
@@ -150,7 +152,7 @@ export interface PolicyEnv {
   coldStartS: number;
   /** A fresh read of the shaped trace (the clairvoyant reads it ahead). */
   trace: () => AsyncIterable<TraceBatch>;
-  log: (m: string) => void;
+  log: PredictorLog;
   warn: (m: string) => void;
   strategies?: StrategyConfigs;
 }
@@ -218,7 +220,7 @@ export interface RunOptions {
   kvWatermark?: number;
   warn?: (m: string) => void;
   /** Informational notices of the policy (predictor model choices); default stderr. */
-  log?: (m: string) => void;
+  log?: PredictorLog;
   onProgress?: (nowS: number) => void;
 }
 
@@ -243,7 +245,7 @@ function emptyRunError(traceName: string, shaping: TraceShaping, stats: ShapingS
  */
 export async function runSimulations(opts: Omit<RunOptions, 'policy'> & { policies: string[] }): Promise<SimulationResult[]> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const log: PredictorLog = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
   const gpus = gpusPerReplica(opts.config, warn);
   const shaping = opts.shaping ?? {};
   const traceName = typeof opts.trace === 'string' ? `trace ${opts.trace}` : 'the trace';

@@ -103,9 +103,13 @@ export class HpaPolicy implements SimPolicy {
       out[pool] = Math.max(o.minReplicas, next);
     }
     const limits = { maxGpuBudget: o.maxGpuBudget, minEndpoint: o.minReplicas };
-    if (o.agg) return { decode: applyPoolBudget(out.decode, o.gpusPerReplica.decode, limits).replicas };
+    const target = `${Math.round(o.targetUtilisation * 100)}%`;
+    const reason = o.agg
+      ? `hpa: busy ${Math.round(Math.max(util.prefillBusy, util.decodeKvUsage) * 100)}% vs target ${target}`
+      : `hpa: prefill busy ${Math.round(util.prefillBusy * 100)}%, decode KV ${Math.round(util.decodeKvUsage * 100)}% vs target ${target}`;
+    if (o.agg) return { decode: applyPoolBudget(out.decode, o.gpusPerReplica.decode, limits).replicas, reason };
     const b = applyGlobalBudget(out.prefill, out.decode, o.gpusPerReplica, limits);
-    return { prefill: b.prefill, decode: b.decode };
+    return { prefill: b.prefill, decode: b.decode, reason };
   }
 }
 
@@ -167,8 +171,16 @@ export class PlannerPolicy implements SimPolicy {
 
   private toTargets(d: Decision): PoolTargets | null {
     if (this.keepDecisions) this.decisions.push(d);
-    return d.decided ? { prefill: d.prefill, decode: d.decode } : null;
+    return d.decided ? { prefill: d.prefill, decode: d.decode, reason: decisionReasonText(d) } : null;
   }
+}
+
+/** A decision's reason in a few words: its code, the rule that bound it and the forecast it sized for. */
+export function decisionReasonText(d: Decision): string {
+  const r = d.reason;
+  const binding = 'binding' in r ? `, bound by ${r.binding}` : '';
+  const forecast = 'predicted' in r && r.predicted ? ` (forecast ${Math.round(r.predicted.num_req)} req, ISL ${Math.round(r.predicted.isl)}, OSL ${Math.round(r.predicted.osl)})` : '';
+  return `${r.code}${binding}${forecast}`;
 }
 
 /** A histogram increase() window in the decide input's form. */

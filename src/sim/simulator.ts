@@ -20,6 +20,7 @@ import type {
   SimPolicy,
   SimSummary,
   TimelineRow,
+  ScaleEvent,
   TraceBatch,
   TraceRequest,
   WorkerScrape,
@@ -65,7 +66,12 @@ export interface SimulationOptions {
 export interface SimulationResult {
   summary: SimSummary;
   timeline: TimelineRow[];
+  /** Every change of a target, oldest first (at most MAX_SCALE_EVENTS). */
+  events: ScaleEvent[];
 }
+
+/** Most scale events a run keeps for its report (a pathological policy may flap every tick). */
+export const MAX_SCALE_EVENTS = 100_000;
 
 /** The planner's view of one throughput interval (what its PromQL would return). */
 class Window {
@@ -79,6 +85,16 @@ class Window {
   islSum = 0;
   oslSum = 0;
   durationSum = 0;
+  /** TTFT and mean ITL of each request finishing in the interval, for its p99. */
+  readonly ttftDone: number[] = [];
+  readonly itlDone: number[] = [];
+}
+
+/** The 99th percentile (nearest rank) of the values; NaN when there are none. */
+function p99(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)];
 }
 
 const mean = (sum: number, n: number): number | null => (n > 0 ? sum / n : null);
@@ -106,6 +122,7 @@ export class Simulation {
   private readonly itlHist = new LogHistogram();
   private readonly infeasible: InfeasibleCounts = { requests: 0, ttft: 0, itl: 0, kv: 0 };
   private readonly timeline: TimelineRow[] = [];
+  private readonly events: ScaleEvent[] = [];
   private readonly intervalS: number;
   private readonly ttftTargetMs: number;
   private readonly itlTargetMs: number;
@@ -196,6 +213,8 @@ export class Simulation {
         if (ttftOk) this.ttftMet++;
         if (itlOk) this.itlMet++;
         const w = this.win;
+        w.ttftDone.push(ttftMs);
+        if (itlMs !== null) w.itlDone.push(itlMs);
         if (ttftOk && itlOk) {
           this.met++;
           w.met++;
@@ -241,7 +260,11 @@ export class Simulation {
     if (!targets) return;
     for (const pool of ['prefill', 'decode'] as PoolName[]) {
       const n = targets[pool];
-      if (typeof n === 'number' && Number.isFinite(n)) this.engine.setTarget(pool, n, nowS);
+      if (typeof n !== 'number' || !Number.isFinite(n)) continue;
+      const from = this.engine.targetCounts()[pool];
+      this.engine.setTarget(pool, n, nowS);
+      const to = this.engine.targetCounts()[pool];
+      if (to !== from && this.events.length < MAX_SCALE_EVENTS) this.events.push({ t_s: nowS, pool, from, to, reason: targets.reason ?? this.policy.name });
     }
   }
 
@@ -346,6 +369,8 @@ export class Simulation {
       gpus: engine.gpusAllocated(),
       ttft_ms: obs.ttft ?? Number.NaN,
       itl_ms: obs.itl ?? Number.NaN,
+      ttft_p99_ms: p99(w.ttftDone),
+      itl_p99_ms: p99(w.itlDone),
       sla_attainment: w.completed > 0 ? w.met / w.completed : Number.NaN,
     };
     const policy = this.policy;
@@ -481,7 +506,7 @@ export class Simulation {
       sla: { ttft_ms: this.ttftTargetMs, itl_ms: this.itlTargetMs },
       policy_details: details,
     };
-    return { summary, timeline: this.timeline };
+    return { summary, timeline: this.timeline, events: this.events };
   }
 }
 

@@ -15,6 +15,17 @@ export interface PoolCounts {
 export interface PoolTargets {
   prefill?: number | null;
   decode?: number | null;
+  /** Why, in a few words (the planner's decision code and binding), for the report's annotations. */
+  reason?: string;
+}
+
+/** One change of a pool's target replicas, with the reason the policy gave. */
+export interface ScaleEvent {
+  t_s: number;
+  pool: 'prefill' | 'decode';
+  from: number;
+  to: number;
+  reason: string;
 }
 
 /** The latency model of one engine, from profile data. */
@@ -158,5 +169,8 @@ export interface TimelineRow {
   gpus: number;
   ttft_ms: number;
   itl_ms: number;
+  /** 99th percentile TTFT / per-request mean ITL of the requests finishing in the interval (NaN when none). */
+  ttft_p99_ms: number;
+  itl_p99_ms: number;
   sla_attainment: number;
 }

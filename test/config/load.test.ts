@@ -8,6 +8,7 @@ import {
   CONFIG_KEYS,
   DEFAULT_PROMETHEUS_ENDPOINT,
   EXTENSION_CONFIG_KEYS,
+  KEY_ALIASES,
   SLA_STRATEGY,
   UPSTREAM_CONFIG_KEYS,
   applyDerivedRules,
@@ -294,6 +295,22 @@ describe('aliases', () => {
     );
     expect([config.ttft, config.itl, config.throughput_adjustment_interval, config.enable_load_scaling, config.load_adjustment_interval]).toEqual([150, 15, 90, true, 10]);
     expect(warnings.filter((w) => w.includes('the pinned original would ignore it')).length).toBe(5);
+  });
+
+  it('a misspelt key is pointed at the canonical field, never at an alias', () => {
+    expect(inputError(() => resolveConfig({ adjustmnt_interval: 30 }, { env: NO_ENV, strict: true }))).toContain("unknown key 'adjustmnt_interval' (did you mean 'load_adjustment_interval'?)");
+    // Any one-letter slip in an alias still suggests a key of the schema.
+    fc.assert(
+      fc.property(fc.constantFrom(...Object.keys(KEY_ALIASES)), fc.nat(), (alias, at) => {
+        const i = at % alias.length;
+        const typo = alias.slice(0, i) + alias.slice(i + 1);
+        fc.pre(!(typo in KEY_ALIASES) && !(CONFIG_KEYS as readonly string[]).includes(typo));
+        const message = inputError(() => resolveConfig({ [typo]: 1 }, { env: NO_ENV, strict: true }));
+        const suggested = /did you mean '([a-z0-9_]+)'/.exec(message)?.[1];
+        expect(CONFIG_KEYS).toContain(suggested);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('an alias and its canonical key with different values is an error', () => {

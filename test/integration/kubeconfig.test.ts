@@ -16,6 +16,7 @@ import { FakeKube } from '../helpers/fakeKube.js';
 import { fixtureDgd, PROFILE_DIR } from '../helpers/daemonHarness.js';
 import { BUSY_TRAFFIC, FakePrometheus } from '../helpers/fakePrometheus.js';
 import { freePort, waitFor } from '../helpers/procs.js';
+import { nonSnakeKeys } from '../helpers/jsonKeys.js';
 
 const CLI = 'dist/src/cli.js';
 
@@ -158,6 +159,7 @@ describe('kubeconfig credentials against the fake API server over TLS', () => {
         pools: { prefill: { service: 'VllmPrefillWorker', current_replicas: 1, target_replicas: 4 }, decode: { service: 'VllmDecodeWorker', current_replicas: 1 } },
         last_decision: { throughput: { action: 'dry_run', reason: 'scale' } },
       });
+      expect(nonSnakeKeys(status)).toEqual([]);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toMatch(/^planner:predicted_num_p 4$/m);
       expect(metrics).toMatch(/^dynamo_planner_predicted_num_prefill_replicas 4$/m);

@@ -14,6 +14,7 @@ import { pyJsonDumps } from '../../src/profiler/assemble.js';
 import { rapidProfile, type RapidProfile } from '../../src/profiler/index.js';
 import { SHIPPED_GPUS } from '../../src/profiler/specs/gpus.js';
 import { SHIPPED_MODELS } from '../../src/profiler/specs/models.js';
+import { openPage } from '../helpers/chromium.js';
 
 const CLI = 'dist/src/cli.js';
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `sla-planner-${p}-`));
@@ -162,14 +163,40 @@ describe('profile data files', () => {
     expect(JSON.parse(readFileSync(join(out, 'planner_config.json'), 'utf8')).metric_pulling_prometheus_ssl_verify).toBe(false);
   });
 
-  it('the plot page is self-contained SVG: TTFT vs ISL, and one ITL line per decode context', () => {
+  it('the plot page: the profile curves against the SLA targets, and one throughput-per-GPU vs latency curve per TP size', () => {
     const html = readFileSync(join(dir, 'plots.html'), 'utf8');
-    expect(html).not.toMatch(/<script|<link|src=/);
-    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).not.toMatch(/<link|\ssrc=|@import|url\(|href=/);
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(4);
     const contexts = new Set(result.decode.y_context_length).size;
-    expect(html.match(/<polyline /g)).toHaveLength(1 + contexts);
+    const figure = (id: string) => html.slice(html.indexOf(`id="${id}"`), html.indexOf('</figure>', html.indexOf(`id="${id}"`)));
+    const paths = (id: string) => figure(id).match(/<path d="M/g)?.length ?? 0;
+    expect(paths('ttft-isl')).toBe(1);
+    expect(paths('itl-kv')).toBe(contexts);
     expect(html).toContain('context 350');
+    expect(figure('ttft-isl')).toContain('TTFT target 150 ms');
+    expect(figure('itl-kv')).toContain('ITL target 15 ms');
+    // Every TP size that can run gets its curve; the chosen one is named.
+    for (const [id, pool] of [['prefill-tp', 'prefill'], ['decode-tp', 'decode']] as const) {
+      const feasible = result.selection[pool].candidates.filter((c) => !c.infeasible);
+      expect(paths(id)).toBe(feasible.length);
+      for (const c of feasible) expect(figure(id)).toContain(`TP${c.tp}`);
+      expect(figure(id)).toContain(`TP${result.selection[pool].chosen.tp} (chosen)`);
+    }
   });
+
+  it('the plot page renders in headless Chromium without console errors or network', async () => {
+    const page = await openPage(`file://${join(dir, 'plots.html')}`);
+    try {
+      expect(await page.evaluate<string>('document.body.getAttribute("data-charts-ready")')).toBe('4');
+      const png = await page.screenshot();
+      expect(png.length).toBeGreaterThan(30_000);
+      writeFileSync(join(dir, 'plots.png'), png);
+      expect(page.errors).toEqual([]);
+      expect(page.remoteRequests).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
 });
 
 describe('sla-planner profile (CLI)', () => {

@@ -9,6 +9,7 @@ import { FakePrometheus, BUSY_TRAFFIC } from '../helpers/fakePrometheus.js';
 import type { FakeKube } from '../helpers/fakeKube.js';
 import { PROFILE_DIR, startFakeKube } from '../helpers/daemonHarness.js';
 import { freePort, waitFor } from '../helpers/procs.js';
+import { nonSnakeKeys } from '../helpers/jsonKeys.js';
 
 const CLI = 'dist/src/cli.js';
 
@@ -139,6 +140,31 @@ describe('sla-planner run (process)', () => {
     expect(events(p).find((e) => e.event === 'predictor_warmup')).toMatchObject({ intervals: 178 });
     const first = JSON.parse(readFileSync(out, 'utf8').trim().split('\n')[0]);
     expect(first).toMatchObject({ decision_id: 0, num_prefill_workers: 4, num_decode_workers: 2 });
+    // Log lines and decision lines are JSON with snake_case keys.
+    const documents = [...events(p), ...readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown)];
+    expect(documents.flatMap((d) => nonSnakeKeys(d))).toEqual([]);
+  }, 20_000);
+
+  it('--profile-dir overrides profile_results_dir; a missing one is exit 2 naming it', async () => {
+    const out = join(dir, 'decisions-profile-dir.jsonl');
+    const virtual = { environment: 'virtual', model_name: 'Qwen/Qwen3-0.6B', prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, profile_results_dir: join(dir, 'no-such-profile') };
+    const p = runCli(['--config', config(virtual), '--profile-dir', PROFILE_DIR, '--decisions-out', out], {});
+    await waitFor(async () => existsSync(out) && readFileSync(out, 'utf8').trim().length > 0, 10_000, 'a JSONL decision');
+    p.child.kill('SIGTERM');
+    expect((await p.exit).code).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8').trim().split('\n')[0])).toMatchObject({ num_prefill_workers: 4, num_decode_workers: 2 });
+    const q = runCli(['--config', config({ ...virtual, profile_results_dir: PROFILE_DIR }), '--profile-dir', join(dir, 'other-missing'), '--decisions-out', out], {});
+    expect((await q.exit).code).toBe(2);
+    expect(q.err.join('').trim().split('\n')).toHaveLength(1);
+    expect(q.err.join('')).toMatch(/profile dir .*other-missing does not exist/);
+  }, 30_000);
+
+  it('--help lists --profile-dir and the exit codes', async () => {
+    const p = runCli(['--help'], {});
+    expect((await p.exit).code).toBe(0);
+    const help = p.out.join('\n');
+    expect(help).toMatch(/--profile-dir <dir>/);
+    expect(help).toMatch(/Exit codes:\n\s+0\s+clean stop[\s\S]*\n\s+1\s+runtime failure[\s\S]*\n\s+2\s+usage or input error/);
   }, 20_000);
 
   it('bad input: one clear line on stderr and exit 2', async () => {

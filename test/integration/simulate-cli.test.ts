@@ -92,6 +92,55 @@ describe('sla-planner simulate', () => {
     for (const key of ['sla_attainment', 'feasible_sla_attainment', 'ttft_p99_ms', 'itl_p99_ms', 'preemptions', 'scale_events']) expect(two).toHaveProperty(key);
   });
 
+  it('static:cheapest finds the fewest GPUs reaching the planner\'s attainment; --out writes one comparison report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
+    const { code, stdout } = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--duration', '1200', '--policy', 'planner,static:cheapest,hpa', '--out', dir]);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    const [planner, found] = out.comparison;
+    expect(out.comparison.map((r: { policy: string }) => r.policy)).toEqual(['planner:constant', found.policy, 'hpa:0.7']);
+    expect(out.static_search).toMatchObject({ policy: found.policy, goal_sla_attainment: planner.sla_attainment, reference_policy: 'planner:constant', reached: true });
+    expect(found.sla_attainment).toBeGreaterThanOrEqual(planner.sla_attainment);
+    // No allocation with fewer GPUs reaches the goal: check every one of them.
+    const [p, d] = found.policy.replace('static:', '').split(',').map(Number);
+    const cheaper: string[] = [];
+    for (let pp = 1; pp < p + d; pp++) for (let dd = 1; pp + dd < p + d; dd++) cheaper.push(`static:${pp},${dd}`);
+    if (cheaper.length > 0) {
+      const check = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--duration', '1200', '--policy', cheaper.join(',')]);
+      const rows = cheaper.length === 1 ? [JSON.parse(check.stdout)] : JSON.parse(check.stdout).comparison;
+      for (const r of rows) expect(r.sla_attainment).toBeLessThan(planner.sla_attainment);
+    }
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    for (const policy of ['planner:constant', found.policy, 'hpa:0.7']) expect(html).toContain(`Replicas of ${policy}`);
+    expect(html).toContain('static:cheapest: the fewest GPUs reaching');
+    for (const sub of ['planner_constant', found.policy.replace(/[^A-Za-z0-9._-]+/g, '_'), 'hpa_0.7']) {
+      expect(readFileSync(join(dir, sub, 'timeline.csv'), 'utf8').split('\n')[0]).toContain('ttft_p99_ms');
+      expect(readFileSync(join(dir, sub, 'events.csv'), 'utf8').split('\n')[0]).toBe('t_s,pool,from,to,reason');
+    }
+  });
+
+  it('the demo (npm start) compares its policies in one report', async () => {
+    const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const args = start.replace(/^node dist\/src\/cli\.js simulate /, '').split(' ');
+    const dir = mkdtempSync(join(tmpdir(), 'sim-demo-'));
+    args[args.indexOf('--out') + 1] = dir;
+    const { code, stdout } = await cli(args);
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    const policies = args[args.indexOf('--policy') + 1].split(',');
+    expect(out.comparison).toHaveLength(policies.length);
+    expect(out.static_search.reached).toBe(true);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    for (const row of out.comparison) expect(html).toContain(`Replicas of ${row.policy}`);
+    expect(html.match(/<figure class="chart"/g)).toHaveLength(policies.length + 5);
+  });
+
+  it('static:cheapest alone has nothing to match: exit 2', async () => {
+    const r = await cli(['--config', CONFIG, '--profile-dir', 'config/profile', '--trace', 'config/traces/azure2023_code_1h.jsonl', '--policy', 'static:cheapest,static:1,1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/static:cheapest needs a scaling policy in the list/);
+  });
+
   it('hostile input exits 2 with one sentence naming the flag, file or field (never a crash, a hang or attainment 1 of nothing)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
     const file = (name: string, content: string) => {

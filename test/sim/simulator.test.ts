@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { resolveConfig } from '../../src/config/index.js';
-import { loadInterpolators, reportHtml, runSimulation, runSimulations, simulate, splitPolicyList, timelineCsv } from '../../src/sim/index.js';
+import { eventsCsv, loadInterpolators, runSimulation, runSimulations, simulate, splitPolicyList, timelineCsv } from '../../src/sim/index.js';
 import { InputError } from '../../src/util/errors.js';
 import { HpaPolicy, HPA_DEFAULTS, hpaDesiredReplicas, parseExecAnswer, parseStaticSpec } from '../../src/sim/policies.js';
 import { shapeTrace } from '../../src/trace/shape.js';
@@ -303,14 +303,22 @@ describe('simulate: trace shaping', () => {
 });
 
 describe('simulate: outputs', () => {
-  it('timeline.csv has a header and one row per interval; report.html is self-contained with four charts', async () => {
-    const { summary, timeline } = await runSimulation({ config, interpolators, trace: stepLoad(2, 10, 300), policy: 'planner' });
+  it('timeline.csv has a header and one row per interval; events.csv one row per change of a target with its reason', async () => {
+    const { timeline, events, summary } = await runSimulation({ config, interpolators, trace: stepLoad(2, 40, 300), policy: 'planner' });
     const csv = timelineCsv(timeline).trim().split('\n');
-    expect(csv[0].split(',')).toContain('forecast_rps');
+    expect(csv[0].split(',')).toEqual(expect.arrayContaining(['forecast_rps', 'ttft_p99_ms', 'itl_p99_ms']));
     expect(csv).toHaveLength(1 + 10);
-    const html = reportHtml({ summary, timeline, trace: 't.jsonl', profileDir: 'p' });
-    expect(html.match(/<svg /g)).toHaveLength(4);
-    expect(html).not.toMatch(/<script|<link|src=|@import/);
-    expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    // Every change of a target is an event, and the events add up to the summary's counts.
+    expect(events.length).toBe(summary.scale_up + summary.scale_down);
+    expect(events.length).toBeGreaterThan(0);
+    for (const e of events) {
+      expect(e.to).not.toBe(e.from);
+      expect(e.reason).toMatch(/^scale, bound by [a-z_]+ \(forecast \d+ req, ISL \d+, OSL \d+\)$/);
+    }
+    const lines = eventsCsv(events).trim().split('\n');
+    expect(lines[0]).toBe('t_s,pool,from,to,reason');
+    expect(lines[1]).toMatch(/^\d+(\.\d+)?,(prefill|decode),\d+,\d+,"scale, bound by/);
+    // A p99 exactly when requests finished in the interval.
+    for (const row of timeline) expect(Number.isFinite(row.ttft_p99_ms) && row.ttft_p99_ms > 0).toBe(row.completed > 0);
   });
 });
