@@ -1,6 +1,6 @@
 // Daemon benchmark: start-up, memory and CPU of `sla-planner run`, each next to a baseline
 // measured in the same run (a bare Node HTTP server: the least a daemon with /metrics costs).
-//   npm run bench:daemon  [-- --idle-s 30 --window-s 20 --profile-dir config/profile --cli dist/src/cli.js --compare <cli> --idle-only]
+//   npm run bench:daemon  [-- --idle-s 30 --window-s 20 --profile-dir config/profile --cli dist/src/cli.js --compare <cli> --repeat 3 --idle-only]
 // --compare <another build's dist/src/cli.js>: that build's idle daemon (virtual) side by side in the
 // same run, for before/after figures. Writes bench/results/daemon.json.
 // Scenarios:
@@ -26,6 +26,10 @@ const PROFILE = resolve(benchFlag('profile-dir') ?? join(ROOT, 'config/profile')
 const IDLE_S = benchNumber('bench/daemon', 'idle-s', 30, { min: 2 });
 const WINDOW_S = benchNumber('bench/daemon', 'window-s', 20, { min: 1 });
 const BUSY_S = 10;
+// RSS at a fixed time depends on whether V8's memory reducer has already run (up to ~15 MB apart
+// between two runs of the same build), so the idle daemons, this build and the compared one, are
+// each started REPEAT times side by side and reported by their medians.
+const REPEAT = benchNumber('bench/daemon', 'repeat', 3, { min: 1 });
 const TARGET = { idleRssMb: 60, idleCpuMsPerS: 1 };
 
 function sleep(ms: number) {
@@ -125,6 +129,19 @@ async function measure(args: string[], port: number, atS: number, windowS: numbe
   return { readyMs, rssMb, peakRssMb, cpuMsPerS, stopMs: performance.now() - s0, exitCode, metrics };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Medians of each figure over several runs of the same daemon; the first run's scrape and exit. */
+function medianMeasure(runs: Measure[]): Measure {
+  const of = (k: 'readyMs' | 'rssMb' | 'peakRssMb' | 'cpuMsPerS' | 'stopMs') => median(runs.map((m) => m[k]));
+  const failed = runs.find((m) => m.exitCode !== 0);
+  return { ...runs[0], readyMs: of('readyMs'), rssMb: of('rssMb'), peakRssMb: of('peakRssMb'), cpuMsPerS: of('cpuMsPerS'), stopMs: of('stopMs'), exitCode: failed ? failed.exitCode : 0 };
+}
+
 /** A baseline's CPU per second can be ~0; ratios use at least 0.05 ms/s. */
 const CPU_FLOOR = 0.05;
 
@@ -149,12 +166,17 @@ async function main() {
   const k8sEnv = { ...process.env, SLA_PLANNER_K8S_API_URL: base, SLA_PLANNER_K8S_TOKEN_FILE: join(dir, 'token'), SLA_PLANNER_K8S_NAMESPACE_FILE: join(dir, 'namespace'), DYN_PARENT_DGD_K8S_NAME: 'llama-disagg' };
 
   // The baseline and the idle daemons run side by side (all idle); the busy daemon after them.
-  const [bp, ip, kp, sp, cp] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [bp, kp, sp] = [await freePort(), await freePort(), await freePort()];
+  const repeated = async (cli: string) => {
+    const ports = [];
+    for (let i = 0; i < REPEAT; i++) ports.push(await freePort());
+    return medianMeasure(await Promise.all(ports.map((port) => measure(run(idleCfg, port, cli), port, IDLE_S, WINDOW_S))));
+  };
   const [baseline, idle, idleK8s, compared] = await Promise.all([
     measure(['-e', `require('http').createServer((q,s)=>s.end('ok')).listen(${bp},'127.0.0.1')`], bp, IDLE_S, WINDOW_S),
-    measure(run(idleCfg, ip), ip, IDLE_S, WINDOW_S),
+    repeated(CLI),
     measure(run(k8sCfg, kp), kp, IDLE_S, WINDOW_S, k8sEnv),
-    COMPARE ? measure(run(idleCfg, cp, COMPARE), cp, IDLE_S, WINDOW_S) : undefined,
+    COMPARE ? repeated(COMPARE) : undefined,
   ]);
   const busy = process.argv.includes('--idle-only') ? undefined : await measure(run(busyCfg, sp), sp, 1, BUSY_S);
   upstream.close();
@@ -163,13 +185,13 @@ async function main() {
     console.log(`${name.padEnd(34)} ${d.toFixed(digits).padStart(8)} ${unit.padEnd(5)} baseline ${b.toFixed(digits).padStart(7)} ${unit.padEnd(5)} ratio ${(d / Math.max(b, floor)).toFixed(2)}x`);
   console.log(`sla-planner run (${CLI}), node ${process.version}, default flags; profile ${PROFILE}`);
   console.log('baseline: a bare `node -e` HTTP server, same machine, same run');
-  console.log(`idle (throughput every 180 s, no load scaling), at ${IDLE_S} s:`);
+  console.log(`idle (throughput every 180 s, no load scaling), at ${IDLE_S} s, medians of ${REPEAT} daemons:`);
   row('  start-up to ready', idle.readyMs, baseline.readyMs, 'ms', 0);
   row('  RSS', idle.rssMb, baseline.rssMb, 'MB');
   row('  peak RSS', idle.peakRssMb, baseline.peakRssMb, 'MB');
   row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idle.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
   if (compared) {
-    console.log(`idle, the compared build (${COMPARE}), at ${IDLE_S} s:`);
+    console.log(`idle, the compared build (${COMPARE}), at ${IDLE_S} s, medians of ${REPEAT} daemons:`);
     row('  RSS', compared.rssMb, baseline.rssMb, 'MB');
     row('  peak RSS', compared.peakRssMb, baseline.peakRssMb, 'MB');
     row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, compared.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
@@ -199,7 +221,7 @@ async function main() {
   const figures = (m: Measure | undefined) => m && { ready_ms: m.readyMs, rss_mb: m.rssMb, peak_rss_mb: m.peakRssMb, cpu_ms_per_s: m.cpuMsPerS };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/daemon.json'), `${JSON.stringify({
-    node: process.version, idle_s: IDLE_S, window_s: WINDOW_S, cli: CLI, compared_cli: COMPARE ?? null,
+    node: process.version, idle_s: IDLE_S, window_s: WINDOW_S, repeat: REPEAT, cli: CLI, compared_cli: COMPARE ?? null,
     baseline: figures(baseline), idle: figures(idle), idle_kubernetes: figures(idleK8s), compared_idle: figures(compared) ?? null,
     busy: busy ? { ...figures(busy), cpu_ms_per_tick: (busy.cpuMsPerS * BUSY_S) / ticks } : null,
     standard_metrics_missing: missing,

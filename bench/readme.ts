@@ -38,7 +38,7 @@ function daemonRow(r: Json): string {
     `${label}: RSS ${f1(m.rss_mb)} MB (${f2(m.rss_mb / b.rss_mb)}x), peak ${f1(m.peak_rss_mb)} MB, CPU ${f2(m.cpu_ms_per_s)} ms/s`;
   const parts = [
     `baseline a bare node HTTP server: RSS ${f1(b.rss_mb)} MB, CPU ${f2(b.cpu_ms_per_s)} ms/s`,
-    idle(`idle virtual at ${r.idle_s} s (CPU over the next ${r.window_s} s)`, r.idle),
+    idle(`idle virtual at ${r.idle_s} s (CPU over the next ${r.window_s} s${r.repeat > 1 ? `; medians of ${r.repeat} daemons, as the before build` : ''})`, r.idle),
     idle('kubernetes', r.idle_kubernetes),
   ];
   if (r.compared_idle) parts.push(`${idle('before (main), virtual', r.compared_idle)}; after / before: RSS ${f2(r.idle.rss_mb / r.compared_idle.rss_mb)}x, CPU ${f2(r.idle.cpu_ms_per_s / Math.max(r.compared_idle.cpu_ms_per_s, 0.05))}x`);

@@ -8,8 +8,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { InputError, RuntimeFailure } from '../util/errors.js';
+import { yamlPackage } from '../util/yaml-limits.js';
 import type { KubeConnection, KubeCredentials } from './kubernetes.js';
 
 interface NamedEntry<T> { name?: unknown; [k: string]: unknown; cluster?: T; user?: T; context?: T }
@@ -90,7 +90,7 @@ function readConfigFile(file: string, required: boolean): Record<string, unknown
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yamlPackage().parse(text);
   } catch (err) {
     throw new InputError(`kubeconfig ${file}: not valid YAML (${(err as Error).message.split('\n')[0]}).`);
   }

@@ -3,7 +3,6 @@
 // `resolveConfig` and `applyDerivedRules` are pure apart from the env object they are given.
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { extname } from 'node:path';
-import YAML from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { FIELD_SPECS, describeAllowed } from './fields.js';
@@ -19,7 +18,7 @@ import {
 } from './schema.js';
 import { nearest } from './suggest.js';
 import { isPlainObject } from '../util/objects.js';
-import { yamlNestingProblem } from '../util/yaml-limits.js';
+import { yamlNestingProblem, yamlPackage } from '../util/yaml-limits.js';
 
 export interface ConfigOptions {
   /** true (validate): unknown keys and startup-fatal combinations are errors. false (run): warnings. */
@@ -124,7 +123,7 @@ export function parseYamlText(text: string, origin: string): unknown {
   const nesting = yamlNestingProblem(text);
   if (nesting) throw new InputError(`${origin}: YAML nested too deeply (${nesting}); a PlannerConfig is a flat map of fields.`);
   // YAML 1.1 like PyYAML's safe_load, so `yes`/`no`/`on`/`off` read as booleans there and here.
-  const doc = YAML.parseDocument(text, { version: '1.1', prettyErrors: true });
+  const doc = yamlPackage().parseDocument(text, { version: '1.1', prettyErrors: true });
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0];

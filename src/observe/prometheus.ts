@@ -254,15 +254,24 @@ function unmatchedLabels(series: SeriesValue[]): UnmatchedLabels {
   return { dynamo_namespace: distinct('dynamo_namespace'), model: distinct('model') };
 }
 
+// prometheus-query's self-contained build (the one it ships for browsers), with axios's small
+// browser core inlined: its Node entry requires the Node axios with its HTTP stack, form-data, MIME
+// table and proxy agents (~4 MB resident), none of which runs, since every request goes through our
+// transport. (A specifier in a variable: the package declares types for its main entry only.)
+const PROMETHEUS_QUERY_BUNDLE = 'prometheus-query/dist/prometheus-query.umd.js';
+function loadPrometheusQuery(): Promise<typeof import('prometheus-query')> {
+  return (import(PROMETHEUS_QUERY_BUNDLE) as Promise<{ default: typeof import('prometheus-query') }>).then((m) => m.default);
+}
+
 /** One PromQL round per throughput tick. Never throws. */
 export class TrafficObserver {
   private driver: Promise<PrometheusDriver> | undefined;
 
   constructor(private readonly opts: TrafficObserverOptions) {}
 
-  /** Loaded on first use: prometheus-query brings axios (~19 MB), which load-only runs never need. */
+  /** Loaded on first use: load-only runs never query Prometheus. */
   private getDriver(): Promise<PrometheusDriver> {
-    return (this.driver ??= import('prometheus-query').then(({ PrometheusDriver }) => {
+    return (this.driver ??= loadPrometheusQuery().then(({ PrometheusDriver }) => {
       const adapter = prometheusTransport(this.opts);
       return new PrometheusDriver({
         endpoint: this.opts.endpoint.replace(/\/+$/, ''), baseURL: '/api/v1',

@@ -2,9 +2,8 @@
 // the npz files win, the ConfigMap JSON files are the fallback, and neither is fatal.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { InputError } from '../util/errors.js';
-import { yamlNestingProblem } from '../util/yaml-limits.js';
+import { yamlNestingProblem, yamlPackage } from '../util/yaml-limits.js';
 import { readNpz } from './npz.js';
 import type { DecodeProfile, PrefillProfile, ProfileData } from './types.js';
 
@@ -193,7 +192,7 @@ function parseObject(text: string, origin: Origin, kind: 'JSON' | 'JSON or YAML'
   const nesting = kind === 'JSON' ? null : yamlNestingProblem(text);
   if (nesting) throw new InputError(`${origin.label}: YAML nested too deeply (${nesting}); expected the profiler's ConfigMap.`);
   try {
-    value = kind === 'JSON' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
+    value = kind === 'JSON' ? JSON.parse(text) : yamlPackage().parse(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new InputError(`${origin.label}: not valid ${kind} (${(err as Error).message.split('\n')[0]}).`);
   }

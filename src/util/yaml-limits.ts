@@ -1,6 +1,18 @@
 // A guard run before any YAML parse of user input: the yaml package recurses once per nesting
 // level, so a few thousand levels exhaust the stack, and around ten thousand crash the process
 // outright. Nothing this project reads is nested more than a handful of levels.
+import { createRequire } from 'node:module';
+
+const requireHere = createRequire(import.meta.url);
+let yamlLoaded: typeof import('yaml') | undefined;
+
+/**
+ * The yaml package, loaded on the first YAML text rather than at start-up: a daemon whose config
+ * and profile data are JSON never holds its ~70 modules (a few MB resident).
+ */
+export function yamlPackage(): typeof import('yaml') {
+  return (yamlLoaded ??= requireHere('yaml') as typeof import('yaml'));
+}
 
 /** Deepest flow nesting ([ and {) accepted. */
 export const YAML_MAX_FLOW_DEPTH = 64;
