@@ -178,7 +178,9 @@ export class PlannerPolicy implements SimPolicy {
 /** A decision's reason in a few words: its code, the rule that bound it and the forecast it sized for. */
 export function decisionReasonText(d: Decision): string {
   const r = d.reason;
-  const binding = 'binding' in r ? `, bound by ${r.binding}` : '';
+  // Per pool when the decision says so: the strongest binding alone would name one pool's rule for both.
+  const perPool = 'bindings' in r && r.bindings ? Object.entries(r.bindings).map(([pool, b]) => `${pool} ${b}`).join(', ') : '';
+  const binding = perPool ? `, bound by ${perPool}` : 'binding' in r ? `, bound by ${r.binding}` : '';
   const forecast = 'predicted' in r && r.predicted ? ` (forecast ${Math.round(r.predicted.num_req)} req, ISL ${Math.round(r.predicted.isl)}, OSL ${Math.round(r.predicted.osl)})` : '';
   return `${r.code}${binding}${forecast}`;
 }

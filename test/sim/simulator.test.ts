@@ -313,7 +313,7 @@ describe('simulate: outputs', () => {
     expect(events.length).toBeGreaterThan(0);
     for (const e of events) {
       expect(e.to).not.toBe(e.from);
-      expect(e.reason).toMatch(/^scale, bound by [a-z_]+ \(forecast \d+ req, ISL \d+, OSL \d+\)$/);
+      expect(e.reason).toMatch(/^scale, bound by prefill [a-z_]+, decode [a-z_]+ \(forecast \d+ req, ISL \d+, OSL \d+\)$/);
     }
     const lines = eventsCsv(events).trim().split('\n');
     expect(lines[0]).toBe('t_s,pool,from,to,reason');
