@@ -519,13 +519,17 @@ describe('every config shipped in config/', () => {
     });
   }
 
-  it('the shipped default is disagg, throughput scaling, virtual, 1 GPU per engine, H100 llama SLA, recommended extensions on', () => {
+  it('the shipped default is disagg, virtual, 1 GPU per engine, H100 llama SLA, strategy sla with its set on', () => {
     const { config } = loadConfig('config/planner-config.json', { env: NO_ENV, strict: true });
     expect(config).toMatchObject({
       mode: 'disagg',
       environment: 'virtual',
+      strategy: 'sla',
       enable_throughput_scaling: true,
-      enable_load_scaling: false,
+      enable_load_scaling: true,
+      load_scaling_rule: 'saturation',
+      decode_sizing: 'kv',
+      ttft_feedback: true,
       prefill_engine_num_gpu: 1,
       decode_engine_num_gpu: 1,
       profile_results_dir: 'config/profile',
@@ -534,7 +538,7 @@ describe('every config shipped in config/', () => {
       itl: 20,
       prefill_sizing: 'queueing',
       num_req_source: 'started',
-      scale_down_window: 5,
+      scale_down_window: 3,
     });
   });
 });
