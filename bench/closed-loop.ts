@@ -28,7 +28,8 @@ const P = `v1/${NS}/planner/`;
 
 /** Two slices of shared traces, scaled so that one mocker, the daemon, Prometheus, etcd and the load generator fit on 2 cores. */
 const SLICES = [
-  { name: 'azure2023_code', file: 'azure2023_code_1h.jsonl', startS: 600, loadScale: 1.5, ttftMs: 500, itlMs: 12 },
+  // Minutes 28-32 of the hour: traffic all through (the trace has idle minutes elsewhere).
+  { name: 'azure2023_code', file: 'azure2023_code_1h.jsonl', startS: 1680, loadScale: 1.5, ttftMs: 500, itlMs: 12 },
   { name: 'servegen_mmid_day4', file: 'servegen_mmid_day4_24h_recon.jsonl.gz', startS: 43_200, loadScale: 2.5, ttftMs: 200, itlMs: 10 },
 ];
 
@@ -53,6 +54,14 @@ if (!existsSync(CLI)) {
 
 interface Proc { child: ChildProcess; out: string[]; err: string[]; exit: Promise<number | null> }
 
+/** Everything this run has started and not yet stopped, stopped on Ctrl-C or SIGTERM too. */
+const running = new Set<() => Promise<void>>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void Promise.all([...running].map((stopOne) => stopOne())).then(() => process.exit(1));
+  });
+}
+
 function cli(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
@@ -60,7 +69,11 @@ function cli(args: string[], env: Record<string, string> = {}): Proc {
   child.stdout!.on('data', (d) => out.push(String(d)));
   child.stderr!.on('data', (d) => err.push(String(d)));
   const exit = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  return { child, out, err, exit };
+  const p = { child, out, err, exit };
+  const stopThis = () => stop(p);
+  running.add(stopThis);
+  void exit.then(() => running.delete(stopThis));
+  return p;
 }
 
 /** Stop one child we started, by its PID (SIGTERM, SIGKILL after 5 s). */
@@ -80,7 +93,7 @@ interface Row {
   slice: string;
   strategy: string;
   requests: number;
-  loop: { sla_attainment: number; gpu_hours: number | null; ttft_p50_ms: number | null; itl_mean_ms: number | null; dropped: number; unfinished: number; targets: string[] };
+  loop: { sla_attainment: number; gpu_hours: number; ttft_p50_ms: number | null; itl_mean_ms: number | null; dropped: number; unfinished: number; targets: string[] };
   simulate: { sla_attainment: number; gpu_hours: number; ttft_p50_ms: number | null; itl_mean_ms: number | null; targets: string[] };
   ticks_equal: number;
   ticks_within_one: number;
@@ -106,12 +119,14 @@ async function closedLoop(slice: (typeof SLICES)[number], strategy: string): Pro
   let replay: Proc | undefined;
   try {
     etcd = await startEtcd();
+    running.add(etcd.stop);
     const client = new EtcdJson(etcd.url);
     // A deployment running 1 prefill + 1 decode worker, its last decision acknowledged.
     for (const [k, v] of [['num_prefill_workers', '1'], ['num_decode_workers', '1'], ['decision_id', '0'], ['scaled_decision_id', '0']]) await client.put(P + k, v);
     const port = await freePort();
     const mockUrl = `http://127.0.0.1:${port}`;
     prom = await startPrometheus([{ address: `127.0.0.1:${port}`, labels: { dynamo_namespace: NS } }]);
+    running.add(prom.stop);
     mocker = cli(['mocker', '--profile-dir', PROFILE, '--port', String(port), '--model', 'mock-model', '--prefill', '1', '--decode', '1',
       '--cold-start', String(COLD_START_S), '--etcd-endpoints', etcd.url, '--namespace', NS, '--poll-ms', '250']);
     await waitFor(async () => (await fetch(`${mockUrl}/health`)).ok, 15_000, 'mocker up');
@@ -123,13 +138,21 @@ async function closedLoop(slice: (typeof SLICES)[number], strategy: string): Pro
       '--metrics-port', '0'], { SCALING_CHECK_INTERVAL: '1' });
     await waitFor(async () => jsonLines(daemon!).some((l) => l.event === 'started') || daemon!.child.exitCode !== null, 15_000, 'daemon started');
     if (daemon.child.exitCode !== null) throw new Error(`the daemon exited ${daemon.child.exitCode}: ${daemon.err.join('').trim()}`);
+    // GPU-hours over the window simulate integrates: from the replay's t = 0 to the slice's end.
+    const gpuSeconds = async () => Number(/^sla_mocker_gpu_seconds_total (\S+)$/m.exec(await (await fetch(`${mockUrl}/metrics`)).text())![1]);
+    const gpuAtStart = await gpuSeconds();
+    const startedMs = performance.now();
     replay = cli(['replay', '--trace', trace, '--url', mockUrl, ...sliceArgs, '--ttft', String(slice.ttftMs), '--itl', String(slice.itlMs)]);
     const code = await replay.exit;
     if (code !== 0) throw new Error(`replay exited ${code}: ${replay.err.join('').trim()}`);
     const summary = JSON.parse(replay.out.join(''));
+    await new Promise((r) => setTimeout(r, Math.max(0, startedMs + DURATION_S * 1000 - performance.now())));
+    const loopGpuHours = (await gpuSeconds() - gpuAtStart) / 3600;
     const ticks = Math.ceil(DURATION_S / INTERVAL_S);
     const throughput = () => jsonLines(daemon!).filter((l) => l.event === 'decision' && l.loop === 'throughput');
-    await waitFor(async () => throughput().length >= ticks, 1000 * (INTERVAL_S + 10), `${ticks} throughput ticks`);
+    // A tick that scales waits for the new workers (blocking scaling), so ticks can fall behind the
+    // trace's clock: wait a while for the last ones, then compare the ticks there are.
+    await waitFor(async () => throughput().length >= ticks, 1000 * (INTERVAL_S + COLD_START_S + 10), `${ticks} throughput ticks`).catch(() => undefined);
     const keys = await client.getPrefix(P);
     const decisions = jsonLines(daemon).filter((l) => l.event === 'decision' && l.actuation?.status === 'applied').length;
     const { config } = resolveConfig({ ...base, environment: 'kubernetes', metric_pulling_prometheus_endpoint: 'http://127.0.0.1:1' }, { env: {} });
@@ -154,7 +177,7 @@ async function closedLoop(slice: (typeof SLICES)[number], strategy: string): Pro
     }
     return {
       slice: slice.name, strategy, requests: summary.requests,
-      loop: { sla_attainment: summary.sla_attainment, gpu_hours: summary.gpu_hours, ttft_p50_ms: summary.ttft_ms.p50, itl_mean_ms: summary.itl_ms.mean, dropped: summary.dropped, unfinished: summary.unfinished, targets: loopTargets.map(fmt) },
+      loop: { sla_attainment: summary.sla_attainment, gpu_hours: loopGpuHours, ttft_p50_ms: summary.ttft_ms.p50, itl_mean_ms: summary.itl_ms.mean, dropped: summary.dropped, unfinished: summary.unfinished, targets: loopTargets.map(fmt) },
       simulate: { sla_attainment: sim.summary.sla_attainment, gpu_hours: sim.summary.gpu_hours, ttft_p50_ms: sim.summary.ttft_ms.p50, itl_mean_ms: sim.summary.itl_ms.mean, targets: simTargets.map(fmt) },
       ticks_equal: equal, ticks_within_one: within, ticks: n,
       decisions_written: decisions, decisions_acknowledged: keys[P + 'scaled_decision_id'] === keys[P + 'decision_id'],
@@ -162,8 +185,11 @@ async function closedLoop(slice: (typeof SLICES)[number], strategy: string): Pro
     };
   } finally {
     for (const p of [replay, daemon, mocker]) await stop(p);
-    await prom?.stop();
-    await etcd?.stop();
+    for (const m of [prom, etcd]) {
+      if (!m) continue;
+      running.delete(m.stop);
+      await m.stop();
+    }
   }
 }
 
