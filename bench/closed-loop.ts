@@ -153,7 +153,12 @@ async function closedLoop(slice: (typeof SLICES)[number], strategy: string): Pro
     // A tick that scales waits for the new workers (blocking scaling), so ticks can fall behind the
     // trace's clock: wait a while for the last ones, then compare the ticks there are.
     await waitFor(async () => throughput().length >= ticks, 1000 * (INTERVAL_S + COLD_START_S + 10), `${ticks} throughput ticks`).catch(() => undefined);
-    const keys = await client.getPrefix(P);
+    // The fleet acknowledges the last decision once its workers are ready: a cold start at most.
+    let keys: Record<string, string> = {};
+    await waitFor(async () => {
+      keys = await client.getPrefix(P);
+      return keys[P + 'scaled_decision_id'] === keys[P + 'decision_id'];
+    }, 1000 * (COLD_START_S + 5), 'the last decision acknowledged').catch(() => undefined);
     const decisions = jsonLines(daemon).filter((l) => l.event === 'decision' && l.actuation?.status === 'applied').length;
     const { config } = resolveConfig({ ...base, environment: 'kubernetes', metric_pulling_prometheus_endpoint: 'http://127.0.0.1:1' }, { env: {} });
     const sim = await runSimulation({
