@@ -10,12 +10,12 @@
 // Usage: npm run bench:mocker [-- --window-s 8] [-- --levels 1,32,64,128,256,512] [-- --soak 600]
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpRequest } from '../src/net/http.js';
 import { parsePromText } from '../src/observe/promtext.js';
 import { benchFlag, benchNumber } from './args.js';
+import { freePort } from './procs.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -44,17 +44,6 @@ const cpuSeconds = (pid: number) => {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 };
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 /** The model's ITL (sum, count) as the mocker's frontend histogram holds it. */
 async function modelItl(url: string): Promise<{ sum: number; count: number }> {
