@@ -3,15 +3,19 @@
 // ITL the engine model gave the same requests), and where it saturates. Each level is a closed loop
 // of N clients (one open stream each, a new request when one ends); the baseline, measured in the
 // same run, is the same mocker with one client: figures are ratios against N times its tokens/s.
-// Usage: npm run bench:mocker [-- --window-s 8] [-- --levels 1,32,64,128,256,512]
+// Soak mode (--soak <s>): N clients (--soak-streams, default 64) keep streams open for <s> seconds,
+// every fourth one hanging up after its first token (the engine aborts it); the mocker's RSS is
+// sampled every 10 s and reported as first/last/max and a least-squares slope after a 1-minute
+// warm-up, written to bench/results/mocker-soak.json.
+// Usage: npm run bench:mocker [-- --window-s 8] [-- --levels 1,32,64,128,256,512] [-- --soak 600]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpRequest } from '../src/net/http.js';
 import { parsePromText } from '../src/observe/promtext.js';
 import { benchFlag, benchNumber } from './args.js';
+import { freePort } from './procs.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -23,6 +27,10 @@ if (LEVELS.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000)) {
   process.stderr.write('bench/mocker: --levels must be a comma-separated list of whole numbers from 1 to 20000.\n');
   process.exit(2);
 }
+const SOAK_S = benchFlag('soak') === undefined ? 0 : benchNumber('bench/mocker', 'soak', 600, { min: 20 });
+const SOAK_STREAMS = benchNumber('bench/mocker', 'soak-streams', 64, { integer: true, min: 1 });
+const SOAK_SAMPLE_S = 10;
+const SOAK_WARMUP_S = 60;
 // Enough prefill engines that prefill never queues at the highest level (128-token prompts).
 const PREFILL = 64;
 const DECODE = 16;
@@ -36,17 +44,6 @@ const cpuSeconds = (pid: number) => {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 };
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 /** The model's ITL (sum, count) as the mocker's frontend histogram holds it. */
 async function modelItl(url: string): Promise<{ sum: number; count: number }> {
@@ -123,6 +120,65 @@ async function level(url: string, pid: number, n: number): Promise<Omit<Level, '
   };
 }
 
+/** Least-squares slope of y over x (per unit of x). */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, x) => a + x, 0) / n;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den > 0 ? num / den : NaN;
+}
+
+async function soak(url: string, pid: number): Promise<Record<string, unknown>> {
+  let stop = false;
+  let sent = 0;
+  let completed = 0;
+  let hungUp = 0;
+  let errors = 0;
+  const body = JSON.stringify({ prompt_tokens: ISL, max_tokens: OSL, stream: true });
+  const client = async () => {
+    while (!stop) {
+      const hangUp = ++sent % 4 === 0;
+      const ctl = new AbortController();
+      await httpRequest(`${url}/v1/completions`, {
+        method: 'POST', body, headers: { 'content-type': 'application/json' }, timeoutMs: 600_000, maxBytes: 64 << 20, connections: 20_000, signal: ctl.signal,
+        onChunk: () => { if (hangUp && !ctl.signal.aborted) ctl.abort(); },
+      }).then(() => { completed++; }, () => { if (hangUp) hungUp++; else errors++; });
+    }
+  };
+  const clients = Array.from({ length: SOAK_STREAMS }, (_, i) => sleep((1000 * i) / SOAK_STREAMS).then(client));
+  const samples: Array<{ t_s: number; rss_mb: number }> = [];
+  const t0 = performance.now();
+  for (;;) {
+    const t = (performance.now() - t0) / 1000;
+    samples.push({ t_s: Math.round(t), rss_mb: +rssMb(pid).toFixed(1) });
+    process.stderr.write(`soak ${Math.round(t)} s: RSS ${samples.at(-1)!.rss_mb} MB, ${completed} completed, ${hungUp} hung up\n`);
+    if (t >= SOAK_S) break;
+    await sleep(Math.min(SOAK_SAMPLE_S * 1000, (SOAK_S - t) * 1000 + 1));
+  }
+  stop = true;
+  await Promise.all(clients);
+  await sleep(1000);
+  const metrics = parsePromText((await httpRequest(`${url}/metrics`, { timeoutMs: 60_000, maxBytes: 64 << 20 })).body);
+  const health = JSON.parse((await httpRequest(`${url}/health`, { timeoutMs: 10_000, maxBytes: 4096 })).body) as { in_flight: number };
+  const steady = samples.filter((x) => x.t_s >= SOAK_WARMUP_S);
+  const rss = samples.map((x) => x.rss_mb);
+  return {
+    soak_s: SOAK_S, streams: SOAK_STREAMS, isl: ISL, osl: OSL, sample_every_s: SOAK_SAMPLE_S,
+    requests_completed: completed, requests_hung_up: hungUp, errors,
+    mocker_aborted_requests_total: metrics.find((x) => x.name === 'sla_mocker_aborted_requests_total')?.value ?? null,
+    in_flight_after: health.in_flight,
+    rss_mb: { first: rss[0], last: rss.at(-1), max: Math.max(...rss), after_warmup_first: steady[0]?.rss_mb ?? null },
+    rss_slope_mb_per_min_after_warmup: steady.length >= 3 ? +(60 * slope(steady.map((x) => x.t_s), steady.map((x) => x.rss_mb))).toFixed(3) : null,
+    samples,
+  };
+}
+
 async function main(): Promise<void> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -135,6 +191,13 @@ async function main(): Promise<void> {
         if ((await httpRequest(`${url}/health`, { timeoutMs: 500, maxBytes: 4096 })).status === 200) break;
       } catch { /* starting */ }
       await sleep(100);
+    }
+    if (SOAK_S > 0) {
+      const out = await soak(url, child.pid!);
+      mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+      writeFileSync(join(ROOT, 'bench/results/mocker-soak.json'), JSON.stringify(out, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ...out, samples: undefined }, null, 2) + '\n');
+      return;
     }
     const rows: Level[] = [];
     let baselinePerStream = NaN;

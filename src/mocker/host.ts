@@ -22,7 +22,7 @@ export interface MockerHostOptions {
   gpusPerReplica: PoolCounts;
   /** Served model name (the frontend series' `model` label). */
   modelName: string;
-  /** Most requests in flight (queued, prefilling, decoding, or abandoned by their client and still decoding). */
+  /** Most requests in flight (queued, prefilling or decoding). */
   maxInFlight: number;
   /** Decode tokens are handed out at least this often (ms); prefill ends and run boundaries are exact. */
   tickMs?: number;
@@ -35,7 +35,7 @@ export interface MockerHostOptions {
 }
 
 interface Stream {
-  sink: TokenSink | null;
+  sink: TokenSink;
   osl: number;
   sent: number;
 }
@@ -55,7 +55,8 @@ export class MockerHost {
   private timer: NodeJS.Timeout | undefined;
   private timerAtS = Infinity;
   private stopped = false;
-  abandoned = 0;
+  /** Requests aborted because their client went away. */
+  aborted = 0;
   refusedBusy = 0;
 
   constructor(model: EngineLatencyModel, private readonly o: MockerHostOptions) {
@@ -81,7 +82,7 @@ export class MockerHost {
         const s = this.streams.get(id);
         if (!s) return;
         s.sent = 1;
-        s.sink?.tokens(1, atS);
+        s.sink.tokens(1, atS);
         this.decoding.add(id);
       },
       complete: (id, atS, itlMs) => {
@@ -90,7 +91,7 @@ export class MockerHost {
         const s = this.streams.get(id);
         this.streams.delete(id);
         this.decoding.delete(id);
-        if (!s?.sink) return;
+        if (!s) return;
         if (s.sent < osl) s.sink.tokens(osl, atS);
         s.sink.finish(atS);
       },
@@ -122,13 +123,20 @@ export class MockerHost {
     return { ok: true, id };
   }
 
-  /** The client went away: its request runs on in the engine (as the simulator models it) but its tokens go nowhere. */
-  abandon(id: number): void {
-    const s = this.streams.get(id);
-    if (s && s.sink) {
-      s.sink = null;
-      this.abandoned++;
-    }
+  /**
+   * The client went away: as vLLM does, the engine aborts the request (out of its queue, or out of
+   * the batch with its KV blocks freed at the next step). Counted as aborted and, at the frontend,
+   * as an errored request.
+   */
+  abort(id: number): void {
+    if (!this.streams.delete(id)) return;
+    this.decoding.delete(id);
+    const now = this.clock();
+    this.engine.advanceTo(now);
+    this.engine.abort(id, now);
+    this.frontend.failed();
+    this.aborted++;
+    this.schedule();
   }
 
   /** Scale a pool now (new workers serve after the cold start; removed ones drain). */
@@ -162,7 +170,7 @@ export class MockerHost {
       const n = this.engine.tokensOut(id, now);
       if (n > s.sent) {
         s.sent = n;
-        s.sink?.tokens(n, now);
+        s.sink.tokens(n, now);
       }
     }
   }
@@ -208,9 +216,9 @@ export class MockerHost {
       '# HELP sla_mocker_gpu_seconds_total GPU-seconds held since start.',
       '# TYPE sla_mocker_gpu_seconds_total counter',
       `sla_mocker_gpu_seconds_total ${gpuSeconds}`,
-      '# HELP sla_mocker_abandoned_requests_total Requests whose client went away before the end.',
-      '# TYPE sla_mocker_abandoned_requests_total counter',
-      `sla_mocker_abandoned_requests_total ${this.abandoned}`,
+      '# HELP sla_mocker_aborted_requests_total Requests aborted because their client went away before the end.',
+      '# TYPE sla_mocker_aborted_requests_total counter',
+      `sla_mocker_aborted_requests_total ${this.aborted}`,
       '# HELP sla_mocker_refused_busy_total Requests refused because the host held its maximum in flight.',
       '# TYPE sla_mocker_refused_busy_total counter',
       `sla_mocker_refused_busy_total ${this.refusedBusy}`,

@@ -10,7 +10,7 @@ export interface MockServerOptions {
   limits: RequestLimits;
   /** Largest request body, bytes. */
   maxBodyBytes?: number;
-  /** A reader this far behind (bytes buffered) is cut off: its stream is closed and the request abandoned. */
+  /** A reader this far behind (bytes buffered) is cut off: its stream is closed and the request aborted. */
   maxBufferedBytes?: number;
 }
 
@@ -139,13 +139,11 @@ export function createMockServer(host: MockerHost, opts: MockServerOptions): Ser
       res.end(`data: ${JSON.stringify({ error: { message, code: outcome.reason === 'busy' ? 503 : 400 } })}\n\ndata: [DONE]\n\n`);
       return;
     }
-    const cut = () => {
-      host.abandon(outcome.id);
-      res.destroy();
-    };
-    sink.onCutOff = cut;
+    // Cut off a slow reader by closing its connection; the close event (never inside an engine
+    // callback) aborts the request.
+    sink.onCutOff = () => res.destroy();
     res.on('close', () => {
-      if (!sink.finished) host.abandon(outcome.id);
+      if (!sink.finished) host.abort(outcome.id);
     });
   }
 

@@ -18,6 +18,8 @@
 //   admission, preemption and at least every 0.5% of the KV capacity, so cost grows with requests
 //   and scaling events, not with tokens.
 // - agg: one pool; a replica prefills (its own FIFO server) and then decodes the request itself.
+// - Abort (the mocker, when a client goes away): queued requests leave at once, a prompt in
+//   prefill is dropped and the next starts, a running request frees its blocks at the next step.
 // - Scaling: new replicas serve after the cold start; removed ones stop taking requests and leave
 //   once drained. GPUs count from the scale-up until the replica is gone.
 import type { Mode } from '../config/schema.js';
@@ -199,6 +201,8 @@ export class Engine {
   private readonly watermarkBlocks: number;
   private readonly maxNumSeqs: number;
   private nextId = 0;
+  /** Running requests aborted by their client, taken out of the batch at its next step boundary. */
+  private readonly aborting = new Set<number>();
   /** Admission counter shared by all replicas, so an admission number names one admission. */
   private admissions = 0;
   private gpuSeconds = 0;
@@ -312,6 +316,52 @@ export class Engine {
     if (replica) this.enqueuePrefill(replica, id, nowS);
     else this.pending[pool].push(id);
     return id;
+  }
+
+  /**
+   * The client of request `id` (in flight, not aborted before) went away at `nowS` (call
+   * advanceTo(nowS) first), and the engine drops it as vLLM aborts a request: waiting at the
+   * frontend or in a scheduler queue, it leaves at once; in prefill, the replica moves on to the
+   * next prompt now; running, it leaves the batch and frees its KV blocks at the next step
+   * boundary. The recorder hears nothing more of it. The simulator never calls this.
+   */
+  abort(id: number, nowS: number): void {
+    if (this.aborting.has(id)) return;
+    const t = this.table;
+    const replicaId = t.get(id, Field.Replica);
+    const r = replicaId >= 0 ? this.replicaById(replicaId) : undefined;
+    if (!r) {
+      for (const queue of [this.pending.prefill, this.pending.decode]) {
+        const i = queue.indexOf(id);
+        if (i >= 0) queue.removeAt(i);
+      }
+      t.release(id);
+      return;
+    }
+    const inPrefill = r.prefillQueue.indexOf(id);
+    if (inPrefill >= 0) this.cancelPrefill(r, inPrefill, nowS);
+    else if (this.isRunning(r, id)) {
+      // Keyed to finish at once, it is taken out of the batch (its blocks freed) at the next boundary.
+      this.aborting.add(id);
+      r.running.remove(id);
+      r.running.push(r.g, id);
+      this.rescheduleAtNextBoundary(r, nowS);
+      return;
+    } else {
+      const i = r.waiting.indexOf(id);
+      if (i < 0) return; // not on this replica: nothing to free
+      r.waiting.removeAt(i);
+      r.waitingBlocks -= this.admitBlocks(id);
+      // A new head may fit where the old one did not: the scheduler looks at the next boundary.
+      if (i === 0 && r.running.size > 0) this.rescheduleAtNextBoundary(r, nowS);
+    }
+    t.release(id);
+    if (r.state === 'draining' && r.isIdle()) this.retire(r, nowS);
+  }
+
+  /** Requests aborted while running, waiting for the step boundary that takes them out. */
+  get abortsPending(): number {
+    return this.aborting.size;
   }
 
   /** Scale a pool to `count` replicas (ready + starting); at most MAX_REPLICAS_PER_POOL. */
@@ -624,6 +674,31 @@ export class Engine {
     }
   }
 
+  /** Take the prompt at `index` out of r's prefill queue; the ones behind it move up. */
+  private cancelPrefill(r: Replica, index: number, nowS: number): void {
+    const t = this.table;
+    const queue = r.prefillQueue;
+    r.prefillTokens -= t.get(queue.at(index), Field.Isl);
+    let startS: number;
+    if (index === 0) {
+      // The prompt in service: the time spent on it was busy, the next one starts now.
+      r.prefillBusyS += nowS - r.headStartS;
+      r.headStartS = nowS;
+      startS = nowS;
+    } else startS = t.get(queue.at(index - 1), Field.FirstTokenS);
+    queue.removeAt(index);
+    for (let i = index; i < queue.length; i++) {
+      const id = queue.at(i);
+      startS += this.model.prefillMs(t.get(id, Field.Isl)) / 1000;
+      t.set(id, Field.FirstTokenS, startS);
+    }
+    r.freeAtS = startS;
+    if (index === 0) {
+      r.prefillEventS = queue.length > 0 ? t.get(queue.peek(), Field.FirstTokenS) : Infinity;
+      this.retime(r);
+    }
+  }
+
   private onPrefillDone(r: Replica, nowS: number): void {
     const t = this.table;
     const id = r.prefillQueue.shift();
@@ -815,6 +890,10 @@ export class Engine {
     while (running.size > 0 && running.peekKey() <= g) {
       const id = running.peek();
       this.removeFromBatch(r, id);
+      if (this.aborting.size > 0 && this.aborting.delete(id)) {
+        t.release(id);
+        continue;
+      }
       const itlMs = ((nowS - t.get(id, Field.FirstTokenS)) * 1000) / (t.get(id, Field.Osl) - 1);
       this.opts.recorder.complete(id, nowS, itlMs);
       t.release(id);

@@ -104,6 +104,19 @@ export class IdDeque {
     return id;
   }
 
+  /** Position of id from the front, or -1 (a linear scan: for rare events such as an abort). */
+  indexOf(id: number): number {
+    for (let i = 0; i < this.count; i++) if (this.at(i) === id) return i;
+    return -1;
+  }
+
+  /** Remove the entry at position i from the front, keeping the order of the others. */
+  removeAt(i: number): void {
+    const mask = this.buf.length - 1;
+    for (let j = i; j < this.count - 1; j++) this.buf[(this.head + j) & mask] = this.buf[(this.head + j + 1) & mask];
+    this.count--;
+  }
+
   private grow(): void {
     const next = new Int32Array(this.buf.length * 2);
     for (let i = 0; i < this.count; i++) next[i] = this.buf[(this.head + i) & (this.buf.length - 1)];

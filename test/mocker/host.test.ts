@@ -74,22 +74,49 @@ describe('MockerHost timing', () => {
     expect(b.finished()).toBeCloseTo(0.034, 9);
   });
 
-  it('refuses what can never fit and what is over the in-flight bound; an abandoned request still runs to its end', () => {
+  it('refuses what can never fit and what is over the in-flight bound', () => {
     const { host, at } = makeHost({ maxInFlight: 1 });
     expect(host.submit(200_000, 4, recorder().sink)).toEqual({ ok: false, reason: 'too_long' });
     const a = recorder();
-    const sub = host.submit(100, 50, a.sink);
+    expect(host.submit(100, 50, a.sink)).toEqual({ ok: true, id: expect.any(Number) });
     expect(host.submit(100, 5, recorder().sink)).toEqual({ ok: false, reason: 'busy' });
-    if (!sub.ok) throw new Error('refused');
-    at(0.02);
-    host.abandon(sub.id);
     at(1);
-    expect(a.finished()).toBeNull();
-    expect(host.inFlight).toBe(0);
+    expect(a.finished()).not.toBeNull();
     const text = host.metricsText();
-    expect(metric(text, 'sla_mocker_abandoned_requests_total')).toBe(1);
     expect(metric(text, 'sla_mocker_refused_busy_total')).toBe(1);
     expect(parsePromText(text).find((s) => s.name === 'dynamo_frontend_requests_total' && s.labels.status === 'error')?.value).toBe(1);
+  });
+
+  it('a request whose client went away is aborted: its KV blocks are freed at the next decode step and the engine takes the next', () => {
+    const { host, at } = makeHost({ maxInFlight: 1 });
+    const a = recorder();
+    const sub = host.submit(100, 50, a.sink);
+    if (!sub.ok) throw new Error('refused');
+    // Prefill 10 + 0.01·100 = 11 ms; decode steps of 6 ms end at 17, 23, 29 ms.
+    at(0.02);
+    const tokensAtAbort = a.events.at(-1)![0];
+    expect(tokensAtAbort).toBe(2);
+    host.abort(sub.id);
+    expect(host.inFlight).toBe(0);
+    at(0.022);
+    const running = () => metric(host.metricsText(), 'vllm:num_requests_running');
+    const used = () => metric(host.metricsText(), 'vllm:kv_cache_usage_perc');
+    expect(running()).toBe(1); // still in the batch until the 23 ms boundary
+    expect(used()).toBeGreaterThan(0);
+    at(0.024);
+    expect(running()).toBe(0);
+    expect(used()).toBe(0);
+    // The in-flight slot is free at once: the next request is served.
+    const b = recorder();
+    expect(host.submit(100, 2, b.sink)).toEqual({ ok: true, id: expect.any(Number) });
+    at(1);
+    expect(b.finished()).not.toBeNull();
+    expect(a.finished()).toBeNull();
+    expect(a.events.at(-1)![0]).toBe(tokensAtAbort);
+    const text = host.metricsText();
+    expect(metric(text, 'sla_mocker_aborted_requests_total')).toBe(1);
+    expect(parsePromText(text).find((s) => s.name === 'dynamo_frontend_requests_total' && s.labels.status === 'error')?.value).toBe(1);
+    expect(parsePromText(text).find((s) => s.name === 'dynamo_frontend_requests_total' && s.labels.status === 'success')?.value).toBe(1);
   });
 
   it('adds workers after the cold start and counts their GPUs from the scale-up', () => {

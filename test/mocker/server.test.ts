@@ -63,8 +63,8 @@ describe('mock frontend', () => {
     expect((await fetch(`${m.url}/nope`)).status).toBe(404);
   });
 
-  it('a client gone mid-stream is a clean close: the request is abandoned, finishes in the model, nothing stays in flight', async () => {
-    const before = m.host.abandoned;
+  it('a client gone mid-stream is a clean close: the request is aborted in the engine, nothing stays in flight', async () => {
+    const before = m.host.aborted;
     await new Promise<void>((resolve, reject) => {
       const req = request(`${m.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         res.once('data', () => {
@@ -77,7 +77,7 @@ describe('mock frontend', () => {
       setTimeout(() => reject(new Error('no data')), 5000);
     });
     await new Promise((r) => setTimeout(r, 50));
-    expect(m.host.abandoned).toBe(before + 1);
+    expect(m.host.aborted).toBe(before + 1);
     await waitIdle();
     expect(m.host.inFlight).toBe(0);
     expect((await fetch(`${m.url}/health`)).status).toBe(200);

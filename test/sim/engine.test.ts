@@ -218,6 +218,119 @@ describe('engine: vLLM scheduling at KV saturation (16-token blocks)', () => {
   });
 });
 
+describe('engine: abort (a client that went away)', () => {
+  it('a running request aborted mid-run frees its blocks at the next step boundary, which admits the request waiting for them', () => {
+    // 8 blocks (128 tokens), prefill 1 ms per token, decode step 10 ms, two prefill replicas.
+    const { engine, done, byTag } = harness(tokenPrefill(8), { initial: { prefill: 2, decode: 1 } });
+    const a = engine.arrive(79, 11, 0, 1); // A: context 80 = 5 blocks at 0.079, 6 after its first step
+    engine.arrive(63, 2, 0.02, 2); // B: reaches decode at 0.083 needing 4 blocks; 2 are free: it waits
+    engine.advanceTo(0.1);
+    expect(engine.workerGauges(0.1).find((w) => w.pool === 'decode')).toMatchObject({ num_requests_running: 1, num_requests_waiting: 1, kv_blocks_used: 6 });
+    // A's steps end at 0.089, 0.099, 0.109: aborted at 0.1, it holds its blocks until 0.109.
+    engine.abort(a, 0.1);
+    engine.advanceTo(0.105);
+    expect(engine.workerGauges(0.105).find((w) => w.pool === 'decode')).toMatchObject({ num_requests_running: 1, num_requests_waiting: 1, kv_blocks_used: 6 });
+    engine.advanceTo(0.112);
+    // 0.109: A leaves, its 6 blocks are free, B is admitted (context 64 = 4 blocks) and ends one step later.
+    expect(engine.workerGauges(0.112).find((w) => w.pool === 'decode')).toMatchObject({ num_requests_running: 1, num_requests_waiting: 0, kv_blocks_used: 4 });
+    engine.advanceTo(10);
+    expect(byTag(2).endS).toBeCloseTo(0.119, 9); // without the abort: A ends at 0.179, B at 0.189
+    expect(done.map((d) => d.tag)).toEqual([2]);
+    expect(engine.isQuiescent()).toBe(true);
+    expect(engine.inFlightRequests).toBe(0);
+  });
+
+  it('an aborted prompt leaves the prefill queue: the ones behind it move up (in service: the next starts now)', () => {
+    // One prefill replica at 1 ms per token: A (100), B (50), C (20) end at 0.1, 0.15, 0.17.
+    const { engine, done, byTag } = harness(tokenPrefill(64), { initial: { prefill: 1, decode: 1 } });
+    const a = engine.arrive(100, 2, 0, 1);
+    const b = engine.arrive(50, 2, 0, 2);
+    engine.arrive(20, 2, 0, 3);
+    engine.advanceTo(0.05);
+    engine.abort(b, 0.05); // queued: C now ends at 0.1 + 0.02
+    expect(engine.workerGauges(0.05).find((w) => w.pool === 'prefill')).toMatchObject({ active_prefill_tokens: 120, num_requests_waiting: 1 });
+    engine.advanceTo(0.06);
+    engine.abort(a, 0.06); // in service: C starts now and ends at 0.08
+    engine.advanceTo(10);
+    expect(done.map((d) => d.tag)).toEqual([3]);
+    expect(byTag(3).ttftMs).toBeCloseTo(80, 6);
+    expect(byTag(3).endS).toBeCloseTo(0.09, 9); // one 10 ms decode step
+    expect(engine.inFlightRequests).toBe(0);
+    expect(engine.prefillBusySeconds()).toBeCloseTo(0.06 + 0.02, 9); // A's 60 ms, then C's 20 ms
+  });
+
+  it('a request waiting at the frontend (no ready replica) leaves at once', () => {
+    const { engine, done } = harness(tokenPrefill(8), { initial: { prefill: 0, decode: 1 } });
+    const a = engine.arrive(10, 5, 0, 1);
+    engine.abort(a, 0);
+    engine.setTarget('prefill', 1, 0);
+    engine.advanceTo(120);
+    expect(done).toEqual([]);
+    expect(engine.isQuiescent()).toBe(true);
+  });
+
+  it('the blocked head of the decode queue aborted: the small request behind it is admitted at the next step', () => {
+    // As the first case, plus C (context 16 = 1 block) reaching decode at 0.085 behind B.
+    const { engine, byTag } = harness(tokenPrefill(8), { initial: { prefill: 3, decode: 1 } });
+    engine.arrive(79, 11, 0, 1);
+    const b = engine.arrive(63, 2, 0.02, 2);
+    engine.arrive(15, 2, 0.07, 3);
+    engine.advanceTo(0.1);
+    engine.abort(b, 0.1);
+    engine.advanceTo(10);
+    expect(byTag(3).endS).toBeCloseTo(0.119, 9); // admitted at 0.109 next to A (6 + 1 <= 8); without the abort, 0.189
+    expect(byTag(1).endS).toBeCloseTo(0.179, 9);
+  });
+
+  it('random aborts: every other request finishes or is rejected, blocks stay within the cache, nothing is left behind', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ dt: fc.double({ min: 0, max: 0.3, noNaN: true }), isl: fc.integer({ min: 1, max: 400 }), osl: fc.integer({ min: 1, max: 200 }), abortAfterS: fc.option(fc.double({ min: 0, max: 2, noNaN: true })) }), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom<'disagg' | 'agg'>('disagg', 'agg'),
+        (reqs, p, d, mode) => {
+          const model: EngineLatencyModel = { prefillMs: (isl) => 5 + isl / 10, decodeStepMs: (n, ctx) => 5 + n + ctx / 100, maxKvTokens: 512 };
+          const { engine, done, dropped } = harness(model, { initial: { prefill: p, decode: d }, mode });
+          const events: Array<{ atS: number; i: number; abort: boolean }> = [];
+          let t = 0;
+          reqs.forEach((r, i) => {
+            t += r.dt;
+            events.push({ atS: t, i, abort: false });
+            if (r.abortAfterS !== null) events.push({ atS: t + r.abortAfterS, i, abort: true });
+          });
+          events.sort((x, y) => x.atS - y.atS || Number(x.abort) - Number(y.abort));
+          const ids = new Map<number, number>();
+          let aborted = 0;
+          for (const e of events) {
+            engine.advanceTo(e.atS);
+            if (e.i === 0 && !e.abort && p === 0) engine.setTarget('prefill', 1, e.atS);
+            if (!e.abort) {
+              ids.set(e.i, engine.arrive(reqs[e.i].isl, reqs[e.i].osl, e.atS, e.i));
+            } else if (ids.get(e.i)! >= 0 && !done.some((x) => x.tag === e.i)) {
+              engine.abort(ids.get(e.i)!, e.atS);
+              aborted++;
+            }
+            for (const w of engine.workerGauges(e.atS)) {
+              expect(w.kv_blocks_used).toBeLessThanOrEqual(32);
+              expect(w.kv_blocks_used).toBeGreaterThanOrEqual(0);
+              expect(w.active_prefill_tokens).toBeGreaterThanOrEqual(0);
+              expect(w.active_decode_blocks).toBeGreaterThanOrEqual(w.kv_blocks_used);
+            }
+          }
+          engine.advanceTo(t + 1e6);
+          expect(done.length + dropped.length + aborted).toBe(reqs.length);
+          expect(new Set(done.map((x) => x.tag)).size).toBe(done.length);
+          expect(engine.inFlightRequests).toBe(0);
+          expect(engine.abortsPending).toBe(0);
+          expect(engine.isQuiescent()).toBe(true);
+        },
+      ),
+      { numRuns: 150, seed: 11 },
+    );
+  });
+});
+
 describe('engine: scaling', () => {
   it('a new replica takes requests only after the cold start', () => {
     const { engine, done } = harness(flat, { coldStartS: 60 });
