@@ -29,6 +29,7 @@ const NS = 'mock-ns';
 const P = `v1/${NS}/planner/`;
 const SLICE = { durationS: 30, loadScale: 0.5 };
 const COLD_START_S = 5;
+const SEED = { prefill: 3, decode: 3 };
 const CONFIG = {
   environment: 'virtual', namespace: NS, model_name: 'mock-model', ttft: 2000, itl: 30, throughput_adjustment_interval: 10,
   load_predictor: 'constant', num_req_source: 'started', max_gpu_budget: 8, min_endpoint: 1, prefill_engine_num_gpu: 1, decode_engine_num_gpu: 1, profile_results_dir: PROFILE,
@@ -63,14 +64,15 @@ describe('closed loop: daemon + Prometheus + etcd + mocker fleet + replay, again
   beforeAll(async () => {
     if (!existsSync(CLI) || statSync(`dist/src/mocker/host.js`).mtimeMs < statSync('src/mocker/host.ts').mtimeMs) throw new Error(`${CLI} is missing or stale: run 'npm run build' first.`);
     etcd = await startEtcd();
-    // A deployment already running 1 prefill + 1 decode worker, its last decision acknowledged.
+    // A deployment already running 3 prefill + 3 decode workers, its last decision acknowledged: more than
+    // this light slice needs, so the first decision writes a change however the ticks fall on a loaded machine.
     const client = new EtcdJson(etcd.url);
-    for (const [k, v] of [['num_prefill_workers', '1'], ['num_decode_workers', '1'], ['decision_id', '0'], ['scaled_decision_id', '0']]) await client.put(P + k, v);
+    for (const [k, v] of [['num_prefill_workers', String(SEED.prefill)], ['num_decode_workers', String(SEED.decode)], ['decision_id', '0'], ['scaled_decision_id', '0']]) await client.put(P + k, v);
     const port = await freePort();
     mockUrl = `http://127.0.0.1:${port}`;
     prom = await startPrometheus([{ address: `127.0.0.1:${port}`, labels: { dynamo_namespace: NS } }]);
     const dir = mkdtempSync(join(tmpdir(), 'sla-loop-'));
-    mocker = cli(['mocker', '--profile-dir', PROFILE, '--port', String(port), '--model', 'mock-model', '--prefill', '1', '--decode', '1',
+    mocker = cli(['mocker', '--profile-dir', PROFILE, '--port', String(port), '--model', 'mock-model', '--prefill', String(SEED.prefill), '--decode', String(SEED.decode),
       '--cold-start', String(COLD_START_S), '--etcd-endpoints', etcd.url, '--namespace', NS, '--poll-ms', '250']);
     await waitFor(async () => (await fetch(`${mockUrl}/health`)).ok, 10_000, 'mocker up');
     // Prometheus has scraped the mocker once before the daemon's first look.
@@ -140,12 +142,12 @@ describe('closed loop: daemon + Prometheus + etcd + mocker fleet + replay, again
     const { config } = resolveConfig({ ...CONFIG, environment: 'kubernetes', metric_pulling_prometheus_endpoint: 'http://127.0.0.1:1' }, { env: {} });
     const sim = await runSimulation({
       config, interpolators: loadInterpolators(PROFILE), trace: TRACE, policy: 'planner', shaping: SLICE, coldStartS: COLD_START_S,
-      initial: { prefill: 1, decode: 1 }, numReqSource: config.num_req_source, log: () => undefined, warn: () => undefined,
+      initial: SEED, numReqSource: config.num_req_source, log: () => undefined, warn: () => undefined,
     });
     if (process.env.MOCKER_LOOP_DEBUG) console.log(JSON.stringify({ sim: sim.summary, timeline: sim.timeline }, null, 1));
     const simTargets = sim.timeline.map((r) => ({ prefill: r.prefill_target, decode: r.decode_target }));
     const loopTargets = decisions.slice(0, simTargets.length).map((d) => (d.decided ? d.target : null));
-    let prev = { prefill: 1, decode: 1 };
+    let prev = { ...SEED };
     for (let i = 0; i < simTargets.length; i++) {
       const got = loopTargets[i] ? { prefill: loopTargets[i]!.prefill ?? prev.prefill, decode: loopTargets[i]!.decode ?? prev.decode } : prev;
       prev = got;
