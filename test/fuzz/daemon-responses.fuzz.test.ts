@@ -17,6 +17,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEED, limitMs, runs, tally } from './tally.js';
+import { closeServer } from '../helpers/localServer.js';
 
 // Scaled with FUZZ_RUNS: the default budget fits vitest's 60 s.
 vi.setConfig({ testTimeout: limitMs(), hookTimeout: limitMs() });
@@ -131,8 +132,7 @@ class HostileServer {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeServer(this.server);
   }
 }
 

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TraceRequest } from '../../src/trace/read.js';
+import { closeServer } from './localServer.js';
 
 const BUCKETS = JSON.parse(readFileSync(new URL('../fixtures/dynamo/metrics/frontend-histogram-buckets.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -124,7 +125,6 @@ export class FakeFrontend {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeServer(this.server);
   }
 }

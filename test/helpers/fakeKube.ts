@@ -12,6 +12,7 @@ import {
   ApiFailure, DGD_SCHEMA, EVENT_SCHEMA, type EventObject, type RbacRule, allowed, applyJsonPatch, forbidden, mergePatch, parseResourcePath,
   rulesFromRoleFile, statusBody, unknownFields, validateEventCreate, validateEventUpdate, verbOf,
 } from './fakeKubeApi.js';
+import { closeServer } from './localServer.js';
 
 export interface RecordedRequest { method: string; path: string; query: string; contentType?: string; body?: unknown; status: number; user?: string }
 
@@ -135,8 +136,7 @@ export class FakeKube {
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeServer(this.server);
   }
 
   private authenticate(req: IncomingMessage): string | null {

@@ -1,6 +1,7 @@
 // A stand-in for the Prometheus HTTP API that answers every instant query with fixed per-metric
 // values (for CLI and benchmark runs where a real scrape pipeline is not the point).
 import { createServer, type Server } from 'node:http';
+import { closeServer } from './localServer.js';
 
 export class FakePrometheus {
   private server: Server | undefined;
@@ -26,8 +27,7 @@ export class FakePrometheus {
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeServer(this.server);
   }
 }
 

@@ -14,6 +14,7 @@ import { FakePrometheus, BUSY_TRAFFIC } from '../helpers/fakePrometheus.js';
 import type { FakeKube } from '../helpers/fakeKube.js';
 import { buildDaemon, metricValue, startFakeKube, type Harness } from '../helpers/daemonHarness.js';
 import { waitFor } from '../helpers/procs.js';
+import { closeServer } from '../helpers/localServer.js';
 
 type Mode = 'pass' | 'hang' | 'html200';
 
@@ -42,8 +43,7 @@ class TlsFront {
     return `https://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
   }
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeServer(this.server);
   }
 }
 

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdJson, VirtualActuator, plannerPrefix } from '../../src/actuate/virtual.js';
 import { FakePrometheus, BUSY_TRAFFIC } from '../helpers/fakePrometheus.js';
 import { freePort, startEtcd, waitFor, type Managed } from '../helpers/procs.js';
+import { closeServer } from '../helpers/localServer.js';
 
 /** A proxy in front of etcd that can forward a transaction and then never answer it. */
 class LossyProxy {
@@ -45,8 +46,7 @@ class LossyProxy {
     return `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
   }
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeServer(this.server);
   }
 }
 
