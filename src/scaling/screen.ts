@@ -117,10 +117,10 @@ export function screenRouterSamples(samples: readonly RouterSnapshot[], limits: 
       for (const [id, gauges] of Object.entries(snapshot[pool] ?? {})) {
         for (const key of ROUTER_GAUGES) {
           const value = (gauges as Partial<Record<RouterGauge, number>>)[key];
-          if (typeof value !== 'number') continue;
+          if (typeof value !== 'number' || !(value < 0 || value > limits.gauges[key].max)) continue;
+          // Named only on a hold: a load tick screens every gauge of every scrape.
           const field = `router.${pool}["${id}"].${key}`;
-          if (value < 0) return { code: 'hold_implausible_observation', field, value, rule: 'must be >= 0' };
-          if (value > limits.gauges[key].max) return { code: 'hold_implausible_observation', field, value, rule: limits.gauges[key].rule };
+          return { code: 'hold_implausible_observation', field, value, rule: value < 0 ? 'must be >= 0' : limits.gauges[key].rule };
         }
       }
     }
