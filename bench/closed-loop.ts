@@ -3,7 +3,7 @@
 // while `replay` sends a slice of a shared trace as streaming HTTP; then `simulate` (in process, the
 // same code as the command) on the same slice, config, cold start and initial replicas. Side by
 // side: SLA attainment, GPU-hours and the throughput loop's decisions, per slice and strategy.
-// Usage: npm run bench:closed-loop -- --traces <dir> [--duration-s 240] [--strategies sla,upstream] [--slices azure2023_code,servegen_mmid_day4]
+// Usage: npm run bench:closed-loop -- --traces <dir> [--duration-s 240] [--strategies sla,upstream] [--slices azure2023_code,servegen_mmid_day4] [--repeat 1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,6 +21,8 @@ const TRACES = resolve(benchFlag('traces') ?? join(ROOT, '../shared/traces'));
 const OUT = resolve(benchFlag('out') ?? join(ROOT, 'bench/results'));
 const DURATION_S = benchNumber('bench/closed-loop', 'duration-s', 240, { min: 30 });
 const STRATEGIES = (benchFlag('strategies') ?? 'sla,upstream').split(',');
+/** Runs per slice and strategy: the loop's timing differs run to run, simulate's does not. */
+const REPEAT = benchNumber('bench/closed-loop', 'repeat', 1, { min: 1, integer: true });
 const INTERVAL_S = 30;
 const COLD_START_S = 20;
 const NS = 'loop-ns';
@@ -214,14 +216,14 @@ function markdown(rows: Row[]): string {
 
 const rows: Row[] = [];
 const conditions = {
-  duration_s: DURATION_S, throughput_adjustment_interval_s: INTERVAL_S, cold_start_s: COLD_START_S, initial: '1/1', scrape_interval_s: 1,
+  duration_s: DURATION_S, repeat: REPEAT, throughput_adjustment_interval_s: INTERVAL_S, cold_start_s: COLD_START_S, initial: '1/1', scrape_interval_s: 1,
   profile: 'test/fixtures/h100/llama-3.1-8b/npz', slices: SLICES,
 };
 mkdirSync(OUT, { recursive: true });
 const only = benchFlag('slices')?.split(',');
 for (const strategy of STRATEGIES) {
-  for (const slice of SLICES.filter((s) => !only || only.includes(s.name))) {
-    process.stderr.write(`bench/closed-loop: ${slice.name} with strategy ${strategy} (${DURATION_S} s of real time)...\n`);
+  for (const slice of SLICES.filter((s) => !only || only.includes(s.name))) for (let run = 1; run <= REPEAT; run++) {
+    process.stderr.write(`bench/closed-loop: ${slice.name} with strategy ${strategy}, run ${run} of ${REPEAT} (${DURATION_S} s of real time)...\n`);
     const row = await closedLoop(slice, strategy);
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);

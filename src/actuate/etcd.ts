@@ -9,6 +9,13 @@ import { isPlainObject } from '../util/objects.js';
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
+/** range_end (base64) covering every key that starts with prefix: the prefix with its last byte + 1. */
+function prefixEnd(prefix: string): string {
+  const end = Buffer.from(prefix, 'utf8');
+  end[end.length - 1] += 1;
+  return end.toString('base64');
+}
+
 export type EtcdErrorKind =
   | 'etcd_unreachable' // no connection (or skipped during the back-off after one)
   | 'etcd_timeout' // no complete answer by the deadline
@@ -145,18 +152,48 @@ export class EtcdJson {
 
   /** Keys under a prefix (at most `limit`), with their revisions. */
   async range(prefix: string, limit = 64, signal?: AbortSignal): Promise<EtcdKv[]> {
-    // range_end = prefix with its last byte + 1: every key that starts with prefix.
-    const end = Buffer.from(prefix, 'utf8');
-    end[end.length - 1] += 1;
-    return EtcdJson.kvs(await this.post('/v3/kv/range', { key: b64(prefix), range_end: end.toString('base64'), limit }, signal), 'range');
+    return EtcdJson.kvs(await this.post('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix), limit }, signal), 'range');
+  }
+
+  /** How many keys start with `prefix` (etcd counts them; no values travel). */
+  async count(prefix: string, signal?: AbortSignal): Promise<number> {
+    const res = await this.post('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix), count_only: true }, signal);
+    // The gateway omits zero-valued fields, so an absent count is 0.
+    const n = res.count === undefined ? 0 : Number(res.count);
+    if (!Number.isSafeInteger(n) || n < 0) throw new EtcdError('etcd_bad_response', `etcd range: count is ${JSON.stringify(res.count)}, not a whole number`);
+    return n;
+  }
+
+  /** A lease that expires `ttlS` seconds after its last keep-alive; its id as the gateway writes it. */
+  async leaseGrant(ttlS: number, signal?: AbortSignal): Promise<string> {
+    const res = await this.post('/v3/lease/grant', { TTL: ttlS }, signal);
+    if (typeof res.ID !== 'string' && typeof res.ID !== 'number') throw new EtcdError('etcd_bad_response', 'etcd lease grant: answer has no ID');
+    return String(res.ID);
+  }
+
+  /** Renew a lease; false when it has already expired (its keys are gone). */
+  async leaseKeepAlive(id: string, signal?: AbortSignal): Promise<boolean> {
+    const res = await this.post('/v3/lease/keepalive', { ID: id }, signal);
+    const result = isPlainObject(res.result) ? res.result : res;
+    return Number(result.TTL ?? 0) > 0;
+  }
+
+  /** End a lease now, deleting every key attached to it. */
+  async leaseRevoke(id: string, signal?: AbortSignal): Promise<void> {
+    await this.post('/v3/lease/revoke', { ID: id }, signal);
   }
 
   async getPrefix(prefix: string): Promise<Record<string, string>> {
     return Object.fromEntries((await this.range(prefix)).map((kv) => [kv.key, kv.value]));
   }
 
-  async put(key: string, value: string): Promise<void> {
-    await this.post('/v3/kv/put', { key: b64(key), value: b64(value) });
+  /** Put a key, attached to a lease when given (it then disappears with the lease). */
+  async put(key: string, value: string, lease?: string): Promise<void> {
+    await this.post('/v3/kv/put', { key: b64(key), value: b64(value), ...(lease !== undefined && { lease }) });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.post('/v3/kv/deleterange', { key: b64(key) });
   }
 
   /**

@@ -400,7 +400,7 @@ export class KubernetesActuator implements Actuator {
     try {
       for (let attempt = 0; ; attempt++) {
         const { view: dgd, raw } = await this.readBoth(ctx.signal);
-        if (!isReady(dgd)) return { status: 'not_ready', message: `DynamoGraphDeployment ${this.ns}/${this.o.dgdName} is not Ready; decision dropped as the original does.` };
+        if (!isReady(dgd) && ctx.duringRollout !== 'write') return { status: 'not_ready', message: `DynamoGraphDeployment ${this.ns}/${this.o.dgdName} is not Ready; decision dropped as the original does.` };
         const changes = this.pools.filter((p) => target[p] !== undefined && specReplicas(dgd, this.services[p]!) !== target[p]);
         if (changes.length === 0) return Object.keys(written).length ? { status: 'applied', written, previous } : { status: 'unchanged' };
         try {

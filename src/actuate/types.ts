@@ -15,6 +15,11 @@ export interface DeploymentView {
   decode: number | null;
   /** The deployment can take a new scaling request (DGD Ready, or previous decision acknowledged). */
   ready: boolean;
+  /**
+   * What the counts are: ready workers (Kubernetes status, registered instances), or the last
+   * decided targets where the environment reports no workers. Absent = ready.
+   */
+  counts?: 'ready' | 'decided';
 }
 
 export type ApplyStatus =
@@ -45,6 +50,12 @@ export interface ApplyOutcome {
 export interface ApplyContext {
   /** Load loop: wait until the deployment is Ready again afterwards (the original's blocking=True). */
   blocking: boolean;
+  /**
+   * A decision made while the previous one is still rolling out (DGD not Ready, virtual decision
+   * not yet acknowledged): 'drop' it as the original does (default), or 'write' it so the newest
+   * target replaces the one in flight.
+   */
+  duringRollout?: 'drop' | 'write';
   /** Forecast carried along to the global planner. */
   predictedLoad?: { num_requests: number; isl: number; osl: number };
   signal?: AbortSignal;

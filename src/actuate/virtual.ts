@@ -10,15 +10,28 @@
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
-import type { Mode } from '../config/schema.js';
+import type { Backend, Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
 import { EtcdError, type EtcdJson } from './etcd.js';
-import type { Actuator, ApplyContext, ApplyFault, ApplyOutcome, DeploymentInfo, DeploymentView, ScaleTarget } from './types.js';
+import type { Actuator, ApplyContext, ApplyFault, ApplyOutcome, DeploymentInfo, DeploymentView, Pool, ScaleTarget } from './types.js';
 
 export { EtcdError, EtcdJson, parseEtcdEndpoints } from './etcd.js';
 
 export function plannerPrefix(dynamoNamespace: string): string {
   return `v1/${dynamoNamespace}/planner/`;
+}
+
+/** The Dynamo component each backend's workers register under, per pool (agg workers are the decode component). */
+export const WORKER_COMPONENTS: Record<Backend, Record<Pool, string>> = {
+  vllm: { prefill: 'prefill', decode: 'backend' },
+  sglang: { prefill: 'prefill', decode: 'backend' },
+  trtllm: { prefill: 'prefill', decode: 'tensorrt_llm' },
+  mocker: { prefill: 'prefill', decode: 'backend' },
+};
+
+/** Where a pool's live workers are registered: one key per instance of its generate endpoint. */
+export function instancePrefix(dynamoNamespace: string, backend: Backend, pool: Pool): string {
+  return `v1/instances/${dynamoNamespace}/${WORKER_COMPONENTS[backend][pool]}/generate/`;
 }
 
 /** A JSON line per decision, to a file or stdout ('-'). */
@@ -44,6 +57,8 @@ export class JsonlSink {
 export interface VirtualActuatorOptions {
   dynamoNamespace: string;
   mode: Mode;
+  /** Names the components whose registered instances are the ready workers (default vllm). */
+  backend?: Backend;
   modelName: string | null;
   gpus: { prefill: number | null; decode: number | null };
   routerMetricsUrl: string | null;
@@ -70,6 +85,8 @@ export class VirtualActuator implements Actuator {
   /** The state above matches etcd: false until read, and again after a write whose outcome is unknown. */
   private synced: boolean;
   private firstSkipAt: number | null = null;
+  /** A worker instance has been registered: from then on the instance counts are the current counts, 0 included. */
+  private instancesSeen = false;
   private readonly prefix: string;
   private readonly now: () => number;
 
@@ -123,17 +140,30 @@ export class VirtualActuator implements Actuator {
     return n >= this.decisionId ? { state: 'acked' } : { state: 'pending' };
   }
 
-  /** Without a worker-count source, the last decided counts stand for the current ones. */
+  /**
+   * Current counts are the workers registered in etcd (ready ones: a starting worker registers once
+   * it serves, a draining one has deregistered), as the original counts runtime instances outside
+   * Kubernetes. Until any worker has registered, the environment is taken not to register them and
+   * the last decided counts stand for the current ones (`counts: 'decided'`).
+   */
   async view(signal?: AbortSignal): Promise<DeploymentView> {
     await this.connect(signal);
     const pools = managedPools(this.o.mode);
-    const val = (n: number, on: boolean) => (on && n >= 0 ? n : null);
     const ack = await this.acknowledgement(signal).catch(() => ({ state: 'pending' }) as const);
-    return {
-      prefill: val(this.numPrefill, pools.includes('prefill')),
-      decode: val(this.numDecode, pools.includes('decode')),
-      ready: ack.state !== 'pending',
-    };
+    const registered = await this.registeredCounts(pools, signal);
+    const decided = (pool: Pool, n: number) => (pools.includes(pool) && n >= 0 ? n : null);
+    const ready = ack.state !== 'pending';
+    if (registered) return { prefill: registered.prefill, decode: registered.decode, ready, counts: 'ready' };
+    return { prefill: decided('prefill', this.numPrefill), decode: decided('decode', this.numDecode), ready, counts: 'decided' };
+  }
+
+  /** Registered instances per managed pool (null for an unmanaged one); null until any has registered. */
+  private async registeredCounts(pools: Pool[], signal?: AbortSignal): Promise<Record<Pool, number | null> | null> {
+    if (!this.o.etcd) return null;
+    const out: Record<Pool, number | null> = { prefill: null, decode: null };
+    for (const pool of pools) out[pool] = await this.o.etcd.count(instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool), signal);
+    if (pools.some((p) => out[p]! > 0)) this.instancesSeen = true;
+    return this.instancesSeen ? out : null;
   }
 
   async apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome> {
@@ -144,7 +174,7 @@ export class VirtualActuator implements Actuator {
       const d = target.decode ?? this.numDecode;
       if (p === this.numPrefill && d === this.numDecode) return { status: 'unchanged' };
       const ack = await this.acknowledgement(ctx.signal);
-      if (ack.state === 'pending') {
+      if (ack.state === 'pending' && ctx.duringRollout !== 'write') {
         this.firstSkipAt ??= this.now();
         if (this.now() - this.firstSkipAt < (this.o.maxWaitMs ?? 1_800_000)) {
           return { status: 'pending_ack', message: `decision ${this.decisionId} not yet acknowledged (scaled_decision_id)` };

@@ -23,7 +23,9 @@ preemption), in wall-clock time. One process hosts a whole pool behind one front
   GET /health, /v1/models
 With --etcd-endpoints the pool obeys the planner in the virtual environment: it polls
 v1/<namespace>/planner/{decision_id,num_prefill_workers,num_decode_workers}, scales (cold start for
-new workers, draining for removed ones) and writes scaled_decision_id once the ready workers match.
+new workers, draining for removed ones) and writes scaled_decision_id once the ready workers match;
+each serving worker is registered under v1/instances/<namespace>/<component>/generate/ (the
+config's backend names the components) on a lease renewed every poll, as Dynamo workers are.
 Runs until SIGINT/SIGTERM.
 
 Options:
@@ -92,7 +94,7 @@ export const command: Command = {
       maxPromptTokens: int('max-prompt-tokens', v['max-prompt-tokens'], 1, 100_000_000) ?? MOCKER_DEFAULTS.maxPromptTokens,
       maxInFlight: int('max-in-flight', v['max-in-flight'], 1, 1_000_000) ?? MOCKER_DEFAULTS.maxInFlight,
       tickMs: numberFlag('mocker', 'tick-ms', v['tick-ms'], { min: 0.5, max: 1000 }) ?? MOCKER_DEFAULTS.tickMs,
-      fleet: etcd ? { etcd, dynamoNamespace: v.namespace ?? config?.namespace ?? 'dynamo', pollMs: int('poll-ms', v['poll-ms'], 50, 600_000) ?? MOCKER_DEFAULTS.pollMs, maxWorkers } : undefined,
+      fleet: etcd ? { etcd, dynamoNamespace: v.namespace ?? config?.namespace ?? 'dynamo', backend: config?.backend, pollMs: int('poll-ms', v['poll-ms'], 50, 600_000) ?? MOCKER_DEFAULTS.pollMs, maxWorkers } : undefined,
       log,
     });
     log(`serving ${mode} pool (prefill ${prefill}, decode ${decode}) on ${running.url}${etcd ? `, obeying etcd ${etcd.endpoints.join(',')}` : ''}`);

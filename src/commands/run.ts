@@ -134,7 +134,7 @@ function buildActuator(config: PlannerConfig, flags: Record<string, string | boo
       if (!endpoints && !out) throw new InputError('environment virtual needs somewhere to write decisions: --etcd-endpoints / env ETCD_ENDPOINTS, or --decisions-out <file|->.');
       const etcd = endpoints ? new EtcdJson(parseEtcdEndpoints(endpoints, flag !== undefined ? '--etcd-endpoints' : 'env ETCD_ENDPOINTS')) : undefined;
       return new VirtualActuator({
-        dynamoNamespace: config.namespace, mode: config.mode, modelName: config.model_name, gpus, routerMetricsUrl: config.load_router_metrics_url,
+        dynamoNamespace: config.namespace, mode: config.mode, backend: config.backend, modelName: config.model_name, gpus, routerMetricsUrl: config.load_router_metrics_url,
         etcd, sink: out ? new JsonlSink(out) : undefined, maxWaitMs, checkIntervalMs: checkMs,
       });
     }

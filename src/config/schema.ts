@@ -21,6 +21,7 @@ export const PLANNER_METRIC_NAMES = ['both', 'planner', 'dynamo_planner'] as con
 export const STRATEGIES = ['upstream', 'sla'] as const;
 export const DECODE_SIZINGS = ['throughput', 'kv'] as const;
 export const LOAD_SCALING_RULES = ['regression', 'saturation'] as const;
+export const DURING_ROLLOUT = ['drop', 'write'] as const;
 
 export type Mode = (typeof MODES)[number];
 export type Backend = (typeof BACKENDS)[number];
@@ -163,13 +164,15 @@ export const plannerConfigSchema = z.object({
   decode_kv_quantile: z.number().gt(0).lt(1).default(0.99)
     .describe('sla-planner extension (decode_sizing kv): probability that the resident KV stays under decode_max_kv_usage of the pool at the forecast rate (normal approximation of its M/G/inf spread).'),
   load_scaling_rule: z.enum(LOAD_SCALING_RULES).default('regression')
-    .describe('sla-planner extension (load scaling). regression (upstream): +-1 steps from an online regression of latency on per-worker load. saturation: a pool whose KV usage is over saturation_kv_usage (or whose engines report preemptions or waiting requests), or whose queued prompt tokens cannot be prefilled within the TTFT slack, scales out at once to what that load needs, counting replicas still starting; a load tick never scales down, and throughput ticks set the counts (they do not scale down a pool saturated since the previous tick).'),
+    .describe('sla-planner extension (load scaling). regression (upstream): +-1 steps from an online regression of latency on per-worker load. saturation: a pool whose KV usage is over saturation_kv_usage (or whose engines report preemptions, or requests waiting in every scrape of the tick), or whose queued prompt tokens cannot be prefilled within the TTFT slack, scales out at once to what that load needs, counting replicas still starting; a load tick never scales down, and throughput ticks set the counts (they do not scale down a pool saturated since the previous tick).'),
   saturation_kv_usage: z.number().gt(0).max(1).default(0.9)
     .describe('sla-planner extension (load_scaling_rule saturation): KV usage of a decode pool (the router\'s active blocks over the engines\' capacity) over which it is saturated.'),
   ttft_feedback: z.boolean().default(false)
     .describe('sla-planner extension: when the share of an interval\'s requests over ttft (the frontend\'s TTFT histogram, less the prompts too long to meet it on an idle engine) exceeds 1 - prefill_ttft_quantile, keep prefill at least at the replicas that served the interval plus one (a quarter more when far over), until burst_memory_s pass without misses; the prefill count at the first interval starts as that floor. Serves bursts shorter than a cold start, which only capacity already running can.'),
   burst_memory_s: int().nonnegative().default(1800)
     .describe('sla-planner extension: seconds the capacity a burst needed is kept: ttft_feedback drops one prefill replica of its floor after this long without misses; decode_sizing kv keeps enough decode for the most KV any router scrape showed over this long (under saturation_kv_usage).'),
+  during_rollout: z.enum(DURING_ROLLOUT).default('drop')
+    .describe('sla-planner extension: a decision made while the previous one is still rolling out (DGD not Ready; virtual: decision not yet acknowledged). drop (upstream): skipped. write: written anyway, the newest target replacing the one in flight, so a burst during a cold start still scales out.'),
   cold_start_s: int().positive().default(60)
     .describe('sla-planner extension (load_scaling_rule saturation): seconds from asking for a replica to its serving; replicas asked for within 3x this count as starting, so an overload is answered once.'),
 
@@ -199,6 +202,7 @@ export const SLA_STRATEGY = {
   enable_load_scaling: true,
   load_scaling_rule: 'saturation',
   ttft_feedback: true,
+  during_rollout: 'write',
 } as const satisfies Partial<PlannerConfigInput>;
 
 /** The effective config after env defaults and derived rules: every field present. */

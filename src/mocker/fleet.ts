@@ -2,8 +2,11 @@
 // writes under v1/{namespace}/planner/, scales the pools to each new decision (new workers serve
 // after the cold start, removed ones drain), and acknowledges the decision by writing
 // scaled_decision_id once the ready workers match it, as an environment does when its scaling is done.
+// Like Dynamo workers, each serving worker is registered under v1/instances/ on a lease the fleet
+// renews every poll, so the planner counts the workers serving now and a killed fleet's vanish.
 import { EtcdError, type EtcdJson } from '../actuate/etcd.js';
-import { plannerPrefix } from '../actuate/virtual.js';
+import { instancePrefix, plannerPrefix } from '../actuate/virtual.js';
+import type { Backend } from '../config/schema.js';
 import type { PoolCounts } from '../sim/types.js';
 
 /** What the fleet needs of the pool it scales. */
@@ -16,6 +19,10 @@ export interface ScalablePool {
 export interface FleetOptions {
   etcd: EtcdJson;
   dynamoNamespace: string;
+  /** Names the components the workers register under (default vllm). */
+  backend?: Backend;
+  /** Seconds the registrations outlive the last poll (default 10). */
+  leaseTtlS?: number;
   /** Largest worker count a decision may ask for per pool (larger values are cut to it and counted). */
   maxWorkers: number;
   log?: (line: string) => void;
@@ -42,6 +49,10 @@ export class VirtualFleet {
   private acknowledgedId = -1;
   private seenId = -1;
   private busy = false;
+  /** The lease the registrations hang on, and how many workers of each pool are registered. */
+  private lease: string | null = null;
+  private registered: PoolCounts = { prefill: 0, decode: 0 };
+  private closed = false;
   /** Decisions applied; decision ids acknowledged; polls that failed; counts cut to maxWorkers. */
   readonly stats = { applied: 0, acknowledged: 0, poll_errors: 0, clamped: 0, garbage: 0 };
 
@@ -55,7 +66,7 @@ export class VirtualFleet {
 
   /** One poll: read the planner's keys, apply a new decision, acknowledge one that is done. Never throws. */
   async poll(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy || this.closed) return;
     this.busy = true;
     try {
       const kvs = new Map((await this.o.etcd.range(this.prefix, 64)).map((kv) => [kv.key, kv.value]));
@@ -66,6 +77,8 @@ export class VirtualFleet {
         this.seenId = id;
         this.apply({ id, prefill: count(kvs.get(this.prefix + 'num_prefill_workers')), decode: count(kvs.get(this.prefix + 'num_decode_workers')) });
       }
+      // Registrations first, so a planner that sees the acknowledgement also sees the workers.
+      await this.register();
       if (this.applying && this.isDone(this.applying)) {
         await this.o.etcd.put(this.prefix + 'scaled_decision_id', String(this.applying.id));
         this.acknowledgedId = this.applying.id;
@@ -79,6 +92,36 @@ export class VirtualFleet {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Renew the lease (a new one if it lapsed) and make the registered workers the ready ones. */
+  private async register(): Promise<void> {
+    const etcd = this.o.etcd;
+    if (this.lease === null || !(await etcd.leaseKeepAlive(this.lease))) {
+      this.lease = await etcd.leaseGrant(this.o.leaseTtlS ?? 10);
+      this.registered = { prefill: 0, decode: 0 };
+    }
+    const ready = this.pool.readyCounts();
+    const id = BigInt(this.lease).toString(16);
+    for (const pool of ['prefill', 'decode'] as const) {
+      const prefix = instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool);
+      for (; this.registered[pool] < ready[pool]; this.registered[pool]++) {
+        const key = `${prefix}${id}-${this.registered[pool]}`;
+        await etcd.put(key, JSON.stringify({ component: pool, endpoint: 'generate', namespace: this.o.dynamoNamespace, instance_id: key.slice(prefix.length) }), this.lease);
+      }
+      for (; this.registered[pool] > ready[pool]; this.registered[pool]--) await etcd.delete(`${prefix}${id}-${this.registered[pool] - 1}`);
+    }
+  }
+
+  /** Deregister every worker at once (the lease goes, and its keys with it). Never throws. */
+  async close(): Promise<void> {
+    this.closed = true;
+    // A poll in flight may still be registering: let it finish so its lease is the one revoked.
+    for (let i = 0; this.busy && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
+    if (this.lease === null) return;
+    const lease = this.lease;
+    this.lease = null;
+    await this.o.etcd.leaseRevoke(lease).catch(() => undefined);
   }
 
   private apply(d: Decision): void {

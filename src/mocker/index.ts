@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { InputError } from '../util/errors.js';
 import type { EtcdJson } from '../actuate/etcd.js';
-import type { Mode } from '../config/schema.js';
+import type { Backend, Mode } from '../config/schema.js';
 import type { EngineLatencyModel, PoolCounts } from '../sim/types.js';
 import { DEFAULT_TICK_MS, MockerHost } from './host.js';
 import { VirtualFleet } from './fleet.js';
@@ -40,7 +40,7 @@ export interface MockerOptions {
   maxPromptTokens: number;
   maxInFlight: number;
   tickMs: number;
-  fleet?: { etcd: EtcdJson; dynamoNamespace: string; pollMs: number; maxWorkers: number };
+  fleet?: { etcd: EtcdJson; dynamoNamespace: string; backend?: Backend; pollMs: number; maxWorkers: number };
   log?: (line: string) => void;
 }
 
@@ -69,7 +69,7 @@ export async function startMocker(o: MockerOptions): Promise<RunningMocker> {
     server.listen({ port: o.port, host: o.host, backlog: 4096 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const fleet = o.fleet ? new VirtualFleet(host, { etcd: o.fleet.etcd, dynamoNamespace: o.fleet.dynamoNamespace, maxWorkers: o.fleet.maxWorkers, log: o.log }) : undefined;
+  const fleet = o.fleet ? new VirtualFleet(host, { etcd: o.fleet.etcd, dynamoNamespace: o.fleet.dynamoNamespace, backend: o.fleet.backend, maxWorkers: o.fleet.maxWorkers, log: o.log }) : undefined;
   let timer: NodeJS.Timeout | undefined;
   if (fleet) {
     void fleet.poll();
@@ -82,6 +82,7 @@ export async function startMocker(o: MockerOptions): Promise<RunningMocker> {
     fleet,
     async stop() {
       if (timer) clearInterval(timer);
+      await fleet?.close();
       host.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -248,6 +248,9 @@ export class Daemon {
     this.status.observe(rec as DecisionRecord);
   }
 
+  /** Where the last view's counts came from (logged when it changes). */
+  private countsSource: 'ready' | 'decided' | null = null;
+
   private async readView(loop: TickLoop): Promise<DeploymentView | null> {
     try {
       const view = await this.o.actuator.view(this.abort.signal);
@@ -268,6 +271,15 @@ export class Daemon {
   }
 
   private updateWorkerGauges(view: DeploymentView): ReplicaCounts {
+    const counts = view.counts ?? 'ready';
+    if (counts !== this.countsSource) {
+      // Said once per change (not at a start on ready counts): decisions from targets rather than serving workers are worth knowing about.
+      const quiet = this.countsSource === null && counts === 'ready';
+      this.countsSource = counts;
+      if (!quiet) this.logger.info('worker_counts', counts === 'ready'
+        ? { source: 'ready', note: 'current counts are the workers serving now' }
+        : { source: 'decided', note: 'the environment reports no serving workers (none registered under v1/instances/); the last decided counts stand for the current ones' });
+    }
     const current = { prefill: view.prefill ?? 0, decode: view.decode ?? 0 };
     if (view.prefill !== null) this.metrics.set('numP', view.prefill);
     if (view.decode !== null) this.metrics.set('numD', view.decode);
@@ -388,7 +400,7 @@ export class Daemon {
     let outcome: ApplyOutcome;
     try {
       outcome = await this.o.actuator.apply(target, {
-        blocking, signal: this.abort.signal,
+        blocking, duringRollout: this.o.config.during_rollout, signal: this.abort.signal,
         predictedLoad: predicted ? { num_requests: predicted.num_req, isl: predicted.isl, osl: predicted.osl } : undefined,
       });
     } catch (err) {

@@ -131,11 +131,51 @@ export interface PlannerLike {
   state(): { lastPredicted?: PredictedLoad };
 }
 
+/**
+ * during_rollout drop: what a Kubernetes or virtual environment does with a decision made while
+ * the previous one still rolls out (DGD not Ready; decision not yet acknowledged): it is dropped,
+ * and the regression load loop waits for the rollout after each of its own writes.
+ */
+export class RolloutGate {
+  private loadWaiting = false;
+  /** Decisions dropped because a rollout was in progress. */
+  dropped = 0;
+
+  constructor(private readonly loadLoopBlocks: boolean) {}
+
+  /** Every pool serves what was asked for: no replica is starting. */
+  static settled(ctx: PolicyContext): boolean {
+    return ctx.ready.prefill === ctx.target.prefill && ctx.ready.decode === ctx.target.decode;
+  }
+
+  /** The load loop is still waiting for its own last rollout: this tick does not happen. */
+  loadTickBlocked(ctx: PolicyContext): boolean {
+    if (this.loadWaiting && !RolloutGate.settled(ctx)) return true;
+    this.loadWaiting = false;
+    return false;
+  }
+
+  /** The targets the environment takes from a decision (null: dropped or none). */
+  admit(targets: PoolTargets | null, ctx: PolicyContext, loop: 'throughput' | 'load'): PoolTargets | null {
+    if (!targets) return null;
+    const changes = (['prefill', 'decode'] as const).some((p) => targets[p] !== undefined && targets[p] !== null && targets[p] !== ctx.target[p]);
+    if (!changes) return targets;
+    if (!RolloutGate.settled(ctx)) {
+      this.dropped++;
+      return null;
+    }
+    if (loop === 'load' && this.loadLoopBlocks) this.loadWaiting = true;
+    return targets;
+  }
+}
+
 /** Our planner, the class the daemon runs, fed what Prometheus and the router would report. */
 export class PlannerPolicy implements SimPolicy {
   readonly name: string;
   readonly wantsRouterSamples: boolean;
   readonly decisions: Decision[] = [];
+  /** Present only under during_rollout drop. */
+  readonly rolloutGate: RolloutGate | undefined;
 
   constructor(
     private readonly planner: PlannerLike,
@@ -145,6 +185,8 @@ export class PlannerPolicy implements SimPolicy {
   ) {
     this.name = name ?? `planner:${config.load_predictor}`;
     this.wantsRouterSamples = config.enable_load_scaling;
+    // The daemon's load loop blocks on its writes unless the saturation rule counts starting replicas instead.
+    this.rolloutGate = config.during_rollout === 'drop' ? new RolloutGate(config.load_scaling_rule !== 'saturation') : undefined;
     if (!config.enable_throughput_scaling) delete (this as Partial<PlannerPolicy>).onInterval;
     if (!config.enable_load_scaling) delete (this as Partial<PlannerPolicy>).onLoadTick;
   }
@@ -158,15 +200,23 @@ export class PlannerPolicy implements SimPolicy {
       osl_histogram: histogramWindowOf(w.histograms.osl_tokens),
       ttft_histogram: histogramWindowOf(w.histograms.ttft_seconds),
     };
-    return this.toTargets(this.planner.decideThroughput(full, ctx.ready));
+    const targets = this.toTargets(this.planner.decideThroughput(full, ctx.ready));
+    return this.rolloutGate ? this.rolloutGate.admit(targets, ctx, 'throughput') : targets;
   }
 
   onLoadTick(samples: RouterSnapshot[], ctx: PolicyContext): PoolTargets | null {
-    return this.toTargets(this.planner.decideLoad(samples, ctx.ready));
+    if (this.rolloutGate?.loadTickBlocked(ctx)) return null;
+    const targets = this.toTargets(this.planner.decideLoad(samples, ctx.ready));
+    return this.rolloutGate ? this.rolloutGate.admit(targets, ctx, 'load') : targets;
   }
 
   forecastNumReq(): number {
     return this.planner.state().lastPredicted?.num_req ?? Number.NaN;
+  }
+
+  /** Under during_rollout drop: decisions the environment dropped because a rollout was in progress. */
+  summaryExtras(): Record<string, number> {
+    return this.rolloutGate ? { dropped_during_rollout: this.rolloutGate.dropped } : {};
   }
 
   private toTargets(d: Decision): PoolTargets | null {

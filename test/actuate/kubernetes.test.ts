@@ -139,6 +139,14 @@ describe('KubernetesActuator against a strict fake API server', () => {
     expect(kube.log.some((r) => r.method === 'PATCH')).toBe(false);
   });
 
+  it('during_rollout write patches a DGD that is still rolling out (the newest target replaces the one in flight)', async () => {
+    const a = make();
+    await a.init();
+    kube.setReady(false);
+    expect(await a.apply({ decode: 5 }, { blocking: false, duringRollout: 'write' })).toEqual({ status: 'applied', written: { decode: 5 }, previous: { decode: 1 } });
+    expect(kube.replicas('VllmDecodeWorker')).toBe(5);
+  });
+
   it('retries a resourceVersion conflict with a fresh read', async () => {
     const a = make();
     await a.init();

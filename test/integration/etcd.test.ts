@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdJson, JsonlSink, VirtualActuator, plannerPrefix } from '../../src/actuate/virtual.js';
+import { EtcdJson, JsonlSink, VirtualActuator, instancePrefix, plannerPrefix } from '../../src/actuate/virtual.js';
 import { startEtcd, type Managed } from '../helpers/procs.js';
 
 describe('virtual environment against a real etcd', () => {
@@ -24,7 +24,7 @@ describe('virtual environment against a real etcd', () => {
     const a = make({ sink: new JsonlSink(join(dir, 'decisions.jsonl')) });
     const info = await a.init();
     expect(info.modelName).toBe('m');
-    expect(await a.view()).toEqual({ prefill: null, decode: null, ready: true });
+    expect(await a.view()).toEqual({ prefill: null, decode: null, ready: true, counts: 'decided' });
 
     expect(await a.apply({ prefill: 2, decode: 3 }, { blocking: false })).toEqual({ status: 'applied', written: { prefill: 2, decode: 3 } });
     expect(await client.getPrefix(P)).toEqual({ [P + 'num_prefill_workers']: '2', [P + 'num_decode_workers']: '3', [P + 'decision_id']: '0' });
@@ -42,7 +42,7 @@ describe('virtual environment against a real etcd', () => {
     expect(await client.get(P + 'decision_id')).toBe('1');
     expect(await client.get(P + 'num_decode_workers')).toBe('4');
     expect(await client.get(P + 'num_prefill_workers')).toBe('2');
-    expect(await a.view()).toEqual({ prefill: 2, decode: 4, ready: false });
+    expect(await a.view()).toEqual({ prefill: 2, decode: 4, ready: false, counts: 'decided' });
 
     const lines = readFileSync(join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.decision_id, l.num_prefill_workers, l.num_decode_workers])).toEqual([[0, 2, 3], [1, 2, 4]]);
@@ -51,9 +51,44 @@ describe('virtual environment against a real etcd', () => {
     await client.put(P + 'scaled_decision_id', '1');
     const b = make();
     await b.init();
-    expect(await b.view()).toEqual({ prefill: 2, decode: 4, ready: true });
+    expect(await b.view()).toEqual({ prefill: 2, decode: 4, ready: true, counts: 'decided' });
     await b.apply({ prefill: 1 }, { blocking: false });
     expect(await client.get(P + 'decision_id')).toBe('2');
+  });
+
+  it('counts the workers registered under v1/instances/ once any has registered, 0 included, and they vanish with their lease', async () => {
+    const a = make({ dynamoNamespace: 'ns-inst', backend: 'trtllm' });
+    await a.init();
+    await a.apply({ prefill: 3, decode: 2 }, { blocking: false });
+    // Nothing registered yet: the decided counts stand in.
+    expect(await a.view()).toEqual({ prefill: 3, decode: 2, ready: false, counts: 'decided' });
+    const lease = await client.leaseGrant(30);
+    const pre = instancePrefix('ns-inst', 'trtllm', 'prefill');
+    const dec = instancePrefix('ns-inst', 'trtllm', 'decode');
+    expect([pre, dec]).toEqual(['v1/instances/ns-inst/prefill/generate/', 'v1/instances/ns-inst/tensorrt_llm/generate/']);
+    await client.put(pre + 'a1', '{}', lease);
+    // Another backend's decode component and another namespace do not count.
+    await client.put('v1/instances/ns-inst/backend/generate/b1', '{}', lease);
+    await client.put('v1/instances/ns-inst2/prefill/generate/c1', '{}', lease);
+    expect(await a.view()).toEqual({ prefill: 1, decode: 0, ready: false, counts: 'ready' });
+    await client.put(dec + 'd1', '{}', lease);
+    await client.put(dec + 'd2', '{}', lease);
+    expect(await a.view()).toMatchObject({ prefill: 1, decode: 2, counts: 'ready' });
+    // Every worker gone (lease revoked): zero serving workers, not the decided counts.
+    await client.leaseRevoke(lease);
+    expect(await client.count(pre)).toBe(0);
+    expect(await a.view()).toEqual({ prefill: 0, decode: 0, ready: false, counts: 'ready' });
+  });
+
+  it('during_rollout write replaces an unacknowledged decision; drop waits for the acknowledgement', async () => {
+    const a = make({ dynamoNamespace: 'ns-rollout' });
+    await a.init();
+    await a.apply({ prefill: 1, decode: 1 }, { blocking: false });
+    expect((await a.apply({ prefill: 2, decode: 1 }, { blocking: false, duringRollout: 'drop' })).status).toBe('pending_ack');
+    expect(await a.apply({ prefill: 2, decode: 1 }, { blocking: false, duringRollout: 'write' })).toEqual({ status: 'applied', written: { prefill: 2, decode: 1 } });
+    expect(await client.getPrefix(plannerPrefix('ns-rollout'))).toEqual({
+      [plannerPrefix('ns-rollout') + 'decision_id']: '1', [plannerPrefix('ns-rollout') + 'num_prefill_workers']: '2', [plannerPrefix('ns-rollout') + 'num_decode_workers']: '1',
+    });
   });
 
   it('an unacknowledged decision stops blocking after the maximum wait', async () => {
@@ -86,7 +121,7 @@ describe('virtual environment against a real etcd', () => {
     await client.put(Pg + 'num_decode_workers', '2.5');
     const a = make({ dynamoNamespace: 'ns-garbage' });
     await a.init();
-    expect(await a.view()).toEqual({ prefill: null, decode: null, ready: true });
+    expect(await a.view()).toEqual({ prefill: null, decode: null, ready: true, counts: 'decided' });
     expect(await a.apply({ prefill: 1, decode: 2 }, { blocking: false })).toMatchObject({ status: 'applied' });
     expect(await client.get(Pg + 'decision_id')).toBe('0');
   });

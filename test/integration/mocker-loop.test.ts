@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdJson } from '../../src/actuate/etcd.js';
+import { instancePrefix } from '../../src/actuate/virtual.js';
 import { resolveConfig } from '../../src/config/index.js';
 import { loadInterpolators, runSimulation } from '../../src/sim/index.js';
 import { freePort, startEtcd, startPrometheus, waitFor, type Managed } from '../helpers/procs.js';
@@ -136,6 +137,16 @@ describe('closed loop: daemon + Prometheus + etcd + mocker fleet + replay, again
     expect(target('prefill')).toBe(Number(keys[P + 'num_prefill_workers']));
     expect(target('decode')).toBe(Number(keys[P + 'num_decode_workers']));
     expect(mocker.err.join('')).toContain(`decision ${lastId} done: acknowledged`);
+  });
+
+  it('the daemon\'s current counts are the workers the fleet registered as serving, as simulate passes the ready ones', async () => {
+    const client = new EtcdJson(etcd.url);
+    const metrics = await (await fetch(`${mockUrl}/metrics`)).text();
+    const ready = (pool: string) => Number(new RegExp(`sla_mocker_workers\\{pool="${pool}",state="ready"\\} (\\d+)`).exec(metrics)![1]);
+    expect(await client.count(instancePrefix(NS, 'vllm', 'prefill'))).toBe(ready('prefill'));
+    expect(await client.count(instancePrefix(NS, 'vllm', 'decode'))).toBe(ready('decode'));
+    // Every tick read registered workers; none fell back to the decided counts.
+    expect(jsonLines(daemon).filter((l) => l.event === 'worker_counts')).toEqual([]);
   });
 
   it('agrees with simulate on the same slice and config: replica targets within 1 per tick, attainment within 0.2', async () => {

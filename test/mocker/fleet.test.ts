@@ -7,17 +7,51 @@ import type { PoolCounts } from '../../src/sim/types.js';
 
 const P = 'v1/ns/planner/';
 
+/** etcd's semantics the fleet relies on, in memory: prefix ranges, puts on a lease, leases that lapse or are revoked with their keys. */
 function fakeEtcd(kv: Map<string, string>, fail = { on: false }) {
-  return {
+  const leaseOf = new Map<string, string>();
+  const leases = new Set<string>();
+  let nextLease = 0x1f;
+  const check = () => {
+    if (fail.on) throw new EtcdError('etcd_unreachable', 'etcd unreachable: refused');
+  };
+  const etcd = {
     async range(prefix: string) {
-      if (fail.on) throw new EtcdError('etcd_unreachable', 'etcd unreachable: refused');
+      check();
       return [...kv].filter(([k]) => k.startsWith(prefix)).map(([key, value]) => ({ key, value, modRevision: '1' }));
     },
-    async put(key: string, value: string) {
+    async put(key: string, value: string, lease?: string) {
+      check();
+      if (lease !== undefined && !leases.has(lease)) throw new EtcdError('etcd_http', 'requested lease not found');
       kv.set(key, value);
+      if (lease !== undefined) leaseOf.set(key, lease);
     },
-  } as unknown as EtcdJson;
+    async delete(key: string) {
+      check();
+      kv.delete(key);
+    },
+    async leaseGrant() {
+      check();
+      const id = String(nextLease++);
+      leases.add(id);
+      return id;
+    },
+    async leaseKeepAlive(id: string) {
+      check();
+      return leases.has(id);
+    },
+    async leaseRevoke(id: string) {
+      check();
+      leases.delete(id);
+      for (const [k, l] of leaseOf) if (l === id) kv.delete(k);
+    },
+  };
+  /** The lease lapses (the fleet missed its renewals): its keys go. */
+  const expire = (id: string) => void etcd.leaseRevoke(id);
+  return Object.assign(etcd as unknown as EtcdJson, { expire, leases });
 }
+
+const instances = (kv: Map<string, string>, component: string) => [...kv.keys()].filter((k) => k.startsWith(`v1/instances/ns/${component}/generate/`)).sort();
 
 function fakePool() {
   const target: PoolCounts = { prefill: 1, decode: 1 };
@@ -51,6 +85,36 @@ describe('VirtualFleet', () => {
     await fleet.poll();
     expect(kv.get(P + 'scaled_decision_id')).toBe('1');
     expect(fleet.lastAcknowledged).toBe(1);
+  });
+
+  it('registers exactly the ready workers under the backend\'s components, on a lease it renews, re-registers after a lapse and revokes on close', async () => {
+    const kv = new Map<string, string>();
+    const { pool, ready } = fakePool();
+    const etcd = fakeEtcd(kv);
+    const fleet = new VirtualFleet(pool, { etcd, dynamoNamespace: 'ns', backend: 'trtllm', maxWorkers: 10 });
+    await fleet.poll();
+    expect(instances(kv, 'prefill')).toEqual(['v1/instances/ns/prefill/generate/1f-0']);
+    expect(instances(kv, 'tensorrt_llm')).toEqual(['v1/instances/ns/tensorrt_llm/generate/1f-0']);
+    expect(JSON.parse(kv.get('v1/instances/ns/prefill/generate/1f-0')!)).toMatchObject({ namespace: 'ns', endpoint: 'generate' });
+    ready.decode = 3;
+    ready.prefill = 0;
+    await fleet.poll();
+    expect(instances(kv, 'prefill')).toEqual([]);
+    expect(instances(kv, 'tensorrt_llm')).toHaveLength(3);
+    ready.decode = 2;
+    await fleet.poll();
+    expect(instances(kv, 'tensorrt_llm')).toEqual(['v1/instances/ns/tensorrt_llm/generate/1f-0', 'v1/instances/ns/tensorrt_llm/generate/1f-1']);
+    // The lease lapsed (a stalled fleet): the next poll registers the ready workers again on a new one.
+    etcd.expire('31');
+    expect(instances(kv, 'tensorrt_llm')).toEqual([]);
+    await fleet.poll();
+    expect(instances(kv, 'tensorrt_llm')).toEqual(['v1/instances/ns/tensorrt_llm/generate/20-0', 'v1/instances/ns/tensorrt_llm/generate/20-1']);
+    await fleet.close();
+    expect(instances(kv, 'tensorrt_llm')).toEqual([]);
+    expect(etcd.leases.size).toBe(0);
+    // Closed: polls do nothing, so no registration outlives the fleet.
+    await fleet.poll();
+    expect([...kv.keys()].filter((k) => k.startsWith('v1/instances/'))).toEqual([]);
   });
 
   it('cuts counts to maxWorkers, ignores garbage, and survives an etcd outage', async () => {

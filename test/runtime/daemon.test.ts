@@ -6,7 +6,7 @@ import { plannerConfigSchema, type PlannerConfig } from '../../src/config/schema
 import { Daemon, type DecisionEngine } from '../../src/runtime/daemon.js';
 import { Logger } from '../../src/runtime/log.js';
 import type { HistogramResult, TrafficResult } from '../../src/observe/prometheus.js';
-import type { Actuator, ApplyOutcome } from '../../src/actuate/types.js';
+import type { Actuator, ApplyContext, ApplyOutcome, DeploymentView } from '../../src/actuate/types.js';
 import type { IntervalObservation } from '../../src/scaling/observation.js';
 import type { Decision } from '../../src/scaling/decision.js';
 import { metricValue, PROFILE_DIR } from '../helpers/daemonHarness.js';
@@ -186,6 +186,33 @@ describe('load tick without a worker-count source', () => {
     samples = [{ decode: { a: { active_decode_blocks: 1, last_itl: 0.01 } } }, { decode: { a: { active_decode_blocks: 1, last_itl: 0.01 }, b: { active_decode_blocks: 2, last_itl: 0.01 } } }];
     await daemon.runLoadTick();
     expect(currents).toEqual([{ prefill: 0, decode: 2 }]);
+  });
+});
+
+describe('where current counts come from', () => {
+  it('says once when the environment reports decided counts and once when serving workers appear; passes during_rollout to the actuator', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    let view: DeploymentView = { prefill: null, decode: 2, ready: true, counts: 'decided' };
+    const contexts: ApplyContext[] = [];
+    const planner: DecisionEngine = {
+      decideThroughput: () => { throw new Error('unused'); },
+      decideLoad: (_s, current) => ({ prefill: null, decode: current.decode + 1, decided: true, reason: { code: 'load_scale', load: {} } as never }),
+      state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
+    };
+    const actuator: Actuator = { name: 'virtual', init: async () => ({}) as never, view: async () => view, apply: async (_t, ctx) => { contexts.push(ctx); return { status: 'unchanged' }; } };
+    const daemon = new Daemon({
+      config: config({ mode: 'decode', enable_throughput_scaling: false, enable_load_scaling: true, load_scaling_rule: 'saturation', during_rollout: 'write', load_router_metrics_url: 'http://r/metrics' }),
+      planner, actuator, info: { prefillGpus: null, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
+      router: { start: () => undefined, stop: () => undefined, samples: () => [{ decode: { a: { active_decode_blocks: 1, last_itl: 0.01 } } }] as never },
+      logger: new Logger((line) => lines.push(JSON.parse(line))), httpPort: 0,
+    });
+    await daemon.runLoadTick();
+    await daemon.runLoadTick();
+    view = { prefill: null, decode: 1, ready: true, counts: 'ready' };
+    await daemon.runLoadTick();
+    expect(lines.filter((l) => l.event === 'worker_counts').map((l) => l.source)).toEqual(['decided', 'ready']);
+    expect(contexts.map((c) => c.duringRollout)).toEqual(['write', 'write', 'write']);
+    expect(daemon.history.map((h) => (h as { current: { decode: number } }).current.decode)).toEqual([2, 2, 1]);
   });
 });
 

@@ -7,7 +7,7 @@
 // - decode: the router's active KV blocks (running and waiting sequences) over the engines' KV
 //   capacity (the frontend's model_total_kv_blocks, else the profile's max_kv_tokens: a missing
 //   capacity series never reads as 0); over `saturation_kv_usage`, or preemptions or waiting
-//   requests reported by the engines, it is saturated and asks for ceil(blocks / (fill × capacity))
+//   requests in every scrape of the tick reported by the engines, it is saturated and asks for ceil(blocks / (fill × capacity))
 //   at once, proportional to the overload;
 // - prefill: saturated when, in every scrape of the tick, even the least-loaded worker holds more
 //   queued prompt tokens than it prefills within the TTFT slack (target − idle TTFT): a new prompt
@@ -182,10 +182,18 @@ export class SaturationFeedback {
     const perWorker = capacity / workers.length;
     const usage = blocks / capacity;
     let preempted = 0;
-    let waiting = 0;
+    // A request waits for the engine's next step as it arrives, so one scrape often shows a waiting
+    // request on an idle engine: only a queue present in every scrape of the tick is saturation.
+    let waiting = Infinity;
+    for (const snap of samples) {
+      if (snap.decode === undefined) continue;
+      let total = 0;
+      for (const g of Object.values(snap.decode)) if (typeof g.num_requests_waiting === 'number') total += g.num_requests_waiting;
+      waiting = Math.min(waiting, total);
+    }
+    if (!Number.isFinite(waiting)) waiting = 0;
     const seen = new Map<string, number>();
     for (const [id, g] of workers) {
-      if (typeof g.num_requests_waiting === 'number') waiting += g.num_requests_waiting;
       if (typeof g.preemptions_total === 'number') {
         const before = this.lastPreemptions.get(id);
         // A counter that went down is a restarted pod: its new count is all since the restart.

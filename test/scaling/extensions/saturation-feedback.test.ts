@@ -78,6 +78,17 @@ describe('decode saturation', () => {
     expect(r.decide([dec([10], { preemptions_total: 2 })], { prefill: 1, decode: 1 }).report.decode?.preemptions).toBe(2);
     expect(rule().decide([dec([10], { num_requests_waiting: 3 })], { prefill: 1, decode: 1 }).desired).toEqual({ decode: 2 });
   });
+
+  it('a waiting request is saturation only when some request waits in every scrape of the tick', () => {
+    // A request caught between engine steps in one scrape of three: an idle pool, no scale-out.
+    const blip = rule().decide([dec([10]), dec([10], { num_requests_waiting: 1 }), dec([10])], { prefill: 1, decode: 1 });
+    expect(blip.desired).toEqual({});
+    expect(blip.report.decode).toMatchObject({ waiting: 0, saturated: false });
+    // A queue through the whole tick (fewest 2 waiting) is.
+    const queue = rule().decide([dec([10], { num_requests_waiting: 2 }), dec([10], { num_requests_waiting: 5 }), dec([10], { num_requests_waiting: 3 })], { prefill: 1, decode: 1 });
+    expect(queue.report.decode).toMatchObject({ waiting: 2, saturated: true });
+    expect(queue.desired).toEqual({ decode: 2 });
+  });
 });
 
 describe('prefill saturation', () => {
