@@ -9,9 +9,9 @@
 //    triangles' centroids (affine invariant), or towards the own centroid on the hull;
 //  - a query point counts as inside a triangle when its barycentric coordinates are all
 //    >= -100 * machine epsilon; outside the convex hull the result is NaN (callers fill it).
-// The gradient sweeps and the evaluation run in asm.js kernels (asm-kernels.ts), with the same
-// arithmetic in the same order, so every value is bit for bit what a plain loop computes.
-import { asmKernels, KernelHeap } from './asm-kernels.js';
+// The gradient sweeps and the evaluation run in WebAssembly kernels (wasm-kernels.ts), with the
+// same arithmetic in the same order, so every value is bit for bit what a plain loop computes.
+import { KernelHeap, wasmKernels } from './wasm-kernels.js';
 import { delaunay, type Triangulation } from './delaunay.js';
 
 const INSIDE_EPS = 100 * Number.EPSILON;
@@ -196,7 +196,7 @@ export class CloughTocher2D {
     u8.set(fit.isVertex, at.isVertex);
     // 6 (f_j - f_i) per edge, which every sweep reuses.
     for (let i = 0; i < n; i++) for (let e = fit.start[i]!; e < fit.start[i + 1]!; e++) f64[at.rise6! + e] = 6 * (values[fit.to[e]!]! - values[i]!);
-    asmKernels(globalThis, KERNEL_CONSTANTS, heap.buffer).gaussSeidel(n, GRADIENT_MAX_SWEEPS, GRADIENT_TOL, at.start!, at.to!, at.ex!, at.ey!, at.len3!, at.q00!, at.q01!, at.q11!, at.det!, at.isVertex!, at.rise6!, at.gx!, at.gy!);
+    wasmKernels(heap.memory).gaussSeidel(n, GRADIENT_MAX_SWEEPS, GRADIENT_TOL, at.start!, at.to!, at.ex!, at.ey!, at.len3!, at.q00!, at.q01!, at.q11!, at.det!, at.isVertex!, at.rise6!, at.gx!, at.gy!);
     const grad = new Float64Array(2 * n);
     for (let i = 0; i < n; i++) {
       grad[2 * i] = fit.isVertex[i] ? f64[at.gx! + i]! : NaN;
@@ -253,7 +253,7 @@ export class CloughTocher2D {
     const { f64, i32, u8, at } = heap;
     f64.set(this.geometry, at.geometry);
     nets.forEach((net, f) => f64.set(net, at.nets! + f * NET_SIZE * count));
-    const kernels = asmKernels(globalThis, KERNEL_CONSTANTS, heap.buffer);
+    const kernels = wasmKernels(heap.memory);
     return (gx, gy) => {
       if (gx.length !== nx || gy.length !== ny) throw new Error(`evaluateGrid: a ${nx}x${ny} grid expected`);
       for (const axis of [gx, gy]) for (let i = 1; i < axis.length; i++) if (!(axis[i]! >= axis[i - 1]!)) throw new Error('evaluateGrid: grid axes must be ascending');
@@ -267,7 +267,7 @@ export class CloughTocher2D {
       }
       u8.fill(0, at.claimed!, at.claimed! + cells);
       f64.fill(NaN, at.out!, at.out! + nets.length * cells);
-      kernels.claimGrid(count, nx, nets.length, at.geometry!, at.box!, at.gx!, at.gy!, at.okX!, at.okY!, at.nets!, NET_SIZE * count, at.out!, cells, at.claimed!, at.col0!, at.col1!);
+      kernels.claimGrid(count, nx, nets.length, at.geometry!, at.box!, at.gx!, at.gy!, at.okX!, at.okY!, at.nets!, NET_SIZE * count, at.out!, cells, at.claimed!, at.col0!, at.col1!, -INSIDE_EPS);
       return nets.map((_, f) => f64.slice(at.out! + f * cells, at.out! + (f + 1) * cells));
     };
   }
@@ -384,6 +384,5 @@ const MICRO_NET: number[] = [0, 1, 2].flatMap((k) => {
 });
 /** Ordinates per triangle's control net (the claimGrid kernel has 30 and 10 built in). */
 const NET_SIZE = MICRO_NET.length;
-const KERNEL_CONSTANTS = { insideEps: INSIDE_EPS };
 
 export { type Triangulation };
