@@ -7,15 +7,16 @@
 //   node dist/src/profile-data/wasm-kernels-source.js --write   (--check: exit 1 when stale)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NET_SIZE } from './wasm-kernels.js';
 
 /** The module's bytes: the three kernels, exported by name (GridKernels), over one imported memory (k.m). */
 export function kernelModuleBytes(): Uint8Array {
-  return emitModule([gaussSeidel(), claimGrid(), fillNearest()]);
+  return emitModule([gaussSeidel(), controlNets(), claimGrid(), fillNearest()]);
 }
 
 function gaussSeidel(): Func {
   const f = new Func('gaussSeidel', 'i32',
-    ['n', 'maxSweeps', 'tol:f64', 'start', 'to', 'ex', 'ey', 'len3', 'q00', 'q01', 'q11', 'det', 'isVertex', 'rise6', 'gx', 'gy'],
+    ['n', 'maxSweeps', 'tol:f64', 'start', 'to', 'ex', 'ey', 'len3', 'q00', 'q01', 'q11', 'det', 'isVertex', 'values', 'gx', 'gy'],
     ['sweep', 'i', 'e', 'end', 'j', 'worst:f64', 's0:f64', 's1:f64', 'rhs:f64', 'g0:f64', 'g1:f64', 'change:f64', 'd:f64']);
   const $ = f.vars;
   f.body = [
@@ -30,7 +31,7 @@ function gaussSeidel(): Func {
         set($.end, i32(add(add($.start, $.i), I(1)))),
         forRange($.e, i32(add($.start, $.i)), $.end, () => [
           set($.j, i32(add($.to, $.e))),
-          set($.rhs, sub(f64(add($.rise6, $.e)), mul(F(2), add(mul(f64(add($.gx, $.j)), f64(add($.ex, $.e))), mul(f64(add($.gy, $.j)), f64(add($.ey, $.e))))))),
+          set($.rhs, sub(mul(F(6), sub(f64(add($.values, $.j)), f64(add($.values, $.i)))), mul(F(2), add(mul(f64(add($.gx, $.j)), f64(add($.ex, $.e))), mul(f64(add($.gy, $.j)), f64(add($.ey, $.e))))))),
           set($.s0, add($.s0, div(mul($.rhs, f64(add($.ex, $.e))), f64(add($.len3, $.e))))),
           set($.s1, add($.s1, div(mul($.rhs, f64(add($.ey, $.e))), f64(add($.len3, $.e))))),
         ]),
@@ -48,6 +49,98 @@ function gaussSeidel(): Func {
   ];
   return f;
 }
+
+function controlNets(): Func {
+  const f = new Func('controlNets', null,
+    ['nTri', 'tri', 'xs', 'ys', 'values', 'gx', 'gy', 'gammas', 'scratch', 'nets'],
+    ['t', 'v0', 'v1', 'v2', 'x0:f64', 'x1:f64', 'x2:f64', 'y0:f64', 'y1:f64', 'y2:f64', 'f0:f64', 'f1:f64', 'f2:f64',
+      'gx0:f64', 'gx1:f64', 'gx2:f64', 'gy0:f64', 'gy1:f64', 'gy2:f64', 'rise:f64', 'e0:f64', 'e1:f64', 'e2:f64', 'e3:f64', 'inJ:f64', 'inL:f64', 'third:f64']);
+  const $ = f.vars;
+  const V = [$.v0, $.v1, $.v2], X = [$.x0, $.x1, $.x2], Y = [$.y0, $.y1, $.y2], Fv = [$.f0, $.f1, $.f2];
+  const GX = [$.gx0, $.gx1, $.gx2], GY = [$.gy0, $.gy1, $.gy2];
+  const VERTS = [0, 1, 2] as const;
+  // The working net in scratch memory, indexed by ord().
+  const c = (i: number) => f64(add($.scratch, I(i)));
+  const setC = (i: number, v: Expr) => setF64(add($.scratch, I(i)), v);
+  const next = (a: number) => (a + 1) % 3;
+  const prev = (a: number) => (a + 2) % 3;
+  f.body = [forRange($.t, I(0), $.nTri, () => [
+    ...VERTS.map((a) => set(V[a]!, i32(add($.tri, add(mul($.t, I(3)), I(a)))))),
+    ...VERTS.flatMap((a) => [
+      set(X[a]!, f64(add($.xs, V[a]!))),
+      set(Y[a]!, f64(add($.ys, V[a]!))),
+      set(Fv[a]!, f64(add($.values, V[a]!))),
+      set(GX[a]!, f64(add($.gx, V[a]!))),
+      set(GY[a]!, f64(add($.gy, V[a]!))),
+    ]),
+    // The vertex values; along edge a->b, the vertex value plus a third of the tangent plane's
+    // rise to b.
+    ...VERTS.flatMap((a) => [
+      setC(ord2(a, 3, 3, 0), Fv[a]!),
+      ...VERTS.filter((b) => b !== a).flatMap((b) => [
+        set($.rise, add(mul(GX[a]!, sub(X[b]!, X[a]!)), mul(GY[a]!, sub(Y[b]!, Y[a]!)))),
+        setC(ord2(a, 2, b, 1), add(Fv[a]!, div($.rise, F(3)))),
+      ]),
+    ]),
+    // Towards the centroid from each vertex: the tangent plane a third of the way there.
+    ...VERTS.map((a) => setC(ord2(a, 2, 3, 1), div(add(add(Fv[a]!, c(ord2(a, 2, next(a), 1))), c(ord2(a, 2, prev(a), 1))), F(3)))),
+    // Inner ordinate beside each edge j->l (opposite k): makes the derivative across the edge,
+    // along the gamma direction, linear in the edge parameter (C1 with the neighbour).
+    ...VERTS.flatMap((k) => {
+      const j = next(k), l = prev(k);
+      return [
+        set($.e0, Fv[j]!),
+        set($.e1, c(ord2(j, 2, l, 1))),
+        set($.e2, c(ord2(j, 1, l, 2))),
+        set($.e3, Fv[l]!),
+        set($.inJ, c(ord2(j, 2, 3, 1))),
+        set($.inL, c(ord2(l, 2, 3, 1))),
+        set($.third, add(sub(add(neg($.e0), mul(F(3), $.e1)), mul(F(3), $.e2)), $.e3)),
+        setC(edgeMid(j, l), div(add(mul(f64(add($.gammas, add(mul($.t, I(3)), I(k)))), $.third), add(add(sub(add(neg($.e0), mul(F(2), $.e1)), $.e2), $.inJ), $.inL)), F(2))),
+      ];
+    }),
+    // C1 across the inner edges to the centroid: averages of the surrounding ordinates.
+    ...VERTS.map((a) => setC(ord2(a, 1, 3, 2), div(add(add(c(edgeMid(a, next(a))), c(edgeMid(a, prev(a)))), c(ord2(a, 2, 3, 1))), F(3)))),
+    setC(ord(0, 0, 0, 3), div(add(add(c(ord(1, 0, 0, 2)), c(ord(0, 1, 0, 2))), c(ord(0, 0, 1, 2))), F(3))),
+    ...MICRO_NET.map((i, m) => setF64(add($.nets, add(mul($.t, I(NET_SIZE)), I(m))), c(i))),
+  ])];
+  return f;
+}
+
+/** Weight of each barycentric exponent in ord(): vertices 0, 1, 2, then the centroid. */
+const ORD_WEIGHT = [64, 16, 4, 1] as const;
+
+/** Index of the Bezier ordinate with exponents i, j, k on vertices 0, 1, 2 and l on the centroid. */
+function ord(i: number, j: number, k: number, l: number): number {
+  return i * 64 + j * 16 + k * 4 + l;
+}
+
+/** ord() of the exponent tuple with n on vertex a and m on vertex b (3 = centroid; a !== b). */
+function ord2(a: number, n: number, b: number, m: number): number {
+  return n * ORD_WEIGHT[a as 0]! + m * ORD_WEIGHT[b as 0]!;
+}
+
+/** ord() of the ordinate beside edge j-l, towards the centroid. */
+function edgeMid(j: number, l: number): number {
+  return ORD_WEIGHT[j as 0]! + ORD_WEIGHT[l as 0]! + 1;
+}
+
+/**
+ * The cubic in the micro-triangle facing vertex k, whose weight is zero there: with u, v the
+ * weights of the other two vertices (in index order) and w the centroid's, its ten Bernstein
+ * terms in the order scipy sums them (by ascending exponents of vertices 0, 1, 2), as the
+ * exponents of u and v. The claimGrid kernel sums them in this order.
+ */
+const MICRO_EXPONENTS: ReadonlyArray<readonly [number, number]> = [[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2], [2, 0], [2, 1], [3, 0]];
+/**
+ * A triangle's control net, as ord() indices: the ten ordinates of the micro-triangle facing
+ * vertex 0, then vertex 1, then vertex 2, each in MICRO_EXPONENTS order.
+ */
+const MICRO_NET: number[] = [0, 1, 2].flatMap((k) => {
+  const [a, b] = [0, 1, 2].filter((v) => v !== k) as [number, number];
+  return MICRO_EXPONENTS.map(([eu, ev]) => eu * ORD_WEIGHT[a as 0] + ev * ORD_WEIGHT[b as 0] + (3 - eu - ev));
+});
+if (MICRO_NET.length !== NET_SIZE) throw new Error('wasm-kernels: a control net has NET_SIZE ordinates');
 
 function claimGrid(): Func {
   const f = new Func('claimGrid', null,
@@ -113,7 +206,7 @@ function claimGrid(): Func {
         set($.q7, mul(mul(F(3), $.uu), $.w)),
         set($.q8, mul(mul(F(3), $.uu), $.v)),
         set($.q9, mul($.uu, $.u)),
-        set($.base, add(add($.nets, mul($.t, I(30))), mul($.k, I(10)))),
+        set($.base, add(add($.nets, mul($.t, I(NET_SIZE))), mul($.k, I(10)))),
         forRange($.f, I(0), $.nFields, () => [
           set($.p, add($.base, mul($.f, $.netStride))),
           set($.sum, F(0)),
@@ -211,6 +304,7 @@ const div = binary(-1, 0xa3);
 const min = binary(-1, 0xa4);
 const max = binary(-1, 0xa5);
 const abs = unaryF64(0x99);
+const neg = unaryF64(0x9a);
 const eq = binary(0x46, 0x61, 'i32');
 const ne = binary(0x47, 0x62, 'i32');
 const lt = binary(0x48, 0x63, 'i32');

@@ -10,7 +10,8 @@
 // written as nested expressions (f64/i32 arithmetic, loads and stores into one imported memory,
 // structured loops) that a small emitter there turns into the binary format; the bytes are
 // embedded in wasm-kernels-module.ts (emitting them at start-up would cost more than the rest of
-// the build), and a test checks they are what the source emits.
+// the build), and a test checks they are what the source emits. Kept as small as they are so that
+// V8 has little to compile when it moves a hot kernel to its optimising tier.
 // WebAssembly's f64 arithmetic is IEEE 754 with the same rounding as JavaScript's, and the
 // kernels compute operation for operation what scipy's Clough-Tocher code computes (see
 // clough-tocher.ts), so every value is bit for bit what a plain loop gives
@@ -25,7 +26,14 @@ export interface GridKernels {
    * stops when a sweep changes no gradient by `tol` relative, after at most `maxSweeps`. Edges of
    * vertex i are start[i] .. start[i + 1] - 1; returns the sweeps made.
    */
-  gaussSeidel(n: number, maxSweeps: number, tol: number, start: number, to: number, ex: number, ey: number, len3: number, q00: number, q01: number, q11: number, det: number, isVertex: number, rise6: number, gx: number, gy: number): number;
+  gaussSeidel(n: number, maxSweeps: number, tol: number, start: number, to: number, ex: number, ey: number, len3: number, q00: number, q01: number, q11: number, det: number, isVertex: number, values: number, gx: number, gy: number): number;
+  /**
+   * The Clough-Tocher control net of each triangle t (vertices tri[3t .. 3t + 2]) from the point
+   * values, the vertex gradients (gx, gy) and the edge parameters gammas[3t .. 3t + 2], as
+   * nets[NET_SIZE * t ..]: the ten Bezier ordinates of the micro-triangle facing vertex 0, then
+   * vertex 1, then vertex 2. scratch: 256 doubles of working space.
+   */
+  controlNets(nTri: number, tri: number, xs: number, ys: number, values: number, gx: number, gy: number, gammas: number, scratch: number, nets: number): void;
   /**
    * For each triangle t in index order, each still unclaimed cell of its candidate box
    * (box[4t .. 4t + 3] = ixStart, ixEnd, iyStart, iyEnd) with okX[ix] and okY[iy] whose
@@ -48,8 +56,7 @@ export interface GridKernels {
 export function fillNearestPoint(gx: readonly number[], gy: readonly number[], xs: readonly number[], ys: readonly number[], fields: ReadonlyArray<{ grid: Float64Array; values: readonly number[] }>): void {
   const n = xs.length;
   const cells = gx.length * gy.length;
-  const heap = new KernelHeap().f64('gx', gx.length).f64('gy', gy.length).f64('xs', n).f64('ys', n).f64('values', fields.length * n).f64('out', fields.length * cells).build();
-  const { f64, at } = heap;
+  const { f64, at, kernels } = new KernelHeap().f64('gx', gx.length).f64('gy', gy.length).f64('xs', n).f64('ys', n).f64('values', fields.length * n).f64('out', fields.length * cells).build();
   f64.set(gx, at.gx);
   f64.set(gy, at.gy);
   f64.set(xs, at.xs);
@@ -58,7 +65,7 @@ export function fillNearestPoint(gx: readonly number[], gy: readonly number[], x
     f64.set(fields[f]!.values, at.values! + f * n);
     f64.set(fields[f]!.grid, at.out! + f * cells);
   }
-  wasmKernels(heap.memory).fillNearest(gx.length, gy.length, at.gx!, at.gy!, n, at.xs!, at.ys!, fields.length, at.values!, at.out!, cells);
+  kernels.fillNearest(gx.length, gy.length, at.gx!, at.gy!, n, at.xs!, at.ys!, fields.length, at.values!, at.out!, cells);
   for (let f = 0; f < fields.length; f++) fields[f]!.grid.set(f64.subarray(at.out! + f * cells, at.out! + (f + 1) * cells));
 }
 
@@ -67,6 +74,7 @@ declare namespace WebAssembly {
   class Memory {
     constructor(descriptor: { initial: number });
     readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
   }
   class Module {
     constructor(bytes: Uint8Array);
@@ -77,17 +85,37 @@ declare namespace WebAssembly {
   }
 }
 
-let compiled: WebAssembly.Module | undefined;
+/** Ordinates per triangle's control net (three micro-triangles of ten). */
+export const NET_SIZE = 30;
 
-/** The kernels over `memory` (compiled once per process; an instance per heap is cheap). */
-export function wasmKernels(memory: WebAssembly.Memory): GridKernels {
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNEL_MODULE_BASE64, 'base64'));
-  return new WebAssembly.Instance(compiled, { k: { m: memory } }).exports as unknown as GridKernels;
+const PAGE_BYTES = 65536;
+
+/**
+ * The process's one kernel instance and its memory, made on first use and grown as needed: every
+ * build lays out its regions from the start of the memory afresh (the kernels run synchronously,
+ * so builds never overlap), which saves allocating a WebAssembly memory per build.
+ */
+let shared: { memory: WebAssembly.Memory; kernels: GridKernels; f64: Float64Array; i32: Int32Array; u8: Uint8Array } | undefined;
+
+function sharedHeap(bytes: number): NonNullable<typeof shared> {
+  const pages = Math.max(1, Math.ceil(bytes / PAGE_BYTES));
+  if (!shared) {
+    const memory = new WebAssembly.Memory({ initial: pages });
+    const module = new WebAssembly.Module(Buffer.from(KERNEL_MODULE_BASE64, 'base64'));
+    const kernels = new WebAssembly.Instance(module, { k: { m: memory } }).exports as unknown as GridKernels;
+    shared = { memory, kernels, f64: new Float64Array(memory.buffer), i32: new Int32Array(memory.buffer), u8: new Uint8Array(memory.buffer) };
+  } else if (shared.memory.buffer.byteLength < pages * PAGE_BYTES) {
+    const { memory } = shared;
+    memory.grow(pages - memory.buffer.byteLength / PAGE_BYTES);
+    Object.assign(shared, { f64: new Float64Array(memory.buffer), i32: new Int32Array(memory.buffer), u8: new Uint8Array(memory.buffer) });
+  }
+  return shared;
 }
 
 /**
- * Typed regions of one WebAssembly memory, for the kernels' arguments. Declare every region, then
- * build(); each region's start is an index into the view of its type.
+ * Typed regions of the kernels' memory, for their arguments. Declare every region, then build():
+ * each region's start is an index into the view of its type. Regions start out holding whatever
+ * the previous build left: write every one before a kernel reads it.
  */
 export class KernelHeap {
   private readonly sizes = { f64: new Map<string, number>(), i32: new Map<string, number>(), u8: new Map<string, number>() };
@@ -107,7 +135,7 @@ export class KernelHeap {
     return this;
   }
 
-  build(): { memory: WebAssembly.Memory; f64: Float64Array; i32: Int32Array; u8: Uint8Array; at: Record<string, number> } {
+  build(): { kernels: GridKernels; f64: Float64Array; i32: Int32Array; u8: Uint8Array; at: Record<string, number> } {
     const at: Record<string, number> = {};
     let bytes = 0;
     for (const [kind, width] of [['f64', 8], ['i32', 4], ['u8', 1]] as const) {
@@ -117,10 +145,7 @@ export class KernelHeap {
       }
       bytes = Math.ceil(bytes / 8) * 8;
     }
-    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE_BYTES)) });
-    const buffer = memory.buffer;
-    return { memory, f64: new Float64Array(buffer), i32: new Int32Array(buffer), u8: new Uint8Array(buffer), at };
+    const { kernels, f64, i32, u8 } = sharedHeap(bytes);
+    return { kernels, f64, i32, u8, at };
   }
 }
-
-const PAGE_BYTES = 65536;
