@@ -234,7 +234,9 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   }
   const [i0, i1, i2] = interior as [number, number, number];
 
-  const dist = (p: number, f: Facet): number => f.offset + px[p]! * f.n0 + py[p]! * f.n1 + pz[p]! * f.n2;
+  // The signed distance of point p from facet f's plane is f.offset + px[p] * f.n0 + py[p] * f.n1
+  // + pz[p] * f.n2, written out where needed: as a small function called this often, V8 would
+  // compile it with its optimising compiler, which costs more than the whole replay.
   const setPlane = (f: Facet) => {
     const a = f.verts[0]!, b = f.verts[1]!, c = f.verts[2]!;
     const dx1 = px[b]! - px[a]!, dy1 = py[b]! - py[a]!, dz1 = pz[b]! - pz[a]!;
@@ -324,6 +326,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   const stack: Facet[] = [];
 
   const findBestHorizon = (p: number, start: Facet, bestDist0: number): Facet => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     let best = start, bestDist = bestDist0;
     const vis = ++visit;
     const sd = searchDist();
@@ -337,7 +340,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
         const nb = nbs[i]!;
         if (nb.visitId === vis) continue;
         nb.visitId = vis;
-        const d = dist(p, nb);
+        const d = nb.offset + x * nb.n0 + y * nb.n1 + z * nb.n2;
         if (d > bestDist) {
           if (!nb.upper || d >= minOutside) {
             best = nb;
@@ -358,6 +361,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   };
 
   const findBestNew = (p: number, start: Facet): Facet => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     let bestDist = -Number.MAX_VALUE / 2;
     let best: Facet | null = null;
     const vis = ++visit;
@@ -367,7 +371,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       for (; f; f = f.next) {
         if (pass === 1 && f === start) break;
         f.visitId = vis;
-        const d = dist(p, f);
+        const d = f.offset + x * f.n0 + y * f.n1 + z * f.n2;
         if (d > bestDist && (!f.upper || d >= minOutside)) {
           best = f;
           if (d >= dOut) {
@@ -385,8 +389,9 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   };
 
   const findBest = (p: number, start: Facet): Facet => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     const vis = ++visit;
-    let d = dist(p, start);
+    let d = start.offset + x * start.n0 + y * start.n1 + z * start.n2;
     if (d >= minOutside) {
       foundDist = d;
       foundOutside = true;
@@ -406,7 +411,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
         if (!nb.isNew) continue;
         if (nb.visitId === vis) continue;
         nb.visitId = vis;
-        d = dist(p, nb);
+        d = nb.offset + x * nb.n0 + y * nb.n1 + z * nb.n2;
         if (d > bestDist) {
           if (d >= minOutside) {
             foundDist = d;
@@ -478,7 +483,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       let bestPoint = -1, bestDist = 0;
       const rest: number[] = [];
       for (const p of pool) {
-        const d = dist(p, f);
+        const d = f.offset + px[p]! * f.n0 + py[p]! * f.n1 + pz[p]! * f.n2;
         if (d < dOut) rest.push(p);
         else if (bestPoint < 0) {
           bestPoint = p;
@@ -515,6 +520,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   }
 
   const addPoint = (p: number, facet: Facet) => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     // Visible facets and horizon.
     removeFacet(facet);
     appendFacet(facet);
@@ -530,7 +536,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
         const nb: Facet = nbs[i]!;
         if (nb.visitId === vis) continue;
         nb.visitId = vis;
-        const d = dist(p, nb);
+        const d = nb.offset + x * nb.n0 + y * nb.n1 + z * nb.n2;
         if (d > minVisible) {
           removeFacet(nb);
           appendFacet(nb);
