@@ -221,34 +221,57 @@ function claimGrid(): Func {
 
 function fillNearest(): Func {
   const f = new Func('fillNearest', null,
-    ['nx', 'ny', 'gx', 'gy', 'n', 'px', 'py', 'nFields', 'values', 'out', 'outStride'],
-    ['ix', 'iy', 'cell', 'f', 'p', 'i', 'best', 'missing', 'x:f64', 'y:f64', 'dx:f64', 'dy:f64', 'd:f64', 'bestD:f64']);
+    ['nx', 'ny', 'gx', 'gy', 'n', 'px', 'py', 'nFields', 'values', 'out', 'outStride', 'dyy', 'cand'],
+    ['ix', 'iy', 'cell', 'f', 'p', 'i', 'k', 'nCand', 'best', 'missing',
+      'x:f64', 'y:f64', 'dx:f64', 'dy:f64', 'd:f64', 'bestD:f64', 'maxDx2:f64', 'minDyy:f64', 'bound:f64']);
   const $ = f.vars;
   const outAt = add(add($.out, mul($.f, $.outStride)), $.cell);
-  f.body = [forRange($.iy, I(0), $.ny, () => [
-    set($.y, f64(add($.gy, $.iy))),
-    forRange($.ix, I(0), $.nx, (next) => [
-      set($.cell, add(mul($.iy, $.nx), $.ix)),
-      set($.missing, I(0)),
-      forRange($.f, I(0), $.nFields, () => [set($.p, outAt), when(ne(f64($.p), f64($.p)), [set($.missing, I(1))])]),
-      brIf(next, eqz($.missing)),
-      set($.x, f64(add($.gx, $.ix))),
-      set($.best, I(-1)),
-      set($.bestD, F(Infinity)),
+  const widerDx2 = (x: Expr): Code[] => [set($.dx, sub(f64(add($.px, $.i)), x)), when(gt(mul($.dx, $.dx), $.maxDx2), [set($.maxDx2, mul($.dx, $.dx))])];
+  f.body = [
+    // The largest dx * dx of any point and cell: (px - x)^2 is largest at an end of the axis,
+    // in floating point too (subtraction and squaring round monotonically).
+    set($.maxDx2, F(0)),
+    forRange($.i, I(0), $.n, () => [...widerDx2(f64($.gx)), ...widerDx2(f64(add($.gx, sub($.nx, I(1)))))]),
+    forRange($.iy, I(0), $.ny, () => [
+      set($.y, f64(add($.gy, $.iy))),
+      // Per row, dy * dy of each point; a point whose dy * dy alone exceeds the smallest dy * dy
+      // plus maxDx2 is farther from every cell of the row than some other point (rounding is
+      // monotone, so also in floating point) and is left out: the candidates, in index order.
+      set($.minDyy, F(Infinity)),
       forRange($.i, I(0), $.n, () => [
-        set($.dx, sub(f64(add($.px, $.i)), $.x)),
         set($.dy, sub(f64(add($.py, $.i)), $.y)),
-        set($.d, add(mul($.dx, $.dx), mul($.dy, $.dy))),
-        when(le($.d, $.bestD), [set($.best, $.i), set($.bestD, $.d)]),
+        set($.d, mul($.dy, $.dy)),
+        setF64(add($.dyy, $.i), $.d),
+        when(lt($.d, $.minDyy), [set($.minDyy, $.d)]),
       ]),
-      // No point at a comparable distance (NaN coordinates): the cell stays NaN.
-      brIf(next, lt($.best, I(0))),
-      forRange($.f, I(0), $.nFields, () => [
-        set($.p, outAt),
-        when(ne(f64($.p), f64($.p)), [setF64($.p, f64(add(add($.values, mul($.f, $.n)), $.best)))]),
+      set($.bound, add($.maxDx2, $.minDyy)),
+      set($.nCand, I(0)),
+      forRange($.i, I(0), $.n, () => [
+        when(eqz(gt(f64(add($.dyy, $.i)), $.bound)), [setI32(add($.cand, $.nCand), $.i), set($.nCand, add($.nCand, I(1)))]),
+      ]),
+      forRange($.ix, I(0), $.nx, (next) => [
+        set($.cell, add(mul($.iy, $.nx), $.ix)),
+        set($.missing, I(0)),
+        forRange($.f, I(0), $.nFields, () => [set($.p, outAt), when(ne(f64($.p), f64($.p)), [set($.missing, I(1))])]),
+        brIf(next, eqz($.missing)),
+        set($.x, f64(add($.gx, $.ix))),
+        set($.best, I(-1)),
+        set($.bestD, F(Infinity)),
+        forRange($.k, I(0), $.nCand, () => [
+          set($.i, i32(add($.cand, $.k))),
+          set($.dx, sub(f64(add($.px, $.i)), $.x)),
+          set($.d, add(mul($.dx, $.dx), f64(add($.dyy, $.i)))),
+          when(le($.d, $.bestD), [set($.best, $.i), set($.bestD, $.d)]),
+        ]),
+        // No point at a comparable distance (NaN coordinates): the cell stays NaN.
+        brIf(next, lt($.best, I(0))),
+        forRange($.f, I(0), $.nFields, () => [
+          set($.p, outAt),
+          when(ne(f64($.p), f64($.p)), [setF64($.p, f64(add(add($.values, mul($.f, $.n)), $.best)))]),
+        ]),
       ]),
     ]),
-  ])];
+  ];
   return f;
 }
 
@@ -320,6 +343,7 @@ const i32 = (index: Expr): Expr => ({ type: 'i32', code: [...address(index, 2), 
 const u8 = (index: Expr): Expr => ({ type: 'i32', code: [...address(index, 0), 0x2d, 0, 0] });
 const setF64 = (index: Expr, v: Expr): Code => [...address(index, 3), ...v.code, 0x39, 3, 0];
 const setU8 = (index: Expr, v: Expr): Code => [...address(index, 0), ...v.code, 0x3a, 0, 0];
+const setI32 = (index: Expr, v: Expr): Code => [...address(index, 2), ...v.code, 0x36, 2, 0];
 const set = (local: Expr & { index: number }, v: Expr): Code => {
   if (v.type !== local.type) throw new Error('wasm-kernels: assignment of another type');
   return [...v.code, 0x21, ...uleb(local.index)];

@@ -44,9 +44,10 @@ export interface GridKernels {
   /**
    * Every cell of the grid gx x gy where a field (out[f * outStride + cell]) is NaN takes, in
    * each NaN field, that field's value (values[f * n + i]) at the point i nearest the cell:
-   * Euclidean in raw units over the points (px, py), the highest index among ties.
+   * Euclidean in raw units over the points (px, py), the highest index among ties. dyy (n doubles)
+   * and cand (n i32) are working space.
    */
-  fillNearest(nx: number, ny: number, gx: number, gy: number, n: number, px: number, py: number, nFields: number, values: number, out: number, outStride: number): void;
+  fillNearest(nx: number, ny: number, gx: number, gy: number, n: number, px: number, py: number, nFields: number, values: number, out: number, outStride: number, dyy: number, cand: number): void;
 }
 
 /**
@@ -56,7 +57,8 @@ export interface GridKernels {
 export function fillNearestPoint(gx: readonly number[], gy: readonly number[], xs: readonly number[], ys: readonly number[], fields: ReadonlyArray<{ grid: Float64Array; values: readonly number[] }>): void {
   const n = xs.length;
   const cells = gx.length * gy.length;
-  const { f64, at, kernels } = new KernelHeap().f64('gx', gx.length).f64('gy', gy.length).f64('xs', n).f64('ys', n).f64('values', fields.length * n).f64('out', fields.length * cells).build();
+  if (cells === 0) return;
+  const { f64, at, kernels } = new KernelHeap().f64('gx', gx.length).f64('gy', gy.length).f64('xs', n).f64('ys', n).f64('values', fields.length * n).f64('out', fields.length * cells).f64('dyy', n).i32('cand', n).build();
   f64.set(gx, at.gx);
   f64.set(gy, at.gy);
   f64.set(xs, at.xs);
@@ -65,7 +67,7 @@ export function fillNearestPoint(gx: readonly number[], gy: readonly number[], x
     f64.set(fields[f]!.values, at.values! + f * n);
     f64.set(fields[f]!.grid, at.out! + f * cells);
   }
-  kernels.fillNearest(gx.length, gy.length, at.gx!, at.gy!, n, at.xs!, at.ys!, fields.length, at.values!, at.out!, cells);
+  kernels.fillNearest(gx.length, gy.length, at.gx!, at.gy!, n, at.xs!, at.ys!, fields.length, at.values!, at.out!, cells, at.dyy!, at.cand!);
   for (let f = 0; f < fields.length; f++) fields[f]!.grid.set(f64.subarray(at.out! + f * cells, at.out! + (f + 1) * cells));
 }
 
