@@ -235,7 +235,7 @@ function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Ar
   const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
   const tris: Array<[number, number, number]> = [];
   for (const region of regions) {
-    const boundary = convexHull(xs, ys, region);
+    const boundary = region.length === 3 ? triangleHull(xs, ys, region[0]!, region[1]!, region[2]!) : convexHull(xs, ys, region);
     if (boundary.length !== region.length) return null;
     const apex = region[0]!;
     const at = boundary.indexOf(apex);
@@ -261,6 +261,28 @@ function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Ar
   for (let i = 1; i + 1 < hull.length; i++) hullArea += cross(hull[0]!, hull[i]!, hull[i + 1]!);
   // Qhull may leave out a nearly collinear point on the hull boundary (a sliver of round-off size).
   return Math.abs(area - hullArea) <= 1e-7 * hullArea ? tris : null;
+}
+
+/**
+ * convexHull() of three points, step for step (most regions are triangles, and the general
+ * version's sorting and copying is most of a cold build's triangulation time).
+ */
+function triangleHull(xs: number[], ys: number[], a: number, b: number, c: number): number[] {
+  if (!(Number.isFinite(xs[a]! + ys[a]! + xs[b]! + ys[b]! + xs[c]! + ys[c]!))) return convexHull(xs, ys, [a, b, c]);
+  // The stable lexicographic sort of convexHull, by insertion.
+  const after = (i: number, j: number) => xs[i]! - xs[j]! > 0 || (xs[i]! - xs[j]! === 0 && ys[i]! - ys[j]! > 0);
+  let s0 = a, s1 = b, s2 = c;
+  if (after(s0, s1)) [s0, s1] = [s1, s0];
+  if (after(s1, s2)) {
+    [s1, s2] = [s2, s1];
+    if (after(s0, s1)) [s0, s1] = [s1, s0];
+  }
+  const cross = (o: number, p: number, q: number) => (xs[p]! - xs[o]!) * (ys[q]! - ys[o]!) - (ys[p]! - ys[o]!) * (xs[q]! - xs[o]!);
+  // Lower chain s0, s1, s2 and upper chain s2, s1, s0, each without its last point; the middle
+  // point stays on a chain when it turns left there.
+  const lower = cross(s0, s1, s2) <= 0 ? [s0] : [s0, s1];
+  const upper = cross(s2, s1, s0) <= 0 ? [s2] : [s2, s1];
+  return [...lower, ...upper];
 }
 
 /** Counter-clockwise convex hull (monotone chain, collinear points dropped) of the given points. */

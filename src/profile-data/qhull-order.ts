@@ -94,6 +94,13 @@ function otherSide(r: Ridge, f: Facet): Facet {
   return r.a === f ? r.b : r.a;
 }
 
+/** [apex, ...verts without the one at index `skip`] (skip -1: all of them). */
+function withApex(apex: number, verts: number[], skip: number): number[] {
+  const out = [apex];
+  for (let j = 0; j < verts.length; j++) if (j !== skip) out.push(verts[j]!);
+  return out;
+}
+
 /** The vertices of `verts` without the one at index `skip`, in order. */
 function without(verts: number[], skip: number): number[] {
   const out: number[] = [];
@@ -479,10 +486,12 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     let pool: number[] = [];
     for (let i = 0; i < N; i++) if (vid[i]! < 0) pool.push(i);
     const dOut = distOutside();
-    for (const f of initial) {
+    for (let fAt = 0; fAt < initial.length; fAt++) {
+      const f = initial[fAt]!;
       let bestPoint = -1, bestDist = 0;
       const rest: number[] = [];
-      for (const p of pool) {
+      for (let pAt = 0; pAt < pool.length; pAt++) {
+        const p = pool[pAt]!;
         const d = f.offset + px[p]! * f.n0 + py[p]! * f.n1 + pz[p]! * f.n2;
         if (d < dOut) rest.push(p);
         else if (bestPoint < 0) {
@@ -501,7 +510,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       pool = rest;
     }
     findBestNewFlag = true;
-    for (const p of pool) partitionPoint(p, first()!);
+    for (let i = 0; i < pool.length; i++) partitionPoint(pool[i]!, first()!);
     findBestNewFlag = false;
   }
   // Start with the facet that has the furthest point.
@@ -557,15 +566,17 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     // Like Qhull, the last new facet of the previous visible facets carries over (see below).
     let lastRidgeNew: Facet | null = null;
     let lastNew: Facet | null = null;
-    for (const v of visible) {
+    for (let vAt = 0; vAt < visible.length; vAt++) {
+      const v = visible[vAt]!;
       // Horizon facets already given a new facet across one of v's ridges carry this mark.
       const seen = ++mark;
       if (v.ridges) {
         lastRidgeNew = null;
-        for (const r of v.ridges) {
+        for (let rAt = 0; rAt < v.ridges.length; rAt++) {
+          const r = v.ridges[rAt]!;
           const nb = otherSide(r, v);
           if (nb.visible) continue;
-          const nf = new Facet([p, ...r.verts]);
+          const nf = new Facet(withApex(p, r.verts, -1));
           nf.nbrs.push(nb);
           nf.isNew = true;
           if (nb.simplicial) {
@@ -591,7 +602,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
         for (let k = 0; k < nbs.length; k++) {
           const nb: Facet = nbs[k]!;
           if (nb.visible || nb.markId === seen) continue;
-          const nf = new Facet([p, ...without(v.verts, k)]);
+          const nf = new Facet(withApex(p, v.verts, k));
           nf.nbrs.push(nb);
           nf.isNew = true;
           const i = nb.nbrs.indexOf(v);
@@ -610,11 +621,13 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     newfacetList = created[0] ?? null;
     // Link the new facets to each other across the edges through the apex: the mate across the
     // edge (apex, keep) is the first other new facet holding `keep`.
-    for (const nf of created) {
+    for (let nfAt = 0; nfAt < created.length; nfAt++) {
+      const nf = created[nfAt]!;
       for (let j = 1; j < nf.verts.length; j++) {
         const keep = nf.verts[j === 1 ? 2 : 1]!;
         let mate: Facet | undefined;
-        for (const g of created) {
+        for (let gAt = 0; gAt < created.length; gAt++) {
+          const g = created[gAt]!;
           if (g !== nf && g.verts.includes(keep)) {
             mate = g;
             break;
@@ -642,13 +655,18 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     // Merge new facets into coplanar horizon facets.
     let merged = false;
     const done = ++mark;
-    for (const nf of created) {
+    for (let nfAt = 0; nfAt < created.length; nfAt++) {
+      const nf = created[nfAt]!;
       if (nf.markId === done) continue;
       const h = nf.nbrs[0]!;
       if (!h.coplanarHorizon) continue;
       const cycle: Facet[] = [];
-      for (const g of created) if (g.markId !== done && g.nbrs[0] === h) cycle.push(g);
-      for (const g of cycle) {
+      for (let i = 0; i < created.length; i++) {
+        const g = created[i]!;
+        if (g.markId !== done && g.nbrs[0] === h) cycle.push(g);
+      }
+      for (let gAt = 0; gAt < cycle.length; gAt++) {
+        const g = cycle[gAt]!;
         g.markId = done;
         makeRidges(g);
         makeRidges(h);
@@ -694,16 +712,18 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     }
     findBestNewFlag = merged || totMerge > 50 || nonSimplicialNew;
     // Repartition the outside points of the visible facets.
-    for (const v of visible) {
+    for (let vAt = 0; vAt < visible.length; vAt++) {
+      const v = visible[vAt]!;
       if (v.outside.length === 0) continue;
       let start: Facet | null = v.replace;
       while (start && start.visible) start = start.replace;
       if (!start) start = newfacetList!;
       const pts = v.outside;
       v.outside = [];
-      for (const q of pts) partitionPoint(q, start);
+      for (let i = 0; i < pts.length; i++) partitionPoint(pts[i]!, start);
     }
-    for (const v of visible) {
+    for (let vAt = 0; vAt < visible.length; vAt++) {
+      const v = visible[vAt]!;
       v.deleted = true;
       if (v.inList) removeFacet(v);
     }
