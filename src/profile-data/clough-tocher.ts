@@ -9,8 +9,9 @@
 //    triangles' centroids (affine invariant), or towards the own centroid on the hull;
 //  - a query point counts as inside a triangle when its barycentric coordinates are all
 //    >= -100 * machine epsilon; outside the convex hull the result is NaN (callers fill it).
-// The gradient sweeps and the evaluation run in WebAssembly kernels (wasm-kernels.ts), with the
-// same arithmetic in the same order, so every value is bit for bit what a plain loop computes.
+// The gradient sweeps, the control nets and the evaluation run in WebAssembly kernels
+// (wasm-kernels.ts), with the same arithmetic in the same order, so every value is bit for bit
+// what a plain loop computes.
 import { KernelHeap, NET_SIZE } from './wasm-kernels.js';
 import { delaunay, type Triangulation } from './delaunay.js';
 

@@ -1,6 +1,6 @@
 // The loops that dominate building the decode grid (the gradient fit's Gauss-Seidel sweeps, the
-// pass that locates and evaluates every grid cell, and the nearest-point fill outside the hull),
-// as a small WebAssembly module.
+// triangles' control nets, the pass that locates and evaluates every grid cell, and the
+// nearest-point fill outside the hull), as a small WebAssembly module.
 //
 // Why: the grid is built once, at start-up, so these loops run cold. As ordinary JavaScript they
 // spend most of their time in the interpreter and the JIT compiler; as asm.js, V8 compiles them
@@ -10,8 +10,8 @@
 // written as nested expressions (f64/i32 arithmetic, loads and stores into one imported memory,
 // structured loops) that a small emitter there turns into the binary format; the bytes are
 // embedded in wasm-kernels-module.ts (emitting them at start-up would cost more than the rest of
-// the build), and a test checks they are what the source emits. Kept as small as they are so that
-// V8 has little to compile when it moves a hot kernel to its optimising tier.
+// the build), and a test checks they are what the source emits. (V8 still moves the hottest
+// kernels to its optimising compiler while they run, on a background thread.)
 // WebAssembly's f64 arithmetic is IEEE 754 with the same rounding as JavaScript's, and the
 // kernels compute operation for operation what scipy's Clough-Tocher code computes (see
 // clough-tocher.ts), so every value is bit for bit what a plain loop gives
