@@ -64,26 +64,39 @@ export class CloughTocher2D {
     this.ys = ys;
     this.tri = triangulation ?? delaunay(xs, ys);
     const triangles = this.tri.triangles;
-    this.corners = Int32Array.from(triangles.flat());
-    this.geometry = new Float64Array(6 * triangles.length);
-    for (let t = 0; t < triangles.length; t++) {
-      const [a, b, c] = triangles[t]!;
-      const t00 = xs[a]! - xs[c]!, t01 = xs[b]! - xs[c]!;
-      const t10 = ys[a]! - ys[c]!, t11 = ys[b]! - ys[c]!;
+    const count = triangles.length;
+    // Per-triangle arrays, filled element by element (a cold build runs this once, interpreted).
+    const corners = (this.corners = new Int32Array(3 * count));
+    const geometry = (this.geometry = new Float64Array(6 * count));
+    const boxes = (this.boxes = new Float64Array(4 * count));
+    for (let t = 0; t < count; t++) {
+      const tri = triangles[t]!;
+      const a = tri[0], b = tri[1], c = tri[2];
+      corners[3 * t] = a;
+      corners[3 * t + 1] = b;
+      corners[3 * t + 2] = c;
+      const xa = xs[a]!, xb = xs[b]!, xc = xs[c]!, ya = ys[a]!, yb = ys[b]!, yc = ys[c]!;
+      const t00 = xa - xc, t01 = xb - xc;
+      const t10 = ya - yc, t11 = yb - yc;
       const det = t00 * t11 - t01 * t10;
-      this.geometry.set([t11 / det, -t01 / det, -t10 / det, t00 / det, xs[c]!, ys[c]!], 6 * t);
-    }
-    this.gammas = new Float64Array(3 * triangles.length);
-    for (let t = 0; t < triangles.length; t++) this.edgeGammas(t);
-    this.edgeFit = this.edges();
-    this.boxes = new Float64Array(4 * triangles.length);
-    for (let t = 0; t < triangles.length; t++) {
-      const [a, b, c] = triangles[t]!;
-      const x0 = Math.min(xs[a]!, xs[b]!, xs[c]!), x1 = Math.max(xs[a]!, xs[b]!, xs[c]!);
-      const y0 = Math.min(ys[a]!, ys[b]!, ys[c]!), y1 = Math.max(ys[a]!, ys[b]!, ys[c]!);
+      const g = 6 * t;
+      geometry[g] = t11 / det;
+      geometry[g + 1] = -t01 / det;
+      geometry[g + 2] = -t10 / det;
+      geometry[g + 3] = t00 / det;
+      geometry[g + 4] = xc;
+      geometry[g + 5] = yc;
+      const x0 = Math.min(xa, xb, xc), x1 = Math.max(xa, xb, xc);
+      const y0 = Math.min(ya, yb, yc), y1 = Math.max(ya, yb, yc);
       const margin = GRID_CANDIDATE_MARGIN * (x1 - x0 + (y1 - y0));
-      this.boxes.set([x0 - margin, x1 + margin, y0 - margin, y1 + margin], 4 * t);
+      boxes[4 * t] = x0 - margin;
+      boxes[4 * t + 1] = x1 + margin;
+      boxes[4 * t + 2] = y0 - margin;
+      boxes[4 * t + 3] = y1 + margin;
     }
+    this.gammas = new Float64Array(3 * count);
+    for (let t = 0; t < count; t++) this.edgeGammas(t);
+    this.edgeFit = this.edges();
     let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
     for (const i of this.tri.vertices) {
       minX = Math.min(minX, xs[i]!);
@@ -119,13 +132,14 @@ export class CloughTocher2D {
         this.gammas[3 * t + k] = -0.5;
         continue;
       }
-      const [p, q, r] = this.tri.triangles[nb]!;
+      const o = 3 * nb;
+      const p = this.corners[o]!, q = this.corners[o + 1]!, r = this.corners[o + 2]!;
       const cx = (this.xs[p]! + this.xs[q]! + this.xs[r]!) / 3;
       const cy = (this.ys[p]! + this.ys[q]! + this.ys[r]!) / 3;
       const c = this.barycentric(t, cx, cy);
-      const j = (k + 1) % 3;
-      const l = (k + 2) % 3;
-      this.gammas[3 * t + k] = (2 * c[l] + c[j] - 1) / (2 - 3 * c[l] - 3 * c[j]);
+      const cj = c[(k + 1) % 3]!;
+      const cl = c[(k + 2) % 3]!;
+      this.gammas[3 * t + k] = (2 * cl + cj - 1) / (2 - 3 * cl - 3 * cj);
     }
   }
 
