@@ -150,7 +150,8 @@ export class CloughTocher2D {
     const link = (u: number, v: number) => {
       if (!adjacency[u]!.includes(v)) adjacency[u]!.push(v);
     };
-    for (const [a, b, c] of this.tri.triangles) {
+    for (let t = 0; t < this.tri.triangles.length; t++) {
+      const a = this.corners[3 * t]!, b = this.corners[3 * t + 1]!, c = this.corners[3 * t + 2]!;
       link(a, b);
       link(a, c);
       link(b, a);

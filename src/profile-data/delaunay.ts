@@ -78,8 +78,13 @@ export function delaunay(xs: number[], ys: number[], tieBreak: 'qhull' | 'first'
       const fromQhull = triangulateRegions(xs, ys, qhull.regions);
       if (fromQhull) {
         const used = new Uint8Array(xs.length);
-        for (const [a, b, c] of fromQhull) used[a] = used[b] = used[c] = 1;
-        return withNeighbors(fromQhull, xs.map((_, i) => i).filter((i) => used[i]));
+        for (let t = 0; t < fromQhull.length; t++) {
+          const tri = fromQhull[t]!;
+          used[tri[0]] = used[tri[1]] = used[tri[2]] = 1;
+        }
+        const vertices: number[] = [];
+        for (let i = 0; i < xs.length; i++) if (used[i]) vertices.push(i);
+        return withNeighbors(fromQhull, vertices);
       }
       qhull.order.forEach((p, r) => (rank[p] = r));
     }
@@ -247,7 +252,9 @@ function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Ar
   const n = xs.length;
   const edges = new Set<number>();
   let area = 0;
-  for (const [a, b, c] of tris) {
+  for (let t = 0; t < tris.length; t++) {
+    const tri = tris[t]!;
+    const a = tri[0], b = tri[1], c = tri[2];
     const twice = cross(a, b, c);
     if (!(twice > 0)) return null;
     area += twice;
@@ -303,16 +310,28 @@ function convexHull(xs: number[], ys: number[], points: number[]): number[] {
 /** Complete a triangulation given as counter-clockwise triangles with its adjacency. */
 export function withNeighbors(triangles: Array<[number, number, number]>, vertices: number[]): Triangulation {
   // Directed edge u -> v as the number u * n + v (n above every index).
+  // (Indexed loops, not destructuring: this runs once per build, interpreted, where destructuring
+  // an array goes through the iterator protocol.)
   let n = 1;
-  for (const [a, b, c] of triangles) n = Math.max(n, a + 1, b + 1, c + 1);
+  for (let t = 0; t < triangles.length; t++) {
+    const tri = triangles[t]!;
+    n = Math.max(n, tri[0] + 1, tri[1] + 1, tri[2] + 1);
+  }
   const owner = new Map<number, number>();
-  triangles.forEach(([a, b, c], t) => {
+  for (let t = 0; t < triangles.length; t++) {
+    const tri = triangles[t]!;
+    const a = tri[0], b = tri[1], c = tri[2];
     owner.set(a * n + b, t);
     owner.set(b * n + c, t);
     owner.set(c * n + a, t);
-  });
+  }
   const across = (u: number, v: number) => owner.get(v * n + u) ?? -1;
-  const neighbors = triangles.map(([a, b, c]) => [across(b, c), across(c, a), across(a, b)] as [number, number, number]);
+  const neighbors: Array<[number, number, number]> = [];
+  for (let t = 0; t < triangles.length; t++) {
+    const tri = triangles[t]!;
+    const a = tri[0], b = tri[1], c = tri[2];
+    neighbors.push([across(b, c), across(c, a), across(a, b)]);
+  }
   return { triangles, neighbors, vertices };
 }
 
