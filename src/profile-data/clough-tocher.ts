@@ -98,7 +98,9 @@ export class CloughTocher2D {
     for (let t = 0; t < count; t++) this.edgeGammas(t);
     this.edgeFit = this.edges();
     let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-    for (const i of this.tri.vertices) {
+    const vertices = this.tri.vertices;
+    for (let v = 0; v < vertices.length; v++) {
+      const i = vertices[v]!;
       minX = Math.min(minX, xs[i]!);
       maxX = Math.max(maxX, xs[i]!);
       minY = Math.min(minY, ys[i]!);
@@ -166,7 +168,7 @@ export class CloughTocher2D {
       start, to: new Int32Array(m), ex: new Float64Array(m), ey: new Float64Array(m), len3: new Float64Array(m),
       q00: new Float64Array(n), q01: new Float64Array(n), q11: new Float64Array(n), det: new Float64Array(n), isVertex: new Uint8Array(n),
     };
-    for (const v of this.tri.vertices) fit.isVertex[v] = 1;
+    for (let v = 0; v < this.tri.vertices.length; v++) fit.isVertex[this.tri.vertices[v]!] = 1;
     for (let i = 0; i < n; i++) {
       const neighbours = adjacency[i]!.sort((u, v) => u - v);
       let q00 = 0, q01 = 0, q11 = 0;
@@ -218,7 +220,13 @@ export class CloughTocher2D {
       .build();
     f64.set(this.xs, at.xs);
     f64.set(this.ys, at.ys);
-    for (const name of ['ex', 'ey', 'len3', 'q00', 'q01', 'q11', 'det'] as const) f64.set(fit[name], at[name]);
+    f64.set(fit.ex, at.ex);
+    f64.set(fit.ey, at.ey);
+    f64.set(fit.len3, at.len3);
+    f64.set(fit.q00, at.q00);
+    f64.set(fit.q01, at.q01);
+    f64.set(fit.q11, at.q11);
+    f64.set(fit.det, at.det);
     f64.set(this.gammas, at.gammas);
     i32.set(fit.start, at.start);
     i32.set(fit.to, at.to);

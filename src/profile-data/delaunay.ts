@@ -239,7 +239,8 @@ function fanCocircularPolygons(
 function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Array<[number, number, number]> | null {
   const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
   const tris: Array<[number, number, number]> = [];
-  for (const region of regions) {
+  for (let g = 0; g < regions.length; g++) {
+    const region = regions[g]!;
     const boundary = region.length === 3 ? triangleHull(xs, ys, region[0]!, region[1]!, region[2]!) : convexHull(xs, ys, region);
     if (boundary.length !== region.length) return null;
     const apex = region[0]!;
@@ -258,12 +259,17 @@ function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Ar
     const twice = cross(a, b, c);
     if (!(twice > 0)) return null;
     area += twice;
-    for (const e of [a * n + b, b * n + c, c * n + a]) {
-      if (edges.has(e)) return null;
-      edges.add(e);
-    }
+    const ab = a * n + b, bc = b * n + c, ca = c * n + a;
+    if (edges.has(ab)) return null;
+    edges.add(ab);
+    if (edges.has(bc)) return null;
+    edges.add(bc);
+    if (edges.has(ca)) return null;
+    edges.add(ca);
   }
-  const hull = convexHull(xs, ys, xs.map((_, i) => i));
+  const all: number[] = [];
+  for (let i = 0; i < n; i++) all.push(i);
+  const hull = convexHull(xs, ys, all);
   let hullArea = 0;
   for (let i = 1; i + 1 < hull.length; i++) hullArea += cross(hull[0]!, hull[i]!, hull[i + 1]!);
   // Qhull may leave out a nearly collinear point on the hull boundary (a sliver of round-off size).
@@ -289,22 +295,23 @@ function triangleHull(xs: number[], ys: number[], a: number, b: number, c: numbe
   // point stays on a chain when it turns left there.
   const lower = cross(s0, s1, s2) <= 0 ? [s0] : [s0, s1];
   const upper = cross(s2, s1, s0) <= 0 ? [s2] : [s2, s1];
-  return [...lower, ...upper];
+  return lower.concat(upper);
 }
 
 /** Counter-clockwise convex hull (monotone chain, collinear points dropped) of the given points. */
 function convexHull(xs: number[], ys: number[], points: number[]): number[] {
-  const idx = [...points].sort((a, b) => xs[a]! - xs[b]! || ys[a]! - ys[b]!);
+  const idx = points.slice().sort((a, b) => xs[a]! - xs[b]! || ys[a]! - ys[b]!);
   const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
   const half = (order: number[]) => {
     const h: number[] = [];
-    for (const p of order) {
+    for (let i = 0; i < order.length; i++) {
+      const p = order[i]!;
       while (h.length >= 2 && cross(h[h.length - 2]!, h[h.length - 1]!, p) <= 0) h.pop();
       h.push(p);
     }
     return h.slice(0, -1);
   };
-  return [...half(idx), ...half([...idx].reverse())];
+  return half(idx).concat(half(idx.slice().reverse()));
 }
 
 /** Complete a triangulation given as counter-clockwise triangles with its adjacency. */

@@ -751,6 +751,6 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     addPoint(p, facet);
   }
   const regions: number[][] = [];
-  for (let f = first(); f; f = f.next) if (!f.upper && !f.deleted && !f.visible) regions.push([...f.verts]);
+  for (let f = first(); f; f = f.next) if (!f.upper && !f.deleted && !f.visible) regions.push(f.verts.slice());
   return { order: order.filter((p) => p < n), regions };
 }

@@ -91,6 +91,8 @@ declare namespace WebAssembly {
 export const NET_SIZE = 30;
 
 const PAGE_BYTES = 65536;
+/** Bytes per element of the f64, i32 and u8 regions. */
+const WIDTHS = [8, 4, 1] as const;
 
 /**
  * The process's one kernel instance and its memory, made on first use and grown as needed: every
@@ -120,30 +122,37 @@ function sharedHeap(bytes: number): NonNullable<typeof shared> {
  * the previous build left: write every one before a kernel reads it.
  */
 export class KernelHeap {
-  private readonly sizes = { f64: new Map<string, number>(), i32: new Map<string, number>(), u8: new Map<string, number>() };
+  /** Per element width (8, 4, 1 bytes): the regions' names and lengths, in declaration order. */
+  private readonly names: string[][] = [[], [], []];
+  private readonly lengths: number[][] = [[], [], []];
+
+  private region(kind: number, name: string, length: number): this {
+    this.names[kind]!.push(name);
+    this.lengths[kind]!.push(length);
+    return this;
+  }
 
   f64(name: string, length: number): this {
-    this.sizes.f64.set(name, length);
-    return this;
+    return this.region(0, name, length);
   }
 
   i32(name: string, length: number): this {
-    this.sizes.i32.set(name, length);
-    return this;
+    return this.region(1, name, length);
   }
 
   u8(name: string, length: number): this {
-    this.sizes.u8.set(name, length);
-    return this;
+    return this.region(2, name, length);
   }
 
   build(): { kernels: GridKernels; f64: Float64Array; i32: Int32Array; u8: Uint8Array; at: Record<string, number> } {
     const at: Record<string, number> = {};
     let bytes = 0;
-    for (const [kind, width] of [['f64', 8], ['i32', 4], ['u8', 1]] as const) {
-      for (const [name, length] of this.sizes[kind]) {
-        at[name] = bytes / width;
-        bytes += length * width;
+    for (let kind = 0; kind < 3; kind++) {
+      const width = WIDTHS[kind]!;
+      const names = this.names[kind]!, lengths = this.lengths[kind]!;
+      for (let r = 0; r < names.length; r++) {
+        at[names[r]!] = bytes / width;
+        bytes += lengths[r]! * width;
       }
       bytes = Math.ceil(bytes / 8) * 8;
     }
