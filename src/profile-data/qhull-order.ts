@@ -160,16 +160,26 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
 
   // Extremes per coordinate (first point wins ties).
   const minPt = [0, 0, 0], maxPt = [0, 0, 0];
-  for (let i = 1; i < N; i++) {
-    for (let k = 0; k < 3; k++) {
-      if (coord(maxPt[k]!, k) < coord(i, k)) maxPt[k] = i;
-      else if (coord(minPt[k]!, k) > coord(i, k)) minPt[k] = i;
+  const axes = [px, py, pz];
+  for (let k = 0; k < 3; k++) {
+    const axis = axes[k]!;
+    let lo = 0, hi = 0;
+    for (let i = 1; i < N; i++) {
+      if (axis[hi]! < axis[i]!) hi = i;
+      else if (axis[lo]! > axis[i]!) lo = i;
     }
+    minPt[k] = lo;
+    maxPt[k] = hi;
   }
   const maxWidth = Math.max(px[maxPt[0]!]! - px[minPt[0]!]!, py[maxPt[1]!]! - py[minPt[1]!]!);
   // Determinants below 10 * this are "nearly zero" (per dimension of the simplex so far).
   const absMax = [0, 0, 0];
-  for (let i = 0; i < N; i++) for (let k = 0; k < 3; k++) absMax[k] = Math.max(absMax[k]!, Math.abs(coord(i, k)));
+  for (let k = 0; k < 3; k++) {
+    const axis = axes[k]!;
+    let m = 0;
+    for (let i = 0; i < N; i++) m = Math.max(m, Math.abs(axis[i]!));
+    absMax[k] = m;
+  }
   const nearZero = [80 * REAL_EPSILON * absMax[0]!, 80 * REAL_EPSILON * (absMax[0]! + absMax[1]!), 80 * REAL_EPSILON * (absMax[0]! + absMax[1]! + absMax[2]!)];
   const maxPoints = [minPt[0]!, maxPt[0]!, minPt[1]!, maxPt[1]!, minPt[2]!, maxPt[2]!];
 
