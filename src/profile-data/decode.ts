@@ -17,7 +17,7 @@
 // (qhull-order.ts) so our triangles are scipy's. Among duplicates outside the hull, the nearest
 // fill keeps the highest index; scipy's k-d tree occasionally keeps another (0.13% at one cell
 // of the llama H100 sweep).
-import { fillNearestPoint } from './asm-kernels.js';
+import { fillNearestPoint } from './wasm-kernels.js';
 import { CloughTocher2D } from './clough-tocher.js';
 import type { Triangulation } from './delaunay.js';
 import { InputError } from '../util/errors.js';

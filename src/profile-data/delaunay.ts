@@ -78,8 +78,13 @@ export function delaunay(xs: number[], ys: number[], tieBreak: 'qhull' | 'first'
       const fromQhull = triangulateRegions(xs, ys, qhull.regions);
       if (fromQhull) {
         const used = new Uint8Array(xs.length);
-        for (const [a, b, c] of fromQhull) used[a] = used[b] = used[c] = 1;
-        return withNeighbors(fromQhull, xs.map((_, i) => i).filter((i) => used[i]));
+        for (let t = 0; t < fromQhull.length; t++) {
+          const tri = fromQhull[t]!;
+          used[tri[0]] = used[tri[1]] = used[tri[2]] = 1;
+        }
+        const vertices: number[] = [];
+        for (let i = 0; i < xs.length; i++) if (used[i]) vertices.push(i);
+        return withNeighbors(fromQhull, vertices);
       }
       qhull.order.forEach((p, r) => (rank[p] = r));
     }
@@ -234,8 +239,9 @@ function fanCocircularPolygons(
 function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Array<[number, number, number]> | null {
   const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
   const tris: Array<[number, number, number]> = [];
-  for (const region of regions) {
-    const boundary = convexHull(xs, ys, region);
+  for (let g = 0; g < regions.length; g++) {
+    const region = regions[g]!;
+    const boundary = region.length === 3 ? triangleHull(xs, ys, region[0]!, region[1]!, region[2]!) : convexHull(xs, ys, region);
     if (boundary.length !== region.length) return null;
     const apex = region[0]!;
     const at = boundary.indexOf(apex);
@@ -247,50 +253,92 @@ function triangulateRegions(xs: number[], ys: number[], regions: number[][]): Ar
   const n = xs.length;
   const edges = new Set<number>();
   let area = 0;
-  for (const [a, b, c] of tris) {
+  for (let t = 0; t < tris.length; t++) {
+    const tri = tris[t]!;
+    const a = tri[0], b = tri[1], c = tri[2];
     const twice = cross(a, b, c);
     if (!(twice > 0)) return null;
     area += twice;
-    for (const e of [a * n + b, b * n + c, c * n + a]) {
-      if (edges.has(e)) return null;
-      edges.add(e);
-    }
+    const ab = a * n + b, bc = b * n + c, ca = c * n + a;
+    if (edges.has(ab)) return null;
+    edges.add(ab);
+    if (edges.has(bc)) return null;
+    edges.add(bc);
+    if (edges.has(ca)) return null;
+    edges.add(ca);
   }
-  const hull = convexHull(xs, ys, xs.map((_, i) => i));
+  const all: number[] = [];
+  for (let i = 0; i < n; i++) all.push(i);
+  const hull = convexHull(xs, ys, all);
   let hullArea = 0;
   for (let i = 1; i + 1 < hull.length; i++) hullArea += cross(hull[0]!, hull[i]!, hull[i + 1]!);
   // Qhull may leave out a nearly collinear point on the hull boundary (a sliver of round-off size).
   return Math.abs(area - hullArea) <= 1e-7 * hullArea ? tris : null;
 }
 
+/**
+ * convexHull() of three points, step for step (most regions are triangles, and the general
+ * version's sorting and copying is most of a cold build's triangulation time).
+ */
+function triangleHull(xs: number[], ys: number[], a: number, b: number, c: number): number[] {
+  if (!(Number.isFinite(xs[a]! + ys[a]! + xs[b]! + ys[b]! + xs[c]! + ys[c]!))) return convexHull(xs, ys, [a, b, c]);
+  // The stable lexicographic sort of convexHull, by insertion.
+  const after = (i: number, j: number) => xs[i]! - xs[j]! > 0 || (xs[i]! - xs[j]! === 0 && ys[i]! - ys[j]! > 0);
+  let s0 = a, s1 = b, s2 = c;
+  if (after(s0, s1)) [s0, s1] = [s1, s0];
+  if (after(s1, s2)) {
+    [s1, s2] = [s2, s1];
+    if (after(s0, s1)) [s0, s1] = [s1, s0];
+  }
+  const cross = (o: number, p: number, q: number) => (xs[p]! - xs[o]!) * (ys[q]! - ys[o]!) - (ys[p]! - ys[o]!) * (xs[q]! - xs[o]!);
+  // Lower chain s0, s1, s2 and upper chain s2, s1, s0, each without its last point; the middle
+  // point stays on a chain when it turns left there.
+  const lower = cross(s0, s1, s2) <= 0 ? [s0] : [s0, s1];
+  const upper = cross(s2, s1, s0) <= 0 ? [s2] : [s2, s1];
+  return lower.concat(upper);
+}
+
 /** Counter-clockwise convex hull (monotone chain, collinear points dropped) of the given points. */
 function convexHull(xs: number[], ys: number[], points: number[]): number[] {
-  const idx = [...points].sort((a, b) => xs[a]! - xs[b]! || ys[a]! - ys[b]!);
+  const idx = points.slice().sort((a, b) => xs[a]! - xs[b]! || ys[a]! - ys[b]!);
   const cross = (o: number, a: number, b: number) => (xs[a]! - xs[o]!) * (ys[b]! - ys[o]!) - (ys[a]! - ys[o]!) * (xs[b]! - xs[o]!);
   const half = (order: number[]) => {
     const h: number[] = [];
-    for (const p of order) {
+    for (let i = 0; i < order.length; i++) {
+      const p = order[i]!;
       while (h.length >= 2 && cross(h[h.length - 2]!, h[h.length - 1]!, p) <= 0) h.pop();
       h.push(p);
     }
     return h.slice(0, -1);
   };
-  return [...half(idx), ...half([...idx].reverse())];
+  return half(idx).concat(half(idx.slice().reverse()));
 }
 
 /** Complete a triangulation given as counter-clockwise triangles with its adjacency. */
 export function withNeighbors(triangles: Array<[number, number, number]>, vertices: number[]): Triangulation {
   // Directed edge u -> v as the number u * n + v (n above every index).
+  // (Indexed loops, not destructuring: this runs once per build, interpreted, where destructuring
+  // an array goes through the iterator protocol.)
   let n = 1;
-  for (const [a, b, c] of triangles) n = Math.max(n, a + 1, b + 1, c + 1);
+  for (let t = 0; t < triangles.length; t++) {
+    const tri = triangles[t]!;
+    n = Math.max(n, tri[0] + 1, tri[1] + 1, tri[2] + 1);
+  }
   const owner = new Map<number, number>();
-  triangles.forEach(([a, b, c], t) => {
+  for (let t = 0; t < triangles.length; t++) {
+    const tri = triangles[t]!;
+    const a = tri[0], b = tri[1], c = tri[2];
     owner.set(a * n + b, t);
     owner.set(b * n + c, t);
     owner.set(c * n + a, t);
-  });
+  }
   const across = (u: number, v: number) => owner.get(v * n + u) ?? -1;
-  const neighbors = triangles.map(([a, b, c]) => [across(b, c), across(c, a), across(a, b)] as [number, number, number]);
+  const neighbors: Array<[number, number, number]> = [];
+  for (let t = 0; t < triangles.length; t++) {
+    const tri = triangles[t]!;
+    const a = tri[0], b = tri[1], c = tri[2];
+    neighbors.push([across(b, c), across(c, a), across(a, b)]);
+  }
   return { triangles, neighbors, vertices };
 }
 

@@ -18,28 +18,43 @@
 // Checked against qhull 2020.2 traces (T4) and scipy 1.17 on the H100 sweeps and ~580 lattices
 // and synthetic sweeps: same vertex order in all but one, same triangulation in all but 3.
 
+//
+// Written for a cold process (it runs once, at start-up, mostly in V8's interpreter): facets are
+// one class (one object shape), the facet list is doubly linked as in Qhull (no index searches),
+// points are flat typed arrays, and the hot paths allocate no closures or temporary arrays.
+
 const REAL_EPSILON = 2.220446049250313e-16;
 
-interface Facet {
-  id: number;
-  /** Point indices of the vertices, newest vertex first. */
-  verts: number[];
+class Facet {
   /** For a simplicial facet, nbrs[i] is the facet opposite verts[i]. */
-  nbrs: Facet[];
-  normal: [number, number, number];
-  offset: number;
-  outside: number[];
-  furthestDist: number;
-  upper: boolean;
-  simplicial: boolean;
-  isNew: boolean;
-  visible: boolean;
-  coplanarHorizon: boolean;
-  replace: Facet | null;
-  visitId: number;
-  deleted: boolean;
+  nbrs: Facet[] = [];
+  /** Unit normal (away from the hull's interior) and offset: distance = offset + normal . point. */
+  n0 = 0;
+  n1 = 0;
+  n2 = 0;
+  offset = 0;
+  /** Outside points, the furthest last. */
+  outside: number[] = [];
+  furthestDist = 0;
+  upper = false;
+  simplicial = true;
+  isNew = false;
+  visible = false;
+  coplanarHorizon = false;
+  replace: Facet | null = null;
+  visitId = 0;
+  /** Stamp of the last pass that marked this facet (cone building, merging). */
+  markId = 0;
+  deleted = false;
   /** Ridges, once Qhull has made them for this facet (merges); null before. */
-  ridges: Ridge[] | null;
+  ridges: Ridge[] | null = null;
+  /** The facet list's links (inList: currently on it). */
+  prev: Facet | null = null;
+  next: Facet | null = null;
+  inList = false;
+
+  /** Point indices of the vertices, newest vertex first. */
+  constructor(public verts: number[]) {}
 }
 
 interface Ridge {
@@ -67,37 +82,68 @@ export function qhullVertexOrder(xs: number[], ys: number[]): number[] {
   return qhullDelaunay(xs, ys).order;
 }
 
+/** Qhull's unordered set delete: the last element takes the deleted slot (order matters later). */
+function setDel<T>(arr: T[], x: T): void {
+  const i = arr.indexOf(x);
+  if (i < 0) return;
+  const last = arr.pop()!;
+  if (i < arr.length) arr[i] = last;
+}
+
+function otherSide(r: Ridge, f: Facet): Facet {
+  return r.a === f ? r.b : r.a;
+}
+
+/** [apex, ...verts without the one at index `skip`] (skip -1: all of them). */
+function withApex(apex: number, verts: number[], skip: number): number[] {
+  const out = [apex];
+  for (let j = 0; j < verts.length; j++) if (j !== skip) out.push(verts[j]!);
+  return out;
+}
+
+/** The vertices of `verts` without the one at index `skip`, in order. */
+function without(verts: number[], skip: number): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < verts.length; j++) if (j !== skip) out.push(verts[j]!);
+  return out;
+}
+
 /**
  * Replay Qhull's Delaunay build of the points (xs[i], ys[i]). Throws if Qhull could not start
  * (no initial simplex: all points collinear) or the replay loses its way.
  */
 export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   const n = xs.length;
+  const N = n + 1;
   // Lift to the paraboloid and add the "Qz" point above the centroid.
-  const P: Array<[number, number, number]> = [];
+  const px = new Float64Array(N), py = new Float64Array(N), pz = new Float64Array(N);
   let sx = 0, sy = 0, maxBoloid = 0;
   for (let i = 0; i < n; i++) {
     const x = xs[i]!, y = ys[i]!;
     const z = x * x + y * y;
-    P.push([x, y, z]);
+    px[i] = x;
+    py[i] = y;
+    pz[i] = z;
     sx += x;
     sy += y;
     if (z > maxBoloid) maxBoloid = z;
   }
-  P.push([sx / n, sy / n, maxBoloid * 1.1]);
-  const N = n + 1;
+  px[n] = sx / n;
+  py[n] = sy / n;
+  pz[n] = maxBoloid * 1.1;
+  const coord = (i: number, k: number): number => (k === 0 ? px[i]! : k === 1 ? py[i]! : pz[i]!);
   // "Qbb": scale the lifted coordinate to [0, max |other coordinate|] (Qhull's exact formula).
   let lowZ = Infinity, highZ = -Infinity, maxAbs = 0;
-  for (const p of P) {
-    lowZ = Math.min(lowZ, p[2]);
-    highZ = Math.max(highZ, p[2]);
-    maxAbs = Math.max(maxAbs, Math.abs(p[0]), Math.abs(p[1]));
+  for (let i = 0; i < N; i++) {
+    lowZ = Math.min(lowZ, pz[i]!);
+    highZ = Math.max(highZ, pz[i]!);
+    maxAbs = Math.max(maxAbs, Math.abs(px[i]!), Math.abs(py[i]!));
   }
   {
     const newHigh = maxAbs;
     const scale = newHigh / (highZ - lowZ);
     const shift = -(lowZ * scale);
-    for (const p of P) p[2] = p[2] * scale + shift;
+    for (let i = 0; i < N; i++) pz[i] = pz[i]! * scale + shift;
   }
   // Qhull's round-off bounds and the tolerances derived from them.
   const dim = 3;
@@ -108,22 +154,32 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   const minOutside = 2 * minVisible;
   let maxOutside = 0;
   let totMerge = 0;
-  const useFindBestNew = () => totMerge > 50; // Qhull searches all new facets after many merges
-  const distOutside = () => (useFindBestNew() ? 2 : 1) * Math.max(2 * minOutside, maxOutside);
-  const searchDist = () => (useFindBestNew() ? 2 : 1) * (maxOutside + 2 * distRound + Math.max(minVisible, maxCoplanar));
+  // Qhull searches all new facets after many merges.
+  const distOutside = () => (totMerge > 50 ? 2 : 1) * Math.max(2 * minOutside, maxOutside);
+  const searchDist = () => (totMerge > 50 ? 2 : 1) * (maxOutside + 2 * distRound + Math.max(minVisible, maxCoplanar));
 
   // Extremes per coordinate (first point wins ties).
   const minPt = [0, 0, 0], maxPt = [0, 0, 0];
-  for (let i = 1; i < N; i++) {
-    for (let k = 0; k < 3; k++) {
-      if (P[maxPt[k]!]![k]! < P[i]![k]!) maxPt[k] = i;
-      else if (P[minPt[k]!]![k]! > P[i]![k]!) minPt[k] = i;
+  const axes = [px, py, pz];
+  for (let k = 0; k < 3; k++) {
+    const axis = axes[k]!;
+    let lo = 0, hi = 0;
+    for (let i = 1; i < N; i++) {
+      if (axis[hi]! < axis[i]!) hi = i;
+      else if (axis[lo]! > axis[i]!) lo = i;
     }
+    minPt[k] = lo;
+    maxPt[k] = hi;
   }
-  const maxWidth = Math.max(P[maxPt[0]!]![0] - P[minPt[0]!]![0], P[maxPt[1]!]![1] - P[minPt[1]!]![1]);
+  const maxWidth = Math.max(px[maxPt[0]!]! - px[minPt[0]!]!, py[maxPt[1]!]! - py[minPt[1]!]!);
   // Determinants below 10 * this are "nearly zero" (per dimension of the simplex so far).
   const absMax = [0, 0, 0];
-  for (const p of P) for (let k = 0; k < 3; k++) absMax[k] = Math.max(absMax[k]!, Math.abs(p[k]!));
+  for (let k = 0; k < 3; k++) {
+    const axis = axes[k]!;
+    let m = 0;
+    for (let i = 0; i < N; i++) m = Math.max(m, Math.abs(axis[i]!));
+    absMax[k] = m;
+  }
   const nearZero = [80 * REAL_EPSILON * absMax[0]!, 80 * REAL_EPSILON * (absMax[0]! + absMax[1]!), 80 * REAL_EPSILON * (absMax[0]! + absMax[1]! + absMax[2]!)];
   const maxPoints = [minPt[0]!, maxPt[0]!, minPt[1]!, maxPt[1]!, minPt[2]!, maxPt[2]!];
 
@@ -131,32 +187,38 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   // the largest area, then volume; all points are searched only when that is (nearly) zero.
   let minX = -1, maxX = -1;
   for (const p of maxPoints) {
-    if (maxX < 0 || P[maxX]![0] < P[p]![0]) maxX = p;
-    if (minX < 0 || P[minX]![0] > P[p]![0]) minX = p;
+    if (maxX < 0 || px[maxX]! < px[p]!) maxX = p;
+    if (minX < 0 || px[minX]! > px[p]!) minX = p;
   }
   const simplex: number[] = [minX];
   if (maxX !== minX) simplex.push(maxX);
   if (simplex.length < 2) throw new Error('qhull-order: all points share one x');
-  const detSimplex = (p: number, k: number): [number, boolean] => {
-    const r = simplex.slice(0, k).map((s) => [P[s]![0] - P[p]![0], P[s]![1] - P[p]![1], P[s]![2] - P[p]![2]] as const);
+  // |det| of the simplex so far with p, and whether it is nearly zero.
+  let nearlyZero = false;
+  const detSimplex = (p: number, k: number): number => {
+    const s0 = simplex[0]!, s1 = simplex[1]!;
+    const a0 = px[s0]! - px[p]!, a1 = py[s0]! - py[p]!, a2 = pz[s0]! - pz[p]!;
+    const b0 = px[s1]! - px[p]!, b1 = py[s1]! - py[p]!, b2 = pz[s1]! - pz[p]!;
     if (k === 2) {
-      const det = r[0]![0] * r[1]![1] - r[0]![1] * r[1]![0];
-      return [Math.abs(det), Math.abs(det) < 10 * nearZero[1]!];
+      const det = a0 * b1 - a1 * b0;
+      nearlyZero = Math.abs(det) < 10 * nearZero[1]!;
+      return Math.abs(det);
     }
-    const a = r[0]!, b = r[1]!, c = r[2]!;
-    const det2 = (p1: number, p2: number, q1: number, q2: number) => p1 * q2 - p2 * q1;
-    const det = a[0]! * det2(b[1]!, b[2]!, c[1]!, c[2]!) - b[0]! * det2(a[1]!, a[2]!, c[1]!, c[2]!) + c[0]! * det2(a[1]!, a[2]!, b[1]!, b[2]!);
-    return [Math.abs(det), Math.abs(det) < 10 * nearZero[2]!];
+    const s2 = simplex[2]!;
+    const c0 = px[s2]! - px[p]!, c1 = py[s2]! - py[p]!, c2 = pz[s2]! - pz[p]!;
+    const det = a0 * (b1 * c2 - b2 * c1) - b0 * (a1 * c2 - a2 * c1) + c0 * (a1 * b2 - a2 * b1);
+    nearlyZero = Math.abs(det) < 10 * nearZero[2]!;
+    return Math.abs(det);
   };
-  let maxDet = P[maxX]![0] - P[minX]![0];
+  let maxDet = px[maxX]! - px[minX]!;
   for (let k = 2; k < 4; k++) {
     const prevDet = maxDet;
     let best = -1, bestNear = false;
     maxDet = -1;
     for (const p of maxPoints) {
       if (simplex.includes(p) || p === best) continue;
-      const [d, near] = detSimplex(p, k);
-      if (d > maxDet) [best, maxDet, bestNear] = [p, d, near];
+      const d = detSimplex(p, k);
+      if (d > maxDet) [best, maxDet, bestNear] = [p, d, nearlyZero];
     }
     const targetDet = prevDet * maxWidth;
     const minDet = 0.01 * targetDet;
@@ -164,9 +226,9 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     if (best < 0 || bestNear || falseNarrow) {
       for (let p = 0; p < N; p++) {
         if (maxPoints.includes(p) || simplex.includes(p)) continue;
-        const [d, near] = detSimplex(p, k);
+        const d = detSimplex(p, k);
         if (d > maxDet) {
-          [best, maxDet, bestNear] = [p, d, near];
+          [best, maxDet, bestNear] = [p, d, nearlyZero];
           if (!bestNear && maxDet > minDet) break;
         }
       }
@@ -182,21 +244,20 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     order.push(s);
   }
   // Facets are oriented away from the centre of the initial simplex.
-  const interior: [number, number, number] = [0, 0, 0];
+  const interior = [0, 0, 0];
   for (let k = 0; k < 3; k++) {
-    for (const s of simplex) interior[k] += P[s]![k]!;
+    for (const s of simplex) interior[k] += coord(s, k);
     interior[k] /= 4;
   }
+  const [i0, i1, i2] = interior as [number, number, number];
 
-  const dist = (p: number, f: Facet): number => {
-    const q = P[p]!;
-    return f.offset + q[0] * f.normal[0] + q[1] * f.normal[1] + q[2] * f.normal[2];
-  };
-  let facetId = 0;
+  // The signed distance of point p from facet f's plane is f.offset + px[p] * f.n0 + py[p] * f.n1
+  // + pz[p] * f.n2, written out where needed: as a small function called this often, V8 would
+  // compile it with its optimising compiler, which costs more than the whole replay.
   const setPlane = (f: Facet) => {
-    const a = P[f.verts[0]!]!, b = P[f.verts[1]!]!, c = P[f.verts[2]!]!;
-    const dx1 = b[0]! - a[0]!, dy1 = b[1]! - a[1]!, dz1 = b[2]! - a[2]!;
-    const dx2 = c[0]! - a[0]!, dy2 = c[1]! - a[1]!, dz2 = c[2]! - a[2]!;
+    const a = f.verts[0]!, b = f.verts[1]!, c = f.verts[2]!;
+    const dx1 = px[b]! - px[a]!, dy1 = py[b]! - py[a]!, dz1 = pz[b]! - pz[a]!;
+    const dx2 = px[c]! - px[a]!, dy2 = py[c]! - py[a]!, dz2 = pz[c]! - pz[a]!;
     let n0 = dy2 * dz1 - dz2 * dy1;
     let n1 = dx1 * dz2 - dz1 * dx2;
     let n2 = dx2 * dy1 - dy2 * dx1;
@@ -204,55 +265,64 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     n0 /= norm;
     n1 /= norm;
     n2 /= norm;
-    let off = -(a[0]! * n0 + a[1]! * n1 + a[2]! * n2);
-    if (off + interior[0] * n0 + interior[1] * n1 + interior[2] * n2 > 0) {
+    let off = -(px[a]! * n0 + py[a]! * n1 + pz[a]! * n2);
+    if (off + i0 * n0 + i1 * n1 + i2 * n2 > 0) {
       n0 = -n0;
       n1 = -n1;
       n2 = -n2;
       off = -off;
     }
-    f.normal = [n0, n1, n2];
+    f.n0 = n0;
+    f.n1 = n1;
+    f.n2 = n2;
     f.offset = off;
     // Upper Delaunay facets (not part of the triangulation): normal not clearly downwards.
     f.upper = n2 > -2 * (1.01 * 3 * REAL_EPSILON);
   };
-  const newFacet = (verts: number[]): Facet => ({
-    id: ++facetId, verts, nbrs: [], normal: [0, 0, 0], offset: 0, outside: [], furthestDist: 0, upper: false,
-    simplicial: true, isNew: false, visible: false, coplanarHorizon: false, replace: null, visitId: 0, deleted: false, ridges: null,
-  });
   const byVid = (a: number, b: number) => vid[b]! - vid[a]!;
 
-  // The facet list and its cursors (null stands for the list's tail).
-  const list: Facet[] = [];
+  // The facet list (doubly linked, as Qhull's) and its cursors (null stands for the list's tail).
+  let head: Facet | null = null;
+  let tail: Facet | null = null;
   let facetNext: Facet | null = null;
   let newfacetList: Facet | null = null;
-  const nextOf = (f: Facet): Facet | null => list[list.indexOf(f) + 1] ?? null;
   const removeFacet = (f: Facet) => {
-    const i = list.indexOf(f);
-    const next = list[i + 1] ?? null;
+    if (!f.inList) throw new Error('qhull-order: the facet list lost its way');
+    const next = f.next;
     if (newfacetList === f) newfacetList = next;
     if (facetNext === f) facetNext = next;
-    list.splice(i, 1);
+    if (f.prev) f.prev.next = next;
+    else head = next;
+    if (next) next.prev = f.prev;
+    else tail = f.prev;
+    f.prev = f.next = null;
+    f.inList = false;
   };
   const appendFacet = (f: Facet) => {
-    list.push(f);
+    if (f.inList) throw new Error('qhull-order: the facet list lost its way');
+    f.prev = tail;
+    f.next = null;
+    if (tail) tail.next = f;
+    else head = f;
+    tail = f;
+    f.inList = true;
     if (facetNext === null) facetNext = f;
   };
+  // The list's head (a function: TypeScript cannot see the closures above assign it).
+  const first = (): Facet | null => head;
   let visit = 0;
+  let mark = 0;
 
   // Initial hull: facet k is opposite simplex vertex 3-k.
   const initial: Facet[] = [];
-  for (let k = 3; k >= 0; k--) {
-    const f = newFacet(simplex.filter((_, j) => j !== k).sort(byVid));
-    initial.push(f);
-  }
+  for (let k = 3; k >= 0; k--) initial.push(new Facet(without(simplex, k).sort(byVid)));
   for (const f of initial) {
     f.nbrs = f.verts.map((v) => initial.find((g) => g !== f && !g.verts.includes(v))!);
     setPlane(f);
     appendFacet(f);
   }
   let minAngle = Infinity;
-  for (const f of initial) for (const g of f.nbrs) minAngle = Math.min(minAngle, f.normal[0] * g.normal[0] + f.normal[1] * g.normal[1] + f.normal[2] * g.normal[2]);
+  for (const f of initial) for (const g of f.nbrs) minAngle = Math.min(minAngle, f.n0 * g.n0 + f.n1 * g.n1 + f.n2 * g.n2);
   // A nearly flat initial simplex makes Qhull keep nearly coplanar points as outside points.
   const narrowHull = minAngle < -0.99999999;
 
@@ -260,31 +330,34 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
   let findBestNotSharp = false;
   // True if the new facets' normals do not all lie in one orthant.
   const sharpNewFacets = (): boolean => {
-    const i0 = newfacetList ? list.indexOf(newfacetList) : -1;
-    if (i0 < 0) return false;
-    const q = list[i0]!.normal.map((c) => c > 0);
-    for (let i = i0 + 1; i < list.length; i++) {
-      const nrm = list[i]!.normal;
-      if (nrm.some((c, k) => (c > 0) !== q[k])) return true;
-    }
+    const first = newfacetList;
+    if (!first || !first.inList) return false;
+    const q0 = first.n0 > 0, q1 = first.n1 > 0, q2 = first.n2 > 0;
+    for (let f = first.next; f; f = f.next) if (f.n0 > 0 !== q0 || f.n1 > 0 !== q1 || f.n2 > 0 !== q2) return true;
     return false;
   };
 
-  const findBestHorizon = (p: number, start: Facet, bestDist0: number): [Facet, number] => {
+  // The searches below answer with a facet and set these two.
+  let foundDist = 0;
+  let foundOutside = false;
+  const stack: Facet[] = [];
+
+  const findBestHorizon = (p: number, start: Facet, bestDist0: number): Facet => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     let best = start, bestDist = bestDist0;
     const vis = ++visit;
     const sd = searchDist();
     let minSearch = bestDist - sd;
-    const stack: Facet[] = [];
+    stack.length = 0;
     let facet: Facet | null = start;
     let nextFacet: Facet | null = null;
     for (;;) {
-      const nbs: Facet[] = (facet as Facet).nbrs;
+      const nbs: Facet[] = facet!.nbrs;
       for (let i = 0; i < nbs.length; i++) {
-        const nb: Facet = nbs[i]!;
+        const nb = nbs[i]!;
         if (nb.visitId === vis) continue;
         nb.visitId = vis;
-        const d = dist(p, nb);
+        const d = nb.offset + x * nb.n0 + y * nb.n1 + z * nb.n2;
         if (d > bestDist) {
           if (!nb.upper || d >= minOutside) {
             best = nb;
@@ -300,36 +373,47 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       else if (stack.length === 0) break;
       else facet = stack.pop()!;
     }
-    return [best, bestDist];
+    foundDist = bestDist;
+    return best;
   };
 
-  const findBestNew = (p: number, start: Facet): [Facet, number, boolean] => {
+  const findBestNew = (p: number, start: Facet): Facet => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     let bestDist = -Number.MAX_VALUE / 2;
     let best: Facet | null = null;
     const vis = ++visit;
     const dOut = distOutside();
     for (let pass = 0; pass < 2; pass++) {
-      let i = pass === 0 ? list.indexOf(start) : newfacetList ? list.indexOf(newfacetList) : list.length;
-      for (; i >= 0 && i < list.length; i++) {
-        const f = list[i]!;
+      let f: Facet | null = pass === 0 ? (start.inList ? start : null) : newfacetList && newfacetList.inList ? newfacetList : null;
+      for (; f; f = f.next) {
         if (pass === 1 && f === start) break;
         f.visitId = vis;
-        const d = dist(p, f);
+        const d = f.offset + x * f.n0 + y * f.n1 + z * f.n2;
         if (d > bestDist && (!f.upper || d >= minOutside)) {
           best = f;
-          if (d >= dOut) return [f, d, true];
+          if (d >= dOut) {
+            foundDist = d;
+            foundOutside = true;
+            return f;
+          }
           bestDist = d;
         }
       }
     }
-    const [b, d] = findBestHorizon(p, best ?? start, bestDist);
-    return [b, d, d >= minOutside];
+    const b = findBestHorizon(p, best ?? start, bestDist);
+    foundOutside = foundDist >= minOutside;
+    return b;
   };
 
-  const findBest = (p: number, start: Facet): [Facet, number, boolean] => {
+  const findBest = (p: number, start: Facet): Facet => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     const vis = ++visit;
-    let d = dist(p, start);
-    if (d >= minOutside) return [start, d, true];
+    let d = start.offset + x * start.n0 + y * start.n1 + z * start.n2;
+    if (d >= minOutside) {
+      foundDist = d;
+      foundOutside = true;
+      return start;
+    }
     let bestDist = d;
     let best: Facet | null = start.upper ? null : start;
     start.visitId = vis;
@@ -338,13 +422,19 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     while (facet) {
       last = facet;
       let moved: Facet | null = null;
-      for (const nb of facet.nbrs) {
+      const nbs: Facet[] = facet.nbrs;
+      for (let i = 0; i < nbs.length; i++) {
+        const nb: Facet = nbs[i]!;
         if (!nb.isNew) continue;
         if (nb.visitId === vis) continue;
         nb.visitId = vis;
-        d = dist(p, nb);
+        d = nb.offset + x * nb.n0 + y * nb.n1 + z * nb.n2;
         if (d > bestDist) {
-          if (d >= minOutside) return [nb, d, true];
+          if (d >= minOutside) {
+            foundDist = d;
+            foundOutside = true;
+            return nb;
+          }
           if (!nb.upper) {
             best = nb;
             bestDist = d;
@@ -367,13 +457,15 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       }
       findBestNotSharp = true;
     }
-    const [b, bd] = findBestHorizon(p, best ?? last, bestDist);
-    return [b, bd, bd >= minOutside];
+    const b = findBestHorizon(p, best ?? last, bestDist);
+    foundOutside = foundDist >= minOutside;
+    return b;
   };
 
   const partitionPoint = (p: number, start: Facet) => {
-    let [best, d, isOutside] = findBestNewFlag ? findBestNew(p, start) : findBest(p, start);
-    if (narrowHull && d >= -maxCoplanar) isOutside = true;
+    const best = findBestNewFlag ? findBestNew(p, start) : findBest(p, start);
+    const d = foundDist;
+    const isOutside = foundOutside || (narrowHull && d >= -maxCoplanar);
     if (!isOutside) return; // coplanar or inside: never a vertex
     let isNewOutside = false;
     if (best.outside.length === 0) {
@@ -404,16 +496,21 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     let pool: number[] = [];
     for (let i = 0; i < N; i++) if (vid[i]! < 0) pool.push(i);
     const dOut = distOutside();
-    for (const f of [...list]) {
+    for (let fAt = 0; fAt < initial.length; fAt++) {
+      const f = initial[fAt]!;
       let bestPoint = -1, bestDist = 0;
       const rest: number[] = [];
-      for (const p of pool) {
-        const d = dist(p, f);
+      for (let pAt = 0; pAt < pool.length; pAt++) {
+        const p = pool[pAt]!;
+        const d = f.offset + px[p]! * f.n0 + py[p]! * f.n1 + pz[p]! * f.n2;
         if (d < dOut) rest.push(p);
-        else if (bestPoint < 0) [bestPoint, bestDist] = [p, d];
-        else if (d > bestDist) {
+        else if (bestPoint < 0) {
+          bestPoint = p;
+          bestDist = d;
+        } else if (d > bestDist) {
           f.outside.push(bestPoint);
-          [bestPoint, bestDist] = [p, d];
+          bestPoint = p;
+          bestDist = d;
         } else f.outside.push(p);
       }
       if (bestPoint >= 0) {
@@ -423,29 +520,26 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       pool = rest;
     }
     findBestNewFlag = true;
-    for (const p of pool) partitionPoint(p, list[0]!);
+    for (let i = 0; i < pool.length; i++) partitionPoint(pool[i]!, first()!);
     findBestNewFlag = false;
   }
   // Start with the facet that has the furthest point.
   {
     let best: Facet | null = null;
-    for (const f of list) if (f.outside.length > 0 && (!best || f.furthestDist > best.furthestDist)) best = f;
-    if (best && best !== list[0]) {
-      list.splice(list.indexOf(best), 1);
-      list.unshift(best);
+    for (let f = first(); f; f = f.next) if (f.outside.length > 0 && (!best || f.furthestDist > best.furthestDist)) best = f;
+    const front = first()!;
+    if (best && best !== front) {
+      removeFacet(best);
+      best.next = front;
+      front.prev = best;
+      head = best;
+      best.inList = true;
     }
-    facetNext = list[0] ?? null;
+    facetNext = first();
   }
 
-  // Qhull's unordered set delete: the last element takes the deleted slot (order matters later).
-  const setDel = <T,>(arr: T[], x: T) => {
-    const i = arr.indexOf(x);
-    if (i < 0) return;
-    const last = arr.pop()!;
-    if (i < arr.length) arr[i] = last;
-  };
-
   const addPoint = (p: number, facet: Facet) => {
+    const x = px[p]!, y = py[p]!, z = pz[p]!;
     // Visible facets and horizon.
     removeFacet(facet);
     appendFacet(facet);
@@ -456,10 +550,12 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     for (let k = 0; k < visible.length; k++) {
       const v = visible[k]!;
       v.visitId = vis;
-      for (const nb of v.nbrs) {
+      const nbs: Facet[] = v.nbrs;
+      for (let i = 0; i < nbs.length; i++) {
+        const nb: Facet = nbs[i]!;
         if (nb.visitId === vis) continue;
         nb.visitId = vis;
-        const d = dist(p, nb);
+        const d = nb.offset + x * nb.n0 + y * nb.n1 + z * nb.n2;
         if (d > minVisible) {
           removeFacet(nb);
           appendFacet(nb);
@@ -477,19 +573,21 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     vid[p] = ++vidCounter;
     order.push(p);
     const created: Facet[] = [];
-    const other = (r: Ridge, f: Facet) => (r.a === f ? r.b : r.a);
     // Like Qhull, the last new facet of the previous visible facets carries over (see below).
     let lastRidgeNew: Facet | null = null;
     let lastNew: Facet | null = null;
-    for (const v of visible) {
-      const seen = new Set<Facet>();
+    for (let vAt = 0; vAt < visible.length; vAt++) {
+      const v = visible[vAt]!;
+      // Horizon facets already given a new facet across one of v's ridges carry this mark.
+      const seen = ++mark;
       if (v.ridges) {
         lastRidgeNew = null;
-        for (const r of v.ridges) {
-          const nb = other(r, v);
+        for (let rAt = 0; rAt < v.ridges.length; rAt++) {
+          const r = v.ridges[rAt]!;
+          const nb = otherSide(r, v);
           if (nb.visible) continue;
-          const nf = newFacet([p, ...r.verts]);
-          nf.nbrs = [nb];
+          const nf = new Facet(withApex(p, r.verts, -1));
+          nf.nbrs.push(nb);
           nf.isNew = true;
           if (nb.simplicial) {
             // The ridge of a simplicial horizon facet is dropped (its neighbour slot says it all).
@@ -500,9 +598,9 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
             nf.ridges = [r];
           }
           const i = nb.nbrs.indexOf(v);
-          if (!seen.has(nb) && i >= 0) nb.nbrs[i] = nf;
+          if (nb.markId !== seen && i >= 0) nb.nbrs[i] = nf;
           else nb.nbrs.push(nf);
-          seen.add(nb);
+          nb.markId = seen;
           appendFacet(nf);
           created.push(nf);
           lastRidgeNew = nf;
@@ -510,10 +608,12 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       }
       if (v.simplicial) {
         lastNew = null;
-        v.nbrs.forEach((nb, k) => {
-          if (nb.visible || seen.has(nb)) return;
-          const nf = newFacet([p, ...v.verts.filter((_, j) => j !== k)]);
-          nf.nbrs = [nb];
+        const nbs: Facet[] = v.nbrs;
+        for (let k = 0; k < nbs.length; k++) {
+          const nb: Facet = nbs[k]!;
+          if (nb.visible || nb.markId === seen) continue;
+          const nf = new Facet(withApex(p, v.verts, k));
+          nf.nbrs.push(nb);
           nf.isNew = true;
           const i = nb.nbrs.indexOf(v);
           if (i >= 0) nb.nbrs[i] = nf;
@@ -521,7 +621,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
           appendFacet(nf);
           created.push(nf);
           lastNew = nf;
-        });
+        }
       }
       // Qhull keeps the ridge-built result of an earlier visible facet when this one has no
       // ridges, so the replacement (where repartitioning starts) can be another facet's.
@@ -529,11 +629,20 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       v.replace = lastNew;
     }
     newfacetList = created[0] ?? null;
-    // Link the new facets to each other across the edges through the apex.
-    for (const nf of created) {
+    // Link the new facets to each other across the edges through the apex: the mate across the
+    // edge (apex, keep) is the first other new facet holding `keep`.
+    for (let nfAt = 0; nfAt < created.length; nfAt++) {
+      const nf = created[nfAt]!;
       for (let j = 1; j < nf.verts.length; j++) {
-        const keep = nf.verts.filter((_, k) => k !== j && k !== 0)[0]!;
-        const mate = created.find((g) => g !== nf && g.verts.includes(keep));
+        const keep = nf.verts[j === 1 ? 2 : 1]!;
+        let mate: Facet | undefined;
+        for (let gAt = 0; gAt < created.length; gAt++) {
+          const g = created[gAt]!;
+          if (g !== nf && g.verts.includes(keep)) {
+            mate = g;
+            break;
+          }
+        }
         nf.nbrs[j] = mate!;
       }
       setPlane(nf);
@@ -541,24 +650,34 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     const makeRidges = (f: Facet) => {
       if (!f.ridges) f.ridges = [];
       if (!f.simplicial) return;
-      const has = new Set(f.ridges.map((r) => other(r, f)));
-      f.nbrs.forEach((nb, k) => {
-        if (has.has(nb)) return;
-        const r: Ridge = { verts: f.verts.filter((_, j) => j !== k), a: f, b: nb };
-        f.ridges!.push(r);
+      const had = f.ridges.length;
+      const nbs = f.nbrs;
+      for (let k = 0; k < nbs.length; k++) {
+        const nb = nbs[k]!;
+        let has = false;
+        for (let i = 0; i < had && !has; i++) has = otherSide(f.ridges[i]!, f) === nb;
+        if (has) continue;
+        const r: Ridge = { verts: without(f.verts, k), a: f, b: nb };
+        f.ridges.push(r);
         (nb.ridges ??= []).push(r);
-      });
+      }
     };
     // Merge new facets into coplanar horizon facets.
     let merged = false;
-    const done = new Set<Facet>();
-    for (const nf of created) {
-      if (done.has(nf)) continue;
+    const done = ++mark;
+    for (let nfAt = 0; nfAt < created.length; nfAt++) {
+      const nf = created[nfAt]!;
+      if (nf.markId === done) continue;
       const h = nf.nbrs[0]!;
       if (!h.coplanarHorizon) continue;
-      const cycle = created.filter((g) => !done.has(g) && g.nbrs[0] === h);
-      for (const g of cycle) {
-        done.add(g);
+      const cycle: Facet[] = [];
+      for (let i = 0; i < created.length; i++) {
+        const g = created[i]!;
+        if (g.markId !== done && g.nbrs[0] === h) cycle.push(g);
+      }
+      for (let gAt = 0; gAt < cycle.length; gAt++) {
+        const g = cycle[gAt]!;
+        g.markId = done;
         makeRidges(g);
         makeRidges(h);
         if (!h.verts.includes(p)) h.verts = [...h.verts, p].sort(byVid);
@@ -566,7 +685,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
         const gr = g.ridges!;
         for (let i = 0; i < gr.length; i++) {
           const r = gr[i]!;
-          const o = other(r, g);
+          const o = otherSide(r, g);
           if (o === h) {
             setDel(gr, r);
             setDel(h.ridges!, r);
@@ -594,39 +713,44 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
       h.isNew = true;
       merged = true;
     }
-    const firstNew = list.findIndex((f) => f.isNew && !f.visible);
-    newfacetList = firstNew >= 0 ? list[firstNew]! : null;
-    findBestNewFlag = merged || useFindBestNew() || list.some((f) => f.isNew && !f.simplicial);
+    newfacetList = null;
+    let nonSimplicialNew = false;
+    for (let f = first(); f; f = f.next) {
+      if (!f.isNew) continue;
+      if (!f.visible && !newfacetList) newfacetList = f;
+      if (!f.simplicial) nonSimplicialNew = true;
+    }
+    findBestNewFlag = merged || totMerge > 50 || nonSimplicialNew;
     // Repartition the outside points of the visible facets.
-    for (const v of visible) {
+    for (let vAt = 0; vAt < visible.length; vAt++) {
+      const v = visible[vAt]!;
       if (v.outside.length === 0) continue;
       let start: Facet | null = v.replace;
       while (start && start.visible) start = start.replace;
       if (!start) start = newfacetList!;
       const pts = v.outside;
       v.outside = [];
-      for (const q of pts) partitionPoint(q, start);
+      for (let i = 0; i < pts.length; i++) partitionPoint(pts[i]!, start);
     }
-    for (const v of visible) {
+    for (let vAt = 0; vAt < visible.length; vAt++) {
+      const v = visible[vAt]!;
       v.deleted = true;
-      if (list.includes(v)) removeFacet(v);
+      if (v.inList) removeFacet(v);
     }
-    for (const f of list) f.isNew = false;
+    for (let f = first(); f; f = f.next) f.isNew = false;
     findBestNotSharp = false;
     newfacetList = null;
     findBestNewFlag = false;
   };
 
-  for (;;) {
+  // Each step makes one point a vertex, and a point is made a vertex at most once.
+  for (let steps = 0; ; steps++) {
+    if (steps > N) throw new Error('qhull-order: the build did not terminate');
     let facet: Facet | null = null;
     while (facetNext) {
       const f: Facet = facetNext;
-      if (f.outside.length === 0) {
-        facetNext = nextOf(f);
-        continue;
-      }
-      if (narrowHull && f.furthestDist < minOutside) {
-        facetNext = nextOf(f);
+      if (f.outside.length === 0 || (narrowHull && f.furthestDist < minOutside)) {
+        facetNext = f.next;
         continue;
       }
       facet = f;
@@ -636,8 +760,7 @@ export function qhullDelaunay(xs: number[], ys: number[]): QhullDelaunay {
     const p = facet.outside.pop()!;
     addPoint(p, facet);
   }
-  return {
-    order: order.filter((p) => p < n),
-    regions: list.filter((f) => !f.upper && !f.deleted && !f.visible).map((f) => [...f.verts]),
-  };
+  const regions: number[][] = [];
+  for (let f = first(); f; f = f.next) if (!f.upper && !f.deleted && !f.visible) regions.push(f.verts.slice());
+  return { order: order.filter((p) => p < n), regions };
 }

@@ -1,7 +1,7 @@
 // The decode grid computed the plain way, point by point as scipy's loops do: locate each cell by
 // scanning the triangles, Gauss-Seidel gradients with every edge term recomputed, the 19-term
 // Bernstein sum of the split element, nearest measured point by a full scan. Slow and obvious: the
-// oracle that the asm.js kernels of src/profile-data must match bit for bit.
+// oracle that the WebAssembly kernels of src/profile-data must match bit for bit.
 import { linspace, type DecodeProfile, type Triangulation } from '../../src/profile-data/index.js';
 
 const INSIDE_EPS = 100 * Number.EPSILON;

@@ -18,6 +18,7 @@ import {
   type Triangulation,
 } from '../../src/profile-data/index.js';
 import { InputError } from '../../src/util/errors.js';
+import { kernelModuleSource } from '../../src/profile-data/wasm-kernels-source.js';
 import { plainDecodeGrid } from '../helpers/plainDecodeGrid.js';
 
 const FIX = 'test/fixtures';
@@ -249,7 +250,7 @@ describe('decode grid semantics', () => {
 });
 
 describe('the decode grid, bit for bit the plain algorithm', () => {
-  // The grid is built by asm.js kernels (claiming cells per triangle, sweeps over flat arrays);
+  // The grid is built by WebAssembly kernels (claiming cells per triangle, sweeps over flat arrays);
   // the plain per-cell scan in test/helpers/plainDecodeGrid.ts is the reference. Equal means
   // equal: toEqual tells -0 from 0, and NaN only matches NaN.
   const same = (profile: DecodeProfile) => {
@@ -263,7 +264,11 @@ describe('the decode grid, bit for bit the plain algorithm', () => {
     same(loadProfileDir(dir).decode);
   });
 
-  it('the shipped build validates as asm.js (V8 warns "Invalid asm.js" and runs it as slow plain JavaScript otherwise)', () => {
+  it('the embedded kernel module is what its source emits (regenerate: node dist/src/profile-data/wasm-kernels-source.js --write)', () => {
+    expect(readFileSync('src/profile-data/wasm-kernels-module.ts', 'utf8')).toBe(kernelModuleSource());
+  });
+
+  it('the shipped build runs the kernels without a warning', () => {
     const script = `import { buildInterpolators, loadProfileDir } from './dist/src/profile-data/index.js';
       const { decode } = buildInterpolators(loadProfileDir('${FIX}/h100/llama-3.1-8b/npz'));
       console.log(decode.itlMs(10, 3000));`;
