@@ -48,6 +48,8 @@ export type Binding =
   | 'saturation'
   /** ttft_feedback: prefill raised because recent intervals missed the TTFT target too often. */
   | 'ttft_feedback'
+  /** prefill_burst_sizing: prefill raised to the standing count the recent bursts of queued prompts need. */
+  | 'prefill_burst'
   /** load_scaling_rule saturation: a pool saturated since the last throughput tick is not scaled down. */
   | 'saturation_hold'
   /** The throughput plan floored a load step. */
@@ -68,6 +70,7 @@ export const BINDING_RANK: Record<Binding, number> = {
   kv_cache: 1,
   saturation: 1,
   ttft_feedback: 1,
+  prefill_burst: 1,
   saturation_hold: 1,
   sla_queueing: 1,
   scale_down_window: 1,
@@ -129,6 +132,23 @@ export interface SizingDetail {
   decode_kv?: KvDecodeDetail;
   /** ttft_feedback: what the last interval's TTFT histogram showed. */
   ttft_feedback?: TtftFeedbackDetail;
+  /** prefill_burst_sizing: the standing prefill count the window's bursts need. */
+  prefill_burst?: PrefillBurstDetail;
+}
+
+/** What bound prefill_burst_sizing's count: no burst queued past one replica's slack, the miss share, or the budget. */
+export type PrefillBurstBinding = 'no_burst' | 'burst_size' | 'burst_budget';
+
+export interface PrefillBurstDetail {
+  /** Most replicas any group of burst_memory_s needed to keep its burst tokens past the TTFT slack within the allowed share. */
+  replicas: number;
+  binding: PrefillBurstBinding;
+  /** Largest burst (prompt tokens) of the last closed group. */
+  last_peak_burst_tokens: number;
+  /** Groups (of cold_start_s of load ticks) the count is the most of, the open one included. */
+  groups: number;
+  /** Prompt tokens/s of the last valid interval (the allowed share is a share of them). */
+  arrival_prompt_tokens_per_s: number;
 }
 
 export interface TtftFeedbackDetail {
