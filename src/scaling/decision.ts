@@ -140,15 +140,13 @@ export interface SizingDetail {
 export type PrefillBurstBinding = 'no_burst' | 'burst_size' | 'burst_budget';
 
 export interface PrefillBurstDetail {
-  /** Most replicas any group of burst_memory_s needed to keep its burst tokens past the TTFT slack within the allowed share. */
+  /** Most replicas any group (cold_start_s of scrapes) of burst_memory_s needed to keep its late prompt tokens within the allowed share. */
   replicas: number;
   binding: PrefillBurstBinding;
-  /** Largest burst (prompt tokens) of the last closed group. */
-  last_peak_burst_tokens: number;
-  /** Groups (of cold_start_s of load ticks) the count is the most of, the open one included. */
+  /** Groups the count is the most of, the open one included. */
   groups: number;
-  /** Prompt tokens/s of the last valid interval (the allowed share is a share of them). */
-  arrival_prompt_tokens_per_s: number;
+  /** Seconds since the group that set the count closed (0: the open group). */
+  age_s: number;
 }
 
 export interface TtftFeedbackDetail {

@@ -201,7 +201,7 @@ export class Planner {
     if (implausible) return this.hold(implausible, current);
     const counts = this.managedCounts(current);
     this.kvDecode?.observeLoad(samples);
-    this.burst?.observeLoad(samples);
+    this.burst?.observeLoad(samples, this.config.load_adjustment_interval);
     if (this.saturation) return this.saturationStep(this.saturation, samples, counts, current);
     const views = this.sizers.map((sizer) => sizer.learnLoad(samples));
     // Workers the router sees must be the workers we count, or per-worker loads mean nothing.
@@ -280,7 +280,7 @@ export class Planner {
     const interval = observedInterval(obs);
     this.queueing?.learn(interval, counts.prefill);
     this.kvDecode?.learn(obs);
-    this.burst?.learn(obs, this.intervalS);
+    this.burst?.learn(obs);
     // Without the load loop's scrapes there is no queueing evidence to ask for.
     this.ttftFeedback?.learn(obs, counts.prefill, this.saturation?.prefillQueueingSeen() ?? true);
     const failed = this.correction?.learn(interval, counts);

@@ -1,133 +1,135 @@
-// prefill_burst_sizing (sla-planner extension; off by default and under strategy sla: on the
-// shared traces it spends more GPU-hours than ttft_feedback for the same attainment, README
-// "strategy: sla"). Prompts that arrive together queue behind each other however low the
-// interval's mean rate is, and a replica asked for when such a burst is seen serves a cold start
-// later. So this stage keeps standing prefill sized from the bursts themselves. Each load tick
-// reads the most prompt tokens the router showed queued on every prefill worker at once (workers
-// × the least-loaded one's queue: one long prompt on one worker is no burst, more replicas would
-// not prefill it sooner); a burst of W tokens on p replicas prefilling r tokens/s each meets the
-// TTFT target for its first p·r·slack tokens and misses it for the rest. Per cold start of load
-// ticks (a group), the count is the fewest replicas whose missed tokens stay within
-// prefill_burst_miss_share of the prompt tokens such a span brings; the standing count is the
-// most any group of burst_memory_s needed, so a burst's capacity is released once it leaves the
-// window, and the load loop asks for it at once when a new burst needs more.
+// prefill_burst_sizing (sla-planner extension; off by default and under strategy sla, see the
+// README's "strategy: sla" for its figures). Prompts that arrive together (an agent's fan-out, a
+// client's batch) queue behind each other however low the interval's mean rate is, and a replica
+// asked for when such a burst is seen serves a cold start later. So this stage keeps standing
+// prefill sized from the bursts themselves. The load loop's scrapes, every
+// load_adjustment_interval / load_metric_samples, carry the frontend's arrivals counter: the
+// arrivals of each scrape interval, times the mean ISL, are its prompt tokens. For a candidate
+// count p, a backlog replay (p replicas prefilling r tokens/s each) counts the tokens that would
+// queue past what p replicas prefill within the TTFT slack (target − idle TTFT), taking
+// BURST_AT_ONCE of each scrape interval's tokens to arrive together and the rest spread over it.
+// Per cold start of scrapes (a group), the count is the fewest replicas whose late tokens stay
+// within prefill_burst_miss_share of the group's tokens; the standing count is the most any group
+// of burst_memory_s needed (the open group included, so the load loop asks at once), released
+// when the group that needed it leaves the window. The router's queued-token gauges are no basis
+// for this: a burst often drains between two scrapes, more so the more replicas run.
 import type { PlannerConfig } from '../../config/schema.js';
 import type { PrefillInterpolator } from '../../profile-data/types.js';
 import type { Plan, PrefillBurstBinding, PrefillBurstDetail } from '../decision.js';
-import type { IntervalObservation, PrefillWorkerSample, RouterSnapshot } from '../observation.js';
+import type { IntervalObservation, RouterSnapshot } from '../observation.js';
 import { MAX_POOL_REPLICAS } from '../screen.js';
 
-/** One load tick's burst: the prompt tokens it queued and what one replica prefills within the TTFT slack. */
-export interface TickBurst {
-  /** Most prompt tokens queued on every worker of the pool in one scrape of the tick (workers × the least-loaded one's queue). */
-  burstTokens: number;
-  /** Tokens one replica prefills within the TTFT slack (tokens/s × (target − idle TTFT)). */
-  slackTokensPerReplica: number;
+/**
+ * Share of a scrape interval's prompt tokens taken to arrive together. The frontend's counter
+ * says how many arrived, not when within the interval: all at once over-sizes steady traffic, all
+ * spread misses bursts shorter than the interval; one half is the middle the simulator supports.
+ */
+export const BURST_AT_ONCE = 0.5;
+
+/** What one prefill replica does at the traffic's mean prompt length. */
+export interface PrefillRates {
+  /** Prompt tokens/s one replica prefills. */
+  tokensPerS: number;
+  /** Seconds a prompt may wait and still meet the TTFT target (target − idle TTFT). */
+  slackS: number;
 }
 
 export interface BurstSizingSettings {
   prefill: PrefillInterpolator;
   gpusPerReplica: number;
   ttftTargetMs: number;
-  loadIntervalS: number;
-  /** Seconds of load ticks one count is sized over (a cold start: what a new replica takes to help). */
+  /** Seconds between two router scrapes (load_adjustment_interval / load_metric_samples). */
+  scrapeIntervalS: number;
+  /** Seconds of scrapes one count is sized over (a cold start: what a new replica takes to help). */
   groupS: number;
   memoryS: number;
-  /** Share of a group's prompt tokens its bursts may leave past the slack. */
+  /** Share of a group's prompt tokens that may queue past the slack. */
   missShare: number;
   maxReplicas: number;
 }
 
+/** The rates at the mean ISL (clamped to the profile); with no slack left, the target itself bounds the wait. */
+export function prefillRates(prefill: PrefillInterpolator, gpusPerReplica: number, isl: number, ttftTargetMs: number): PrefillRates {
+  const lengthTokens = Math.min(Math.max(isl, prefill.minIsl), prefill.maxIsl);
+  const idleMs = prefill.ttftMs(lengthTokens);
+  return { tokensPerS: prefill.thptPerGpu(lengthTokens) * gpusPerReplica, slackS: (ttftTargetMs > idleMs ? ttftTargetMs - idleMs : ttftTargetMs) / 1000 };
+}
+
 /**
- * The burst of one load tick's scrapes (undefined when no scrape shows the prefill pool). `isl` is
- * the mean prompt length the rates are read at.
+ * Prompt tokens that queue past the slack on `replicas` replicas: a backlog replay over the scrape
+ * intervals' tokens (`arrivals`, oldest first), BURST_AT_ONCE of each arriving together.
  */
-export function tickBurst(samples: readonly RouterSnapshot[], isl: number, s: Pick<BurstSizingSettings, 'prefill' | 'gpusPerReplica' | 'ttftTargetMs'>): TickBurst | undefined {
-  let peak = -1;
-  for (const snap of samples) {
-    if (snap.prefill === undefined) continue;
-    const workers = Object.values(snap.prefill) as PrefillWorkerSample[];
-    if (workers.length === 0) continue;
-    let least = Infinity;
-    for (const g of workers) least = Math.min(least, g.active_prefill_tokens);
-    // The part of the queue spread over every worker: one long prompt on one worker is no burst
-    // (more replicas would not prefill it sooner).
-    peak = Math.max(peak, least * workers.length);
+export function lateTokens(arrivals: readonly number[], replicas: number, rates: PrefillRates, scrapeIntervalS: number): number {
+  const withinSlack = replicas * rates.tokensPerS * rates.slackS;
+  const perInterval = replicas * rates.tokensPerS * scrapeIntervalS;
+  let backlog = 0;
+  let late = 0;
+  for (const tokens of arrivals) {
+    late += Math.max(0, backlog + BURST_AT_ONCE * tokens - withinSlack) - Math.max(0, backlog - withinSlack);
+    backlog = Math.max(0, backlog + tokens - perInterval);
   }
-  if (peak < 0) return undefined;
-  const lengthTokens = Math.min(Math.max(isl, s.prefill.minIsl), s.prefill.maxIsl);
-  const rate = s.prefill.thptPerGpu(lengthTokens) * s.gpusPerReplica;
-  if (!(rate > 0)) return undefined;
-  const idleMs = s.prefill.ttftMs(lengthTokens);
-  // With no slack left the target itself bounds the wait (such prompts are infeasible anyway).
-  const slackS = (s.ttftTargetMs > idleMs ? s.ttftTargetMs - idleMs : s.ttftTargetMs) / 1000;
-  return { burstTokens: peak, slackTokensPerReplica: rate * slackS };
+  return late;
 }
 
-/** Prompt tokens of the window's bursts that queue past the TTFT slack on `replicas` replicas. */
-export function missedTokens(bursts: readonly TickBurst[], replicas: number): number {
-  let missed = 0;
-  for (const b of bursts) missed += Math.max(0, b.burstTokens - replicas * b.slackTokensPerReplica);
-  return missed;
-}
-
-/**
- * The fewest replicas (1..max) whose missed burst tokens are within `allowed` tokens; 'burst_size'
- * when that needs more than one replica, 'burst_budget' when even `max` misses more.
- */
-export function replicasForBursts(bursts: readonly TickBurst[], allowed: number, max: number): { replicas: number; binding: PrefillBurstBinding } {
-  if (missedTokens(bursts, 1) <= allowed) return { replicas: 1, binding: 'no_burst' };
-  if (missedTokens(bursts, max) > allowed) return { replicas: max, binding: 'burst_budget' };
-  let lo = 1; // misses too much
-  let hi = max; // within the allowance
+/** The fewest replicas (1..max) whose late tokens are within `missShare` of the arrivals' tokens, and what bound it. */
+export function replicasForArrivals(
+  arrivals: readonly number[],
+  rates: PrefillRates,
+  scrapeIntervalS: number,
+  missShare: number,
+  max: number,
+): { replicas: number; binding: PrefillBurstBinding } {
+  let total = 0;
+  for (const t of arrivals) total += t;
+  const allowed = missShare * total;
+  const ok = (p: number) => lateTokens(arrivals, p, rates, scrapeIntervalS) <= allowed;
+  if (ok(1)) return { replicas: 1, binding: 'no_burst' };
+  if (!ok(max)) return { replicas: max, binding: 'burst_budget' };
+  let lo = 1; // too few
+  let hi = max; // enough
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (missedTokens(bursts, mid) <= allowed) hi = mid;
+    if (ok(mid)) hi = mid;
     else lo = mid;
   }
   return { replicas: hi, binding: 'burst_size' };
 }
 
-/** Entries of a sliding window, each stamped with the clock (s) it was recorded at. */
-class Window<T> {
-  private readonly items: Array<{ atS: number; value: T }> = [];
-  private head = 0;
-
-  constructor(
-    private readonly spanS: number,
-    private readonly maxItems: number,
-  ) {}
-
-  push(atS: number, value: T): void {
-    this.items.push({ atS, value });
-    while (this.head < this.items.length && (this.items[this.head].atS <= atS - this.spanS || this.items.length - this.head > this.maxItems)) this.head++;
-    // Compact once the dropped prefix dominates, so memory stays bounded by maxItems.
-    if (this.head > this.maxItems) {
-      this.items.splice(0, this.head);
-      this.head = 0;
-    }
+/**
+ * Prompt tokens of each scrape interval: the counter's increase times the mean ISL (a counter
+ * that went down is a restarted frontend: that interval is skipped). `previous` is the counter
+ * before the first scrape (undefined: none yet); returns the last counter seen too.
+ */
+export function arrivalTokens(samples: readonly RouterSnapshot[], previous: number | undefined, isl: number): { tokens: number[]; last: number | undefined } {
+  const tokens: number[] = [];
+  let last = previous;
+  for (const snap of samples) {
+    const count = snap.requests_started_total;
+    if (count === undefined) continue;
+    if (last !== undefined && count >= last) tokens.push((count - last) * isl);
+    last = count;
   }
+  return { tokens, last };
+}
 
-  values(): T[] {
-    return this.items.slice(this.head).map((e) => e.value);
-  }
+/** A group's count. */
+interface GroupCount {
+  endS: number;
+  replicas: number;
 }
 
 export class PrefillBurstSizing {
-  /** Each closed group's count, over burst_memory_s. */
-  private readonly needed: Window<number>;
-  /** The bursts of the group still open. */
-  private group: TickBurst[] = [];
-  private groupStartS = 0;
-  private loadClockS = 0;
-  /** Prompt tokens/s and mean ISL of the last valid interval (0 until one). */
-  private arrivalTokensPerS = 0;
+  /** Closed groups' counts over burst_memory_s, oldest first. */
+  private readonly groups: GroupCount[] = [];
+  /** Prompt tokens per scrape interval of the open group. */
+  private open: number[] = [];
+  private clockS = 0;
+  private openSinceS = 0;
+  private lastCount: number | undefined;
+  /** Mean ISL of the last valid interval (0 until one: nothing is sized before). */
   private isl = 0;
-  private peakBurstTokens = 0;
 
-  constructor(private readonly s: BurstSizingSettings) {
-    this.needed = new Window(Math.max(s.memoryS, s.groupS), Math.ceil(Math.max(s.memoryS, s.groupS) / s.groupS) + 1);
-  }
+  constructor(private readonly s: BurstSizingSettings) {}
 
   /** Exists when prefill_burst_sizing is on, load scaling feeds it scrapes, and the mode has a prefill pool. */
   static fromConfig(config: PlannerConfig, prefill: PrefillInterpolator | undefined, gpusPerReplica: number): PrefillBurstSizing | undefined {
@@ -137,7 +139,7 @@ export class PrefillBurstSizing {
       prefill,
       gpusPerReplica,
       ttftTargetMs: config.ttft,
-      loadIntervalS: config.load_adjustment_interval,
+      scrapeIntervalS: config.load_adjustment_interval / config.load_metric_samples,
       groupS: Math.max(config.cold_start_s, config.load_adjustment_interval),
       memoryS: config.burst_memory_s,
       missShare: config.prefill_burst_miss_share,
@@ -145,45 +147,40 @@ export class PrefillBurstSizing {
     });
   }
 
-  /** A valid interval: the rate prompt tokens arrive at (what the miss share is a share of) and their mean length. */
-  learn(obs: IntervalObservation, intervalS: number): void {
-    const n = obs.num_req ?? 0;
+  /** A valid interval: its mean ISL, what each arrival is counted as. */
+  learn(obs: IntervalObservation): void {
     const isl = obs.isl ?? 0;
-    if (n > 0 && isl > 0 && Number.isFinite(n * isl)) {
-      this.arrivalTokensPerS = (n * isl) / intervalS;
-      this.isl = isl;
+    if (isl > 0 && Number.isFinite(isl)) this.isl = isl;
+  }
+
+  /** A load tick's scrapes (one load_adjustment_interval); a group closes every groupS. */
+  observeLoad(samples: readonly RouterSnapshot[], loadIntervalS: number): void {
+    this.clockS += loadIntervalS;
+    const { tokens, last } = arrivalTokens(samples, this.lastCount, this.isl);
+    this.lastCount = last;
+    // Bounded: a group holds groupS / scrapeIntervalS entries, whatever a tick carries.
+    const room = Math.ceil(this.s.groupS / this.s.scrapeIntervalS) - this.open.length;
+    if (this.isl > 0) this.open.push(...tokens.slice(Math.max(0, tokens.length - Math.max(0, room))));
+    if (this.clockS - this.openSinceS >= this.s.groupS) {
+      this.groups.push({ endS: this.clockS, replicas: this.count(this.open).replicas });
+      this.open = [];
+      this.openSinceS = this.clockS;
+      while (this.groups.length > 0 && this.groups[0].endS <= this.clockS - Math.max(this.s.memoryS, this.s.groupS)) this.groups.shift();
     }
   }
 
-  /** A load tick's scrapes; a group closes every groupS. */
-  observeLoad(samples: readonly RouterSnapshot[]): void {
-    this.loadClockS += this.s.loadIntervalS;
-    const burst = tickBurst(samples, this.isl > 0 ? this.isl : meanLastIsl(samples), this.s);
-    if (burst !== undefined) this.group.push(burst);
-    if (this.loadClockS - this.groupStartS >= this.s.groupS) {
-      this.needed.push(this.loadClockS, this.groupCount());
-      this.peakBurstTokens = 0;
-      for (const b of this.group) this.peakBurstTokens = Math.max(this.peakBurstTokens, b.burstTokens);
-      this.group = [];
-      this.groupStartS = this.loadClockS;
-    }
+  private count(arrivals: readonly number[]): { replicas: number; binding: PrefillBurstBinding } {
+    if (arrivals.length === 0 || !(this.isl > 0)) return { replicas: 1, binding: 'no_burst' };
+    const rates = prefillRates(this.s.prefill, this.s.gpusPerReplica, this.isl, this.s.ttftTargetMs);
+    if (!(rates.tokensPerS > 0)) return { replicas: 1, binding: 'no_burst' };
+    return replicasForArrivals(arrivals, rates, this.s.scrapeIntervalS, this.s.missShare, this.s.maxReplicas);
   }
 
-  /** The open group's count: its bursts within the miss share of the tokens a group's span brings. */
-  private groupCount(): number {
-    return replicasForBursts(this.group, this.s.missShare * this.arrivalTokensPerS * this.s.groupS, this.s.maxReplicas).replicas;
-  }
-
-  /** The standing count: the most any group of burst_memory_s (the open one too) needed. */
+  /** The standing count: the most any group of burst_memory_s needed, the open one included. */
   size(): PrefillBurstDetail {
-    let replicas = this.groupCount();
-    let groups = 1;
-    for (const n of this.needed.values()) {
-      replicas = Math.max(replicas, n);
-      groups++;
-    }
-    const binding: PrefillBurstBinding = replicas >= this.s.maxReplicas ? 'burst_budget' : replicas > 1 ? 'burst_size' : 'no_burst';
-    return { replicas, binding, last_peak_burst_tokens: this.peakBurstTokens, groups, arrival_prompt_tokens_per_s: this.arrivalTokensPerS };
+    let best = { ...this.count(this.open), group_end_s: this.clockS };
+    for (const g of this.groups) if (g.replicas > best.replicas) best = { replicas: g.replicas, binding: g.replicas >= this.s.maxReplicas ? 'burst_budget' : 'burst_size', group_end_s: g.endS };
+    return { replicas: best.replicas, binding: best.binding, groups: this.groups.length + 1, age_s: this.clockS - best.group_end_s };
   }
 
   /** The plan with prefill at least at the count the bursts need. */
@@ -193,19 +190,4 @@ export class PrefillBurstSizing {
     if (p === undefined || detail.replicas <= p.replicas) return { plan, detail };
     return { plan: { ...plan, prefill: { replicas: detail.replicas, binding: 'prefill_burst' } }, detail };
   }
-}
-
-/** Mean last_isl the prefill workers report (0 when none has one). */
-function meanLastIsl(samples: readonly RouterSnapshot[]): number {
-  let sum = 0;
-  let n = 0;
-  for (const snap of samples) {
-    for (const g of Object.values(snap.prefill ?? {}) as PrefillWorkerSample[]) {
-      if (g.last_isl > 0) {
-        sum += g.last_isl;
-        n++;
-      }
-    }
-  }
-  return n > 0 ? sum / n : 0;
 }

@@ -1,64 +1,71 @@
-// prefill_burst_sizing: hand-worked bursts, the loss rule, the groups' memory, and the load loop's raise.
+// prefill_burst_sizing: hand-worked backlog replays, the arrivals counter, the groups' memory, and the load loop's raise.
 import { describe, expect, it } from 'vitest';
-import { missedTokens, PrefillBurstSizing, replicasForBursts, tickBurst } from '../../../src/scaling/extensions/prefill-burst-sizing.js';
+import { arrivalTokens, lateTokens, PrefillBurstSizing, prefillRates, replicasForArrivals } from '../../../src/scaling/extensions/prefill-burst-sizing.js';
 import type { RouterSnapshot } from '../../../src/scaling/observation.js';
 import { Planner } from '../../../src/scaling/planner.js';
 import { decodeStub, fixedPredictors, prefillStub } from '../../helpers/analyticProfile.js';
 import { h100Config } from '../../helpers/h100.js';
 
-/** Prefill workers' queued prompt tokens (and one idle decode worker, so the counts match). */
-const queued = (tokens: number[]): RouterSnapshot => ({
-  prefill: Object.fromEntries(tokens.map((t, i) => [`p${i}`, { active_prefill_tokens: t, last_ttft: 0.1, last_isl: 1000 }])),
+/** One scrape: the arrivals counter, two idle prefill workers and one idle decode worker. */
+const scrape = (started?: number): RouterSnapshot => ({
+  ...(started === undefined ? {} : { requests_started_total: started }),
+  prefill: { p0: { active_prefill_tokens: 0, last_ttft: 0.1, last_isl: 1000 }, p1: { active_prefill_tokens: 0, last_ttft: 0.1, last_isl: 1000 } },
   decode: { d0: { active_decode_blocks: 0, last_itl: 0.02 } },
 });
 
-// At ISL 1000 the stub prefills 38000 tok/s with an idle TTFT of 80 ms: against a 300-ms target,
-// one replica prefills 38000 × 0.22 = 8360 tokens within the slack.
-const SLACK_TOKENS = 8360;
-const rates = { prefill: prefillStub, gpusPerReplica: 1, ttftTargetMs: 300 };
+/** A load tick of ten scrapes: the counter flat at `before`, then `after` at the last one. */
+const tick = (before: number, after = before): RouterSnapshot[] => [...Array.from({ length: 9 }, () => scrape(before)), scrape(after)];
 
-function sizing(memoryS = 120): PrefillBurstSizing {
-  return new PrefillBurstSizing({ ...rates, loadIntervalS: 5, groupS: 60, memoryS, missShare: 0.01, maxReplicas: 10 });
-}
+// 10000 tok/s per replica, 200 ms of slack: 2000 tokens within the slack, 5000 per 0.5-s scrape interval.
+const rates = { tokensPerS: 10_000, slackS: 0.2 };
 
-const plan = (p: number) => ({ prefill: { replicas: p, binding: 'demand' as const }, decode: { replicas: 1, binding: 'demand' as const } });
-
-describe('tickBurst', () => {
-  it('takes the scrape with the most tokens queued on every worker at once', () => {
-    // Scrape 1: least 5000 on 2 workers = 10000; scrape 2: least 9000 × 2 = 18000.
-    const b = tickBurst([queued([20_000, 5000]), queued([9000, 12_000])], 1000, rates);
-    expect(b?.burstTokens).toBe(18_000);
-    expect(b?.slackTokensPerReplica).toBeCloseTo(SLACK_TOKENS, 6);
+describe('lateTokens', () => {
+  it('replays the backlog, half of each interval arriving at once', () => {
+    // p = 1: 4000 at once, 2000 past the slack; backlog 8000 - 5000 = 3000. Nothing arrives, it drains.
+    // 6000: 3000 at once, 1000 late. Total 3000.
+    expect(lateTokens([8000, 0, 6000], 1, rates, 0.5)).toBe(3000);
+    // p = 2: 4000 tokens within the slack, 10000 an interval: nothing late.
+    expect(lateTokens([8000, 0, 6000], 2, rates, 0.5)).toBe(0);
   });
 
-  it('does not count one long prompt on one worker as a burst', () => {
-    expect(tickBurst([queued([50_000, 0])], 1000, rates)?.burstTokens).toBe(0);
-  });
-
-  it('says nothing without prefill gauges', () => {
-    expect(tickBurst([{ decode: { d0: { active_decode_blocks: 1, last_itl: 0.02 } } }], 1000, rates)).toBeUndefined();
+  it('counts what arrives behind a backlog', () => {
+    // 12000: 6000 at once, 4000 late, backlog 7000; then 2000 at once behind it: 7000 + 2000 - 2000 = 7000
+    // past the slack, of which 5000 were already: 2000 more late. Total 6000.
+    expect(lateTokens([12_000, 4000], 1, rates, 0.5)).toBe(6000);
   });
 });
 
-describe('replicasForBursts', () => {
-  const bursts = [{ burstTokens: 18_000, slackTokensPerReplica: SLACK_TOKENS }];
-  it('misses the tokens beyond replicas × slack tokens', () => {
-    expect(missedTokens(bursts, 1)).toBe(18_000 - 8360);
-    expect(missedTokens(bursts, 2)).toBe(18_000 - 16_720);
-    expect(missedTokens(bursts, 3)).toBe(0);
+describe('replicasForArrivals', () => {
+  const arrivals = [8000, 0, 6000]; // 14000 tokens: 3000 late on 1 replica, none on 2
+  it('picks the fewest replicas within the miss share, and names what bound it', () => {
+    expect(replicasForArrivals(arrivals, rates, 0.5, 0.1, 10)).toEqual({ replicas: 2, binding: 'burst_size' }); // 1400 allowed
+    expect(replicasForArrivals(arrivals, rates, 0.5, 0.25, 10)).toEqual({ replicas: 1, binding: 'no_burst' }); // 3500 allowed
+    expect(replicasForArrivals(arrivals, rates, 0.5, 0.1, 1)).toEqual({ replicas: 1, binding: 'burst_budget' });
   });
+});
 
-  it('picks the fewest replicas within the allowance, and names what bound it', () => {
-    expect(replicasForBursts(bursts, 1000, 10)).toEqual({ replicas: 3, binding: 'burst_size' });
-    expect(replicasForBursts(bursts, 1500, 10)).toEqual({ replicas: 2, binding: 'burst_size' });
-    expect(replicasForBursts(bursts, 10_000, 10)).toEqual({ replicas: 1, binding: 'no_burst' });
-    expect(replicasForBursts(bursts, 1000, 2)).toEqual({ replicas: 2, binding: 'burst_budget' });
+describe('arrivalTokens', () => {
+  it('turns counter increases into prompt tokens, skipping a restart and scrapes without the counter', () => {
+    const samples = [scrape(100), scrape(103), scrape(), scrape(110), scrape(5), scrape(8)];
+    // From 98: +2, +3, (none), +7, restart (5 < 110: skipped), +3; times ISL 200.
+    expect(arrivalTokens(samples, 98, 200)).toEqual({ tokens: [400, 600, 1400, 600], last: 8 });
+    expect(arrivalTokens([scrape(4)], undefined, 200)).toEqual({ tokens: [], last: 4 });
+  });
+});
+
+describe('prefillRates', () => {
+  it('reads the profile at the mean ISL, clamped to it', () => {
+    // Stub: TTFT 30 + 0.05·isl ms, 40000 - 2·isl tok/s. ISL 1000: 80 ms idle, 220 ms of a 300-ms target left.
+    expect(prefillRates(prefillStub, 1, 1000, 300)).toEqual({ tokensPerS: 38_000, slackS: 0.22 });
+    expect(prefillRates(prefillStub, 2, 50, 300)).toEqual({ tokensPerS: 2 * 39_800, slackS: 0.265 });
+    // No slack left: the target itself.
+    expect(prefillRates(prefillStub, 1, 8000, 300).slackS).toBe(0.3);
   });
 });
 
 describe('PrefillBurstSizing', () => {
+  const on = { prefill_burst_sizing: true, enable_load_scaling: true, load_router_metrics_url: 'http://127.0.0.1:9/metrics' };
   it('exists with prefill_burst_sizing and load scaling on and a prefill pool', () => {
-    const on = { prefill_burst_sizing: true, enable_load_scaling: true, load_router_metrics_url: 'http://127.0.0.1:9/metrics' };
     expect(PrefillBurstSizing.fromConfig(h100Config({}), prefillStub, 1)).toBeUndefined();
     expect(PrefillBurstSizing.fromConfig(h100Config({ prefill_burst_sizing: true }), prefillStub, 1)).toBeUndefined();
     expect(PrefillBurstSizing.fromConfig(h100Config({ ...on, mode: 'agg' }), prefillStub, 1)).toBeUndefined();
@@ -66,20 +73,27 @@ describe('PrefillBurstSizing', () => {
   });
 
   it('holds what a burst needed for burst_memory_s, then releases it', () => {
-    const s = sizing(120);
-    // 540 requests of 1000 tokens over 180 s: 3000 tok/s, 180000 tokens a 60-s group, 1% = 1800 allowed.
-    s.learn({ num_req: 540, isl: 1000 }, 180);
-    s.observeLoad([queued([9000, 9000])]);
-    // The open group already asks: 18000 tokens miss 1280 on 2 replicas (<= 1800), 9640 on 1.
-    expect(s.size()).toMatchObject({ replicas: 2, binding: 'burst_size' });
-    for (let tick = 2; tick <= 12; tick++) s.observeLoad([queued([0, 0])]);
-    expect(s.size()).toMatchObject({ replicas: 2, groups: 2, last_peak_burst_tokens: 18_000 });
-    expect(s.raise(plan(1)).plan.prefill).toEqual({ replicas: 2, binding: 'prefill_burst' });
-    expect(s.raise(plan(4)).plan.prefill).toEqual({ replicas: 4, binding: 'demand' });
-    // Quiet groups: the burst's group closed at 60 s stays while it is within 120 s of the newest.
-    for (let tick = 13; tick <= 24; tick++) s.observeLoad([queued([0, 0])]);
-    expect(s.size().replicas).toBe(2);
-    for (let tick = 25; tick <= 36; tick++) s.observeLoad([queued([0, 0])]);
+    const s = new PrefillBurstSizing({ prefill: prefillStub, gpusPerReplica: 1, ttftTargetMs: 300, scrapeIntervalS: 0.5, groupS: 60, memoryS: 120, missShare: 0.01, maxReplicas: 10 });
+    s.learn({ isl: 1000 });
+    // 100 prompts of 1000 tokens in one scrape interval: 50000 at once; 8360 per replica within the
+    // slack (38000 × 0.22): 5 replicas leave 8200 late (> 1% of 100000), 6 leave none.
+    s.observeLoad(tick(0, 100), 5);
+    expect(s.size()).toMatchObject({ replicas: 6, binding: 'burst_size', groups: 1, age_s: 0 });
+    for (let t = 2; t <= 12; t++) s.observeLoad(tick(100), 5);
+    expect(s.size()).toMatchObject({ replicas: 6, groups: 2, age_s: 0 });
+    const plan = (p: number) => ({ prefill: { replicas: p, binding: 'demand' as const }, decode: { replicas: 1, binding: 'demand' as const } });
+    expect(s.raise(plan(2)).plan.prefill).toEqual({ replicas: 6, binding: 'prefill_burst' });
+    expect(s.raise(plan(7)).plan.prefill).toEqual({ replicas: 7, binding: 'demand' });
+    // Quiet: the burst's group (closed at 60 s) stays while within 120 s of the newest close.
+    for (let t = 13; t <= 24; t++) s.observeLoad(tick(100), 5);
+    expect(s.size()).toMatchObject({ replicas: 6, age_s: 60 });
+    for (let t = 25; t <= 36; t++) s.observeLoad(tick(100), 5);
+    expect(s.size()).toMatchObject({ replicas: 1, binding: 'no_burst' });
+  });
+
+  it('sizes nothing before an interval told it the mean ISL', () => {
+    const s = new PrefillBurstSizing({ prefill: prefillStub, gpusPerReplica: 1, ttftTargetMs: 300, scrapeIntervalS: 0.5, groupS: 60, memoryS: 120, missShare: 0.01, maxReplicas: 10 });
+    s.observeLoad(tick(0, 100), 5);
     expect(s.size()).toMatchObject({ replicas: 1, binding: 'no_burst' });
   });
 });
@@ -94,18 +108,20 @@ describe('in the planner', () => {
     load_router_metrics_url: 'http://127.0.0.1:9/metrics',
   });
 
-  it('a load tick asks for the burst count at once, and throughput ticks keep it', () => {
+  it('a load tick asks for the burst count at once, and the next throughput tick keeps it', () => {
     const planner = new Planner({ config, interpolators: { prefill: prefillStub, decode: decodeStub }, predictors: fixedPredictors(10, 1000, 10) });
-    // 40000 tokens on every worker: 5 × 8360 = 41800 hold them, 4 do not (the saturation rule alone asks for 3).
-    const d = planner.decideLoad([queued([20_000, 20_000])], { prefill: 2, decode: 1 });
-    expect(d).toMatchObject({ decided: true, prefill: 5, decode: 1 });
+    const obs = { num_req: 10, isl: 1000, osl: 10, ttft: 100, itl: 20, request_duration: 1 };
+    planner.decideThroughput(obs, { prefill: 2, decode: 1 });
+    // The 100-prompt burst of the test above: 6 replicas, while the queues (empty) saturate nothing.
+    const d = planner.decideLoad(tick(0, 100), { prefill: 2, decode: 1 });
+    expect(d).toMatchObject({ decided: true, prefill: 6, decode: 1 });
     if (d.reason.code === 'load_scale') expect(d.reason.bindings.prefill).toBe('prefill_burst');
     else expect.fail(`expected load_scale, got ${d.reason.code}`);
-    const tp = planner.decideThroughput({ num_req: 10, isl: 1000, osl: 10, ttft: 100, itl: 20, request_duration: 1 }, { prefill: 5, decode: 1 });
-    expect(tp.prefill).toBe(5);
+    const tp = planner.decideThroughput(obs, { prefill: 6, decode: 1 });
+    expect(tp.prefill).toBe(6);
     if (tp.reason.code === 'scale') {
       expect(tp.reason.bindings.prefill).toBe('prefill_burst');
-      expect(tp.reason.sizing.prefill_burst).toMatchObject({ replicas: 5, binding: 'burst_size' });
+      expect(tp.reason.sizing.prefill_burst).toMatchObject({ replicas: 6, binding: 'burst_size' });
     } else expect.fail(`expected scale, got ${tp.reason.code}`);
   });
 });
