@@ -1,7 +1,7 @@
 // Simulator speed, memory, and the policy comparison table.
 //   npm run bench:sim                       (build + run everything)
 //   node dist/bench/sim.js [--perf-only | --table-only] [--duration <s>] [--traces <dir>]
-//                          [--cold-starts 60,120] [--only <trace name part>]
+//                          [--cold-starts 60,120] [--only <trace name part>] [--sla-config <JSON object>]
 // 1. Speed: each run in its own process, against a baseline measured in the same run: a bare
 //    gunzip + JSON.parse of the same file. Ratios of wall time and of CPU time (the machine may be
 //    shared: CPU time is the steadier figure). Memory: bytes per queued request, from a run where
@@ -11,7 +11,8 @@
 //    from that allocation, at each cold start: the planner with strategy upstream and sla, the
 //    Kubernetes HPA and the clairvoyant reference, in SLA attainment and GPU-hours (also as
 //    multiples of the clairvoyant's and the static's), and the sla strategy's targets, met or not.
-// Writes bench/results/sim.json and bench/results/sim.md.
+// Writes bench/results/sim.json and bench/results/sim.md; with --sla-config (keys laid over strategy
+// sla, to compare a variant on the same table) sim-variant.json and sim-variant.md instead.
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
@@ -214,9 +215,26 @@ function rowOf(name: string, coldStartS: number, summary: SimSummary): Row {
   };
 }
 
-/** Upstream and sla configs of a scenario: the same file, `strategy` set. */
+/** Keys laid over strategy sla (--sla-config), to compare a variant; {} without the flag. */
+function slaOverrides(): Record<string, unknown> {
+  const raw = benchFlag('sla-config');
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    process.stderr.write(`bench:sim: --sla-config must be a JSON object of config keys, e.g. '{"ttft_feedback": false}'.\n`);
+    process.exit(2);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Upstream and sla configs of a scenario: the same file, `strategy` set (and --sla-config over sla). */
 function strategyConfigs(trace: string): { upstream: PlannerConfig; sla: PlannerConfig } {
-  return { upstream: benchConfig(trace, { strategy: 'upstream' }), sla: benchConfig(trace, { strategy: 'sla' }) };
+  return { upstream: benchConfig(trace, { strategy: 'upstream' }), sla: benchConfig(trace, { strategy: 'sla', ...slaOverrides() }) };
 }
 
 /** Several policies on one read of the trace, every one starting from `initial`. */
@@ -435,7 +453,9 @@ async function main(): Promise<void> {
   const durationArg = benchFlag('duration');
   const durationS = durationArg === undefined ? undefined : benchNumber('bench:sim', 'duration', 0, { min: 1 });
   const outDir = resolve(repo, 'bench', 'results');
-  const jsonPath = join(outDir, 'sim.json');
+  const stem = benchFlag('sla-config') === undefined ? 'sim' : 'sim-variant';
+  slaOverrides(); // a bad --sla-config ends the run before any simulation
+  const jsonPath = join(outDir, `${stem}.json`);
   // A partial run (--perf-only, --table-only) keeps the other part of the previous results.
   const previous = (existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {}) as Record<string, any>;
   let perf: string[] = args.includes('--table-only') ? (previous.perf_lines ?? []) : [];
@@ -469,9 +489,9 @@ async function main(): Promise<void> {
   }
   mkdirSync(outDir, { recursive: true });
   writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
-  const command = ['npm run bench:sim --', ...args].join(' ');
-  writeFileSync(join(outDir, 'sim.md'), markdown(perf, result, durationS, command));
-  console.log(`wrote ${join(outDir, 'sim.md')}`);
+  const command = ['npm run bench:sim --', ...args.map((a) => (/^[\w.,:/=-]+$/.test(a) ? a : `'${a}'`))].join(' ');
+  writeFileSync(join(outDir, `${stem}.md`), markdown(perf, result, durationS, command));
+  console.log(`wrote ${join(outDir, `${stem}.md`)}`);
 }
 
 main().catch((err: unknown) => {

@@ -169,6 +169,10 @@ export const plannerConfigSchema = z.object({
     .describe('sla-planner extension (load_scaling_rule saturation): KV usage of a decode pool (the router\'s active blocks over the engines\' capacity) over which it is saturated.'),
   ttft_feedback: z.boolean().default(false)
     .describe('sla-planner extension: when the share of an interval\'s requests over ttft (the frontend\'s TTFT histogram, less the prompts too long to meet it on an idle engine) exceeds 1 - prefill_ttft_quantile, keep prefill at least at the replicas that served the interval plus one (a quarter more when far over), until burst_memory_s pass without misses; the prefill count at the first interval starts as that floor. Serves bursts shorter than a cold start, which only capacity already running can.'),
+  prefill_burst_sizing: z.boolean().default(false)
+    .describe('sla-planner extension (needs load scaling and the frontend\'s dynamo_frontend_requests_started_total on load_router_metrics_url): standing prefill replicas for bursts of prompts shorter than a cold start. Each router scrape\'s arrivals times the mean ISL are its prompt tokens; for each cold_start_s of scrapes, the fewest replicas whose prefill backlog (half of each scrape interval\'s tokens taken to arrive at once) leaves at most prefill_burst_miss_share of the tokens waiting past ttft - idle TTFT; prefill is kept at the most of these over burst_memory_s, and the load loop raises it at once.'),
+  prefill_burst_miss_share: z.number().gt(0).lt(1).default(0.01)
+    .describe('sla-planner extension (prefill_burst_sizing): share of a cold start\'s prompt tokens its bursts may leave waiting past the TTFT slack.'),
   burst_memory_s: int().nonnegative().default(1800)
     .describe('sla-planner extension: seconds the capacity a burst needed is kept: ttft_feedback drops one prefill replica of its floor after this long without misses; decode_sizing kv keeps enough decode for the most KV any router scrape showed over this long (under saturation_kv_usage).'),
   during_rollout: z.enum(DURING_ROLLOUT).default('drop')

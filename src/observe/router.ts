@@ -30,6 +30,9 @@ export const ENGINE_GAUGE_FIELDS: Record<string, keyof EngineGauges> = {
   'vllm:num_preemptions': 'preemptions_total',
 };
 
+/** The frontend's arrivals counter (summed over its label sets): prefill_burst_sizing reads arrivals per scrape from it. */
+export const REQUESTS_STARTED_TOTAL = 'dynamo_frontend_requests_started_total';
+
 /** The frontend's KV capacity of one worker serving the model (blocks); the saturation rule's denominator. */
 export const MODEL_TOTAL_KV_BLOCKS = 'dynamo_frontend_model_total_kv_blocks';
 
@@ -54,8 +57,13 @@ export function groupWorkerGauges(samples: TextSample[]): RouterSnapshot {
   // Engine series and the model's KV capacity, for the workers the router listed (a capacity of 0
   // is no capacity: the planner then falls back to the profile's, never to a 0 denominator).
   let modelKvBlocks: number | undefined;
+  let started: number | undefined;
   for (const s of samples) {
     if (!Number.isFinite(s.value)) continue;
+    if (s.name === REQUESTS_STARTED_TOTAL) {
+      if (s.value >= 0) started = (started ?? 0) + s.value;
+      continue;
+    }
     if (s.name === MODEL_TOTAL_KV_BLOCKS) {
       if (s.value > 0) modelKvBlocks = Math.max(modelKvBlocks ?? 0, s.value);
       continue;
@@ -69,6 +77,7 @@ export function groupWorkerGauges(samples: TextSample[]): RouterSnapshot {
     for (const type of ['prefill', 'decode']) for (const g of Object.values(out[type] ?? {})) g.kv_total_blocks ??= modelKvBlocks;
   }
   const snap: RouterSnapshot = {};
+  if (started !== undefined) snap.requests_started_total = started;
   if (out.prefill) snap.prefill = out.prefill as unknown as RouterSnapshot['prefill'];
   if (out.decode) snap.decode = out.decode as unknown as RouterSnapshot['decode'];
   return snap;

@@ -48,6 +48,8 @@ export type Binding =
   | 'saturation'
   /** ttft_feedback: prefill raised because recent intervals missed the TTFT target too often. */
   | 'ttft_feedback'
+  /** prefill_burst_sizing: prefill raised to the standing count the recent bursts of queued prompts need. */
+  | 'prefill_burst'
   /** load_scaling_rule saturation: a pool saturated since the last throughput tick is not scaled down. */
   | 'saturation_hold'
   /** The throughput plan floored a load step. */
@@ -68,6 +70,7 @@ export const BINDING_RANK: Record<Binding, number> = {
   kv_cache: 1,
   saturation: 1,
   ttft_feedback: 1,
+  prefill_burst: 1,
   saturation_hold: 1,
   sla_queueing: 1,
   scale_down_window: 1,
@@ -129,6 +132,21 @@ export interface SizingDetail {
   decode_kv?: KvDecodeDetail;
   /** ttft_feedback: what the last interval's TTFT histogram showed. */
   ttft_feedback?: TtftFeedbackDetail;
+  /** prefill_burst_sizing: the standing prefill count the window's bursts need. */
+  prefill_burst?: PrefillBurstDetail;
+}
+
+/** What bound prefill_burst_sizing's count: no burst queued past one replica's slack, the miss share, or the budget. */
+export type PrefillBurstBinding = 'no_burst' | 'burst_size' | 'burst_budget';
+
+export interface PrefillBurstDetail {
+  /** Most replicas any group (cold_start_s of scrapes) of burst_memory_s needed to keep its late prompt tokens within the allowed share. */
+  replicas: number;
+  binding: PrefillBurstBinding;
+  /** Groups the count is the most of, the open one included. */
+  groups: number;
+  /** Seconds since the group that set the count closed (0: the open group). */
+  age_s: number;
 }
 
 export interface TtftFeedbackDetail {

@@ -34,6 +34,8 @@ export interface DecodeWorkerSample extends EngineGauges {
 }
 /** One scrape of the router's per-worker gauges, grouped by worker type and worker id. */
 export interface RouterSnapshot {
+  /** The frontend's dynamo_frontend_requests_started_total at the scrape (+1 per arrival), when it serves it. */
+  requests_started_total?: number;
   prefill?: Record<string, PrefillWorkerSample>;
   /** Agg engines are labelled "decode" by the router and also carry the prefill gauges. */
   decode?: Record<string, DecodeWorkerSample & Partial<PrefillWorkerSample>>;
@@ -65,6 +67,7 @@ const COUNT_FIELDS = ['current_prefill', 'current_decode'] as const;
 const ROUTER_FIELDS = ['router', 'router_samples'] as const;
 const HISTOGRAM_FIELDS = ['isl_histogram', 'osl_histogram', 'ttft_histogram'] as const;
 const KNOWN_FIELDS: ReadonlySet<string> = new Set([...METRIC_FIELDS, ...COUNT_FIELDS, ...ROUTER_FIELDS, ...HISTOGRAM_FIELDS]);
+const STARTED_FIELD = 'requests_started_total';
 const PREFILL_GAUGES = ['active_prefill_tokens', 'last_ttft', 'last_isl'] as const;
 const DECODE_GAUGES = ['active_decode_blocks', 'last_itl'] as const;
 
@@ -77,7 +80,12 @@ function parseSnapshot(raw: unknown, where: string): RouterSnapshot {
   if (!isPlainObject(raw)) throw new InputError(`${where}: must be an object {"prefill": {...}, "decode": {...}} of per-worker gauges, got ${describe(raw)}.`);
   const snap: RouterSnapshot = {};
   for (const [pool, workers] of Object.entries(raw)) {
-    if (pool !== 'prefill' && pool !== 'decode') throw new InputError(`${where}: unknown worker type '${pool}'; expected 'prefill' or 'decode'.`);
+    if (pool === STARTED_FIELD) {
+      if (typeof workers !== 'number' || !Number.isFinite(workers) || workers < 0) throw new InputError(`${where}.${STARTED_FIELD}: must be a number >= 0 (the frontend's arrivals counter), got ${describe(workers)}.`);
+      snap.requests_started_total = workers;
+      continue;
+    }
+    if (pool !== 'prefill' && pool !== 'decode') throw new InputError(`${where}: unknown worker type '${pool}'; expected 'prefill', 'decode' or '${STARTED_FIELD}'.`);
     if (!isPlainObject(workers)) throw new InputError(`${where}.${pool}: must be an object of worker id to gauges, got ${describe(workers)}.`);
     const required = pool === 'prefill' ? PREFILL_GAUGES : DECODE_GAUGES;
     const out: Record<string, Record<string, number>> = {};

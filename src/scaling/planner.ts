@@ -31,6 +31,7 @@ import { HoldOnMissingData, UPSTREAM_MISSING_LOAD_GAUGE } from './extensions/hol
 import { KvDecodeSizing } from './extensions/kv-decode-sizing.js';
 import { MonotoneDecodeSearch } from './extensions/monotone-decode-search.js';
 import { PrefillCorrectionCanScaleUp, UPSTREAM_PREFILL_CORRECTION } from './extensions/prefill-correction-can-scale-up.js';
+import { PrefillBurstSizing } from './extensions/prefill-burst-sizing.js';
 import { QueueingPrefill } from './extensions/queueing-prefill.js';
 import { SaturationFeedback } from './extensions/saturation-feedback.js';
 import { TtftFeedback } from './extensions/ttft-feedback.js';
@@ -77,6 +78,7 @@ export class Planner {
   private readonly window?: ScaleDownWindow;
   private readonly kvDecode?: KvDecodeSizing;
   private readonly ttftFeedback?: TtftFeedback;
+  private readonly burst?: PrefillBurstSizing;
   /** load_scaling_rule saturation: the load loop's rule, and the floor it hands throughput ticks. */
   private readonly saturation?: SaturationFeedback;
 
@@ -128,6 +130,7 @@ export class Planner {
       this.quantile = ForecastQuantile.fromConfig(config);
       this.window = ScaleDownWindow.fromConfig(config);
       this.ttftFeedback = TtftFeedback.fromConfig(config, profile.prefill);
+      this.burst = PrefillBurstSizing.fromConfig(config, profile.prefill, this.gpusPerReplica.prefill);
     }
   }
 
@@ -167,6 +170,10 @@ export class Planner {
       const fed = this.ttftFeedback.raise(proposal.plan);
       proposal = { plan: fed.plan, sizing: fed.detail ? { ...proposal.sizing, ttft_feedback: fed.detail } : proposal.sizing };
     }
+    if (this.burst) {
+      const sized = this.burst.raise(proposal.plan);
+      proposal = { plan: sized.plan, sizing: { ...proposal.sizing, prefill_burst: sized.detail } };
+    }
     // Demand over a denormal profiled throughput overflows; the original's ceil(inf) raises and aborts the tick.
     const overflowed = this.pools.filter((pool) => !Number.isFinite(proposal.plan[pool]!.replicas));
     if (overflowed.length > 0) {
@@ -194,6 +201,7 @@ export class Planner {
     if (implausible) return this.hold(implausible, current);
     const counts = this.managedCounts(current);
     this.kvDecode?.observeLoad(samples);
+    this.burst?.observeLoad(samples, this.config.load_adjustment_interval);
     if (this.saturation) return this.saturationStep(this.saturation, samples, counts, current);
     const views = this.sizers.map((sizer) => sizer.learnLoad(samples));
     // Workers the router sees must be the workers we count, or per-worker loads mean nothing.
@@ -228,12 +236,16 @@ export class Planner {
       if (router !== undefined && router !== counts[pool]) return this.hold({ code: 'worker_count_mismatch', mismatch: { pool, router, workers: counts[pool] } }, current);
     }
     const { desired, report } = rule.decide(samples, counts);
-    if (this.pools.every((pool) => desired[pool] === undefined)) return this.hold({ code: 'not_saturated', saturation: report }, current);
+    // prefill_burst_sizing: a burst seen now asks for its standing count at once, not at the next throughput tick.
+    const burstCount = this.burst?.size().replicas;
+    const burstWants = burstCount !== undefined && this.pools.includes('prefill') && burstCount > Math.max(desired.prefill ?? 0, counts.prefill + rule.starting('prefill', counts.prefill));
+    if (!burstWants && this.pools.every((pool) => desired[pool] === undefined)) return this.hold({ code: 'not_saturated', saturation: report }, current);
     const stepped: Plan = {};
     for (const pool of this.pools) {
       const want = desired[pool];
       stepped[pool] = want !== undefined ? { replicas: want, binding: 'saturation' } : { replicas: counts[pool] + rule.starting(pool, counts[pool]), binding: 'saturation_hold' };
     }
+    if (burstWants) stepped.prefill = { replicas: burstCount, binding: 'prefill_burst' };
     const budgeted = growthWithinBudget(atLeastMinEndpoint(stepped, this.config.min_endpoint), counts, this.gpusPerReplica, this.budget);
     const bindings = bindingsOf(budgeted.plan);
     return this.decided(budgeted.plan, { code: 'load_scale', load: {}, saturation: report, binding: strongest(bindings), bindings, ...warnings(budgeted.warning) });
@@ -268,6 +280,7 @@ export class Planner {
     const interval = observedInterval(obs);
     this.queueing?.learn(interval, counts.prefill);
     this.kvDecode?.learn(obs);
+    this.burst?.learn(obs);
     // Without the load loop's scrapes there is no queueing evidence to ask for.
     this.ttftFeedback?.learn(obs, counts.prefill, this.saturation?.prefillQueueingSeen() ?? true);
     const failed = this.correction?.learn(interval, counts);

@@ -422,7 +422,7 @@ export class Simulation {
         else if (tickS - this.idleSinceS >= idleSkipAfterS(this.intervalS) && this.skipIdle(untilS)) continue;
       } else this.idleSinceS = Number.NaN;
       if (this.nextSampleS === tickS) {
-        this.samples.push(engine.routerSnapshot(tickS));
+        this.samples.push({ requests_started_total: this.frontend.requestsStarted, ...engine.routerSnapshot(tickS) });
         if (this.samples.length > this.config.load_metric_samples) this.samples.shift();
         this.nextSampleS = ++this.sampleIdx * this.sampleEveryS;
       }

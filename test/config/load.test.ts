@@ -84,6 +84,7 @@ describe('upstream fixtures', () => {
       'monotone_decode_search', 'num_req_source', 'planner_metric_names', 'prefill_burstiness', 'prefill_correction_can_scale_up', 'prefill_learn_burstiness',
       'prefill_max_utilization', 'prefill_sizing', 'prefill_ttft_quantile', 'scale_down_window',
       'burst_memory_s', 'cold_start_s', 'decode_kv_quantile', 'decode_sizing', 'during_rollout', 'load_scaling_rule', 'saturation_kv_usage', 'strategy', 'ttft_feedback',
+      'prefill_burst_sizing', 'prefill_burst_miss_share',
     ].sort());
     // Reporting switches change no decision: Events and the annotation on, both metric name families exported.
     expect(config).toMatchObject({ kubernetes_events: true, dgd_decision_annotation: true, planner_metric_names: 'both' });
@@ -91,7 +92,7 @@ describe('upstream fixtures', () => {
     expect(config.monotone_decode_search).toBe(false);
     // The switches that change decisions are off; the rest only tune an option that is off.
     expect(config).toMatchObject({ prefill_sizing: 'throughput', decode_max_kv_usage: 1, num_req_source: 'finished', forecast_quantile: null, scale_down_window: 1 });
-    expect(config).toMatchObject({ strategy: 'upstream', decode_sizing: 'throughput', load_scaling_rule: 'regression', ttft_feedback: false, during_rollout: 'drop' });
+    expect(config).toMatchObject({ strategy: 'upstream', decode_sizing: 'throughput', load_scaling_rule: 'regression', ttft_feedback: false, during_rollout: 'drop', prefill_burst_sizing: false });
     // The original queries Prometheus without TLS verification or auth.
     expect(config).toMatchObject({ metric_pulling_prometheus_ssl_verify: false, metric_pulling_prometheus_ca_bundle: null, metric_pulling_prometheus_token_file: null });
   });

@@ -72,6 +72,18 @@ describe('Prometheus text parsing of the router gauges', () => {
     });
   });
 
+  it('sums the frontend\'s arrivals counter over its label sets (prefill_burst_sizing reads it per scrape)', () => {
+    const text = [
+      'dynamo_frontend_worker_active_prefill_tokens{worker_id="p1",worker_type="prefill"} 0',
+      'dynamo_frontend_requests_started_total{model="a",endpoint="chat_completions"} 120',
+      'dynamo_frontend_requests_started_total{model="b",endpoint="completions"} 30',
+      // A broken value adds nothing.
+      'dynamo_frontend_requests_started_total{model="c",endpoint="completions"} NaN',
+    ].join('\n');
+    expect(groupWorkerGauges(parsePromText(text))).toEqual({ requests_started_total: 150, prefill: { p1: { active_prefill_tokens: 0 } } });
+    expect(groupWorkerGauges(parsePromText('dynamo_frontend_worker_active_prefill_tokens{worker_id="p1",worker_type="prefill"} 0')).requests_started_total).toBeUndefined();
+  });
+
   it('reads special values in any case, as Prometheus does (prom-client writes "Nan")', () => {
     expect(parsePromText('a Nan\nb +inf\nc -INF\nd nan').map((s) => s.value)).toEqual([NaN, Infinity, -Infinity, NaN]);
   });

@@ -35,6 +35,13 @@ describe('parseObservation: histogram windows (sla strategy)', () => {
     expect(() => parseObservation({ isl_histogram: { le: ['100'], cumulative: [5, 6], sum: 1 } }, where)).toThrow(/numbers only/);
   });
 
+  it('accepts the frontend\'s arrivals counter on a scrape, as a count >= 0', () => {
+    const obs = parseObservation({ router_samples: [{ requests_started_total: 42, prefill: {} }] }, where);
+    expect(obs.router_samples?.[0]).toEqual({ requests_started_total: 42, prefill: {} });
+    expect(() => parseObservation({ router_samples: [{ requests_started_total: -1 }] }, where)).toThrow(/requests_started_total: must be a number >= 0/);
+    expect(() => parseObservation({ router: { requests_started: 1 } }, where)).toThrow(/unknown worker type 'requests_started'; expected 'prefill', 'decode' or 'requests_started_total'/);
+  });
+
   it('accepts the engines\' gauges next to the router\'s', () => {
     const obs = parseObservation({ router: { decode: { d: { active_decode_blocks: 5, last_itl: 0.02, kv_total_blocks: 100, preemptions_total: 3 } } } }, where);
     expect(obs.router?.decode?.d).toEqual({ active_decode_blocks: 5, last_itl: 0.02, kv_total_blocks: 100, preemptions_total: 3 });

@@ -43,6 +43,8 @@ const observation: fc.Arbitrary<IntervalObservation> = fc.record(
 /** A scrape of `n` prefill and `m` decode workers, engine gauges and capacity present or not. */
 const scrape = (n: number, m: number): fc.Arbitrary<RouterSnapshot> =>
   fc.record({
+    // The frontend's arrivals counter (prefill_burst_sizing), going down as after a restart too.
+    started: fc.option(fc.integer({ min: 0, max: 1e7 }), { nil: undefined }),
     prefill: fc.array(fc.record({ active_prefill_tokens: fc.double({ min: 0, max: 1e6, noNaN: true }), last_ttft: fc.double({ min: 0, max: 10, noNaN: true }), last_isl: fc.double({ min: 0, max: 30_000, noNaN: true }) }), { minLength: n, maxLength: n }),
     decode: fc.array(
       fc.record(
@@ -57,7 +59,8 @@ const scrape = (n: number, m: number): fc.Arbitrary<RouterSnapshot> =>
       ),
       { minLength: m, maxLength: m },
     ),
-  }).map(({ prefill, decode }) => ({
+  }).map(({ started, prefill, decode }) => ({
+    ...(started === undefined ? {} : { requests_started_total: started }),
     prefill: Object.fromEntries(prefill.map((g, i) => [`p${i}`, g])),
     decode: Object.fromEntries(decode.map((g, i) => [`d${i}`, g])),
   }));
@@ -72,6 +75,7 @@ const setup = fc.record({
   profile: fc.integer({ min: 0, max: h100Profiles.length - 1 }),
   itl: fc.integer({ min: 5, max: 60 }),
   ttft: fc.integer({ min: 50, max: 2000 }),
+  burstSizing: fc.boolean(),
 });
 
 type Tick = { kind: 'throughput'; obs: IntervalObservation; drop: 'num_req' | 'request_duration' | null } | { kind: 'load'; extra: number };
@@ -92,6 +96,7 @@ describe('strategy sla (property)', () => {
           {
             strategy: 'sla', mode: s.mode, environment: 'kubernetes', min_endpoint: s.minEndpoint, max_gpu_budget: s.budget,
             prefill_engine_num_gpu: s.pgpu, decode_engine_num_gpu: s.dgpu, ttft: s.ttft, itl: s.itl,
+            prefill_burst_sizing: s.burstSizing,
           },
           { env: {} },
         );
