@@ -62,22 +62,22 @@ export interface HttpOptions {
 // with that setting. (undici's Agent did this before: its HTTP parser is WebAssembly, compiled in
 // every process that makes a request, and with the rest of the client it held ~5 MB of an idle
 // daemon's resident memory; node:http parses with the native llhttp already in the binary.)
-type NodeAgent = import('node:http').Agent;
-const agents = new Map<string, Promise<NodeAgent>>();
+interface Client { agent: import('node:http').Agent; request: typeof import('node:http').request }
+const clients = new Map<string, Promise<Client>>();
 
-function agentFor(https: boolean, tls: TlsOptions | undefined, connections = 8): Promise<NodeAgent> {
+function clientFor(https: boolean, tls: TlsOptions | undefined, connections = 8): Promise<Client> {
   const verify = tls?.ca !== undefined || tls?.verify !== false;
   const key = [https, verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? '', connections].join('\0');
-  let agent = agents.get(key);
-  if (!agent) {
+  let client = clients.get(key);
+  if (!client) {
     const pem = Object.fromEntries((['ca', 'cert', 'key', 'servername'] as const).filter((k) => tls?.[k] !== undefined).map((k) => [k, tls![k]]));
     // node:https (and with it the TLS stack) is loaded only for an https URL.
-    agent = https
-      ? import('node:https').then(({ Agent }) => new Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: verify, ...pem }))
-      : import('node:http').then(({ Agent }) => new Agent({ keepAlive: true, maxSockets: connections }));
-    agents.set(key, agent);
+    client = https
+      ? import('node:https').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: verify, ...pem }), request }))
+      : import('node:http').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections }), request }));
+    clients.set(key, client);
   }
-  return agent;
+  return client;
 }
 
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
@@ -119,8 +119,7 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
   const https = target.protocol === 'https:';
   if (!https && target.protocol !== 'http:') throw new HttpError('unreachable', `${where}: not an http(s) URL`);
   // Loading the client is our own start-up cost, not the server's: the deadline starts after it.
-  const agent = await agentFor(https, https ? opts.tls : undefined, opts.connections);
-  const { request } = https ? await import('node:https') : await import('node:http');
+  const { agent, request } = await clientFor(https, https ? opts.tls : undefined, opts.connections);
   return new Promise<HttpResponse>((resolve, reject) => {
     let settled = false;
     let gotHeaders = false;
