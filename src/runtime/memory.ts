@@ -23,6 +23,8 @@ export async function collectStartupGarbage(): Promise<boolean> {
     // A Node built without the inspector: V8's memory reducer gets there later.
     return false;
   } finally {
+    // Here, after the answer's callback has returned: post() answers synchronously from inside
+    // the inspector's dispatch, and disconnecting from within that callback hangs the main thread.
     session?.disconnect();
   }
 }
