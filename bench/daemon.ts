@@ -11,7 +11,7 @@
 //   busy: throughput every 2 s, load every 1 s with 10 router scrapes per interval: CPU per tick.
 // Targets (issue 16): idle RSS < 60 MB and idle CPU < 1 ms/s with default node flags.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,6 +39,29 @@ function sleep(ms: number) {
 function status(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * Where the resident memory sits, from /proc/<pid>/smaps: pages of the node executable (code and
+ * data paged in: JIT compilers, builtins' sources), the main malloc heap, anonymous mappings (V8's
+ * heap pages, other threads' malloc arenas, stacks) and the rest (shared libraries).
+ */
+interface RssParts { nodeBinaryMb: number; mallocHeapMb: number; anonymousMb: number; otherMb: number }
+const NODE_BINARY = realpathSync(process.execPath);
+function rssParts(pid: number): RssParts {
+  const parts: RssParts = { nodeBinaryMb: 0, mallocHeapMb: 0, anonymousMb: 0, otherMb: 0 };
+  let part: keyof RssParts = 'otherMb';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1];
+      part = name === NODE_BINARY ? 'nodeBinaryMb' : name === '[heap]' ? 'mallocHeapMb' : name === '' ? 'anonymousMb' : 'otherMb';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) parts[part] += Number(rss[1]) / 1024;
+  }
+  return parts;
 }
 
 /** CPU time of a process in ms (all threads), from the scheduler's nanosecond counter. */
@@ -104,7 +127,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Measure { readyMs: number; rssMb: number; peakRssMb: number; cpuMsPerS: number; stopMs: number; exitCode: number | null; metrics: string }
+interface Measure { readyMs: number; rssMb: number; peakRssMb: number; parts: RssParts; cpuMsPerS: number; stopMs: number; exitCode: number | null; metrics: string }
 
 /**
  * Start `args` (a node script listening on `port`), wait for /readyz, then measure: RSS and peak
@@ -119,6 +142,7 @@ async function measure(args: string[], port: number, atS: number, windowS: numbe
   await sleep(Math.max(0, t0 + atS * 1000 - performance.now()));
   const rssMb = status(child.pid!, 'VmRSS');
   const peakRssMb = status(child.pid!, 'VmHWM');
+  const parts = rssParts(child.pid!);
   const c0 = cpuMs(child.pid!);
   const w0 = performance.now();
   await sleep(windowS * 1000);
@@ -126,7 +150,7 @@ async function measure(args: string[], port: number, atS: number, windowS: numbe
   const metrics = await (await fetch(`${base}/metrics`)).text();
   const s0 = performance.now();
   const exitCode = await stop(child);
-  return { readyMs, rssMb, peakRssMb, cpuMsPerS, stopMs: performance.now() - s0, exitCode, metrics };
+  return { readyMs, rssMb, peakRssMb, parts, cpuMsPerS, stopMs: performance.now() - s0, exitCode, metrics };
 }
 
 function median(values: number[]): number {
@@ -139,7 +163,9 @@ function median(values: number[]): number {
 function medianMeasure(runs: Measure[]): Measure {
   const of = (k: 'readyMs' | 'rssMb' | 'peakRssMb' | 'cpuMsPerS' | 'stopMs') => median(runs.map((m) => m[k]));
   const failed = runs.find((m) => m.exitCode !== 0);
-  return { ...runs[0], readyMs: of('readyMs'), rssMb: of('rssMb'), peakRssMb: of('peakRssMb'), cpuMsPerS: of('cpuMsPerS'), stopMs: of('stopMs'), exitCode: failed ? failed.exitCode : 0 };
+  const part = (k: keyof RssParts) => median(runs.map((m) => m.parts[k]));
+  const parts = { nodeBinaryMb: part('nodeBinaryMb'), mallocHeapMb: part('mallocHeapMb'), anonymousMb: part('anonymousMb'), otherMb: part('otherMb') };
+  return { ...runs[0], parts, readyMs: of('readyMs'), rssMb: of('rssMb'), peakRssMb: of('peakRssMb'), cpuMsPerS: of('cpuMsPerS'), stopMs: of('stopMs'), exitCode: failed ? failed.exitCode : 0 };
 }
 
 /** A baseline's CPU per second can be ~0; ratios use at least 0.05 ms/s. */
@@ -183,16 +209,23 @@ async function main() {
 
   const row = (name: string, d: number, b: number, unit: string, digits = 1, floor = 0) =>
     console.log(`${name.padEnd(34)} ${d.toFixed(digits).padStart(8)} ${unit.padEnd(5)} baseline ${b.toFixed(digits).padStart(7)} ${unit.padEnd(5)} ratio ${(d / Math.max(b, floor)).toFixed(2)}x`);
+  const partRows = (m: Measure, b: Measure) => {
+    row('    node executable pages', m.parts.nodeBinaryMb, b.parts.nodeBinaryMb, 'MB');
+    row('    anonymous (V8 heap, arenas)', m.parts.anonymousMb, b.parts.anonymousMb, 'MB');
+    row('    main malloc heap', m.parts.mallocHeapMb, b.parts.mallocHeapMb, 'MB');
+  };
   console.log(`sla-planner run (${CLI}), node ${process.version}, default flags; profile ${PROFILE}`);
   console.log('baseline: a bare `node -e` HTTP server, same machine, same run');
   console.log(`idle (throughput every 180 s, no load scaling), at ${IDLE_S} s, medians of ${REPEAT} daemons:`);
   row('  start-up to ready', idle.readyMs, baseline.readyMs, 'ms', 0);
   row('  RSS', idle.rssMb, baseline.rssMb, 'MB');
+  partRows(idle, baseline);
   row('  peak RSS', idle.peakRssMb, baseline.peakRssMb, 'MB');
   row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, idle.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
   if (compared) {
     console.log(`idle, the compared build (${COMPARE}), at ${IDLE_S} s, medians of ${REPEAT} daemons:`);
     row('  RSS', compared.rssMb, baseline.rssMb, 'MB');
+    partRows(compared, baseline);
     row('  peak RSS', compared.peakRssMb, baseline.peakRssMb, 'MB');
     row(`  CPU per second (${IDLE_S}-${IDLE_S + WINDOW_S} s)`, compared.cpuMsPerS, baseline.cpuMsPerS, 'ms/s', 2, CPU_FLOOR);
     console.log(`  this build / compared build: RSS ${(idle.rssMb / compared.rssMb).toFixed(2)}x, peak RSS ${(idle.peakRssMb / compared.peakRssMb).toFixed(2)}x, CPU ${(idle.cpuMsPerS / Math.max(compared.cpuMsPerS, CPU_FLOOR)).toFixed(2)}x`);
@@ -218,7 +251,10 @@ async function main() {
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const targets = (m: Measure) => `RSS < ${TARGET.idleRssMb} MB ${verdict(m.rssMb < TARGET.idleRssMb)}, CPU < ${TARGET.idleCpuMsPerS} ms/s ${verdict(m.cpuMsPerS < TARGET.idleCpuMsPerS)}`;
   console.log(`targets, idle virtual: ${targets(idle)}; idle kubernetes: ${targets(idleK8s)}`);
-  const figures = (m: Measure | undefined) => m && { ready_ms: m.readyMs, rss_mb: m.rssMb, peak_rss_mb: m.peakRssMb, cpu_ms_per_s: m.cpuMsPerS };
+  const figures = (m: Measure | undefined) => m && {
+    ready_ms: m.readyMs, rss_mb: m.rssMb, peak_rss_mb: m.peakRssMb, cpu_ms_per_s: m.cpuMsPerS,
+    rss_parts_mb: { node_binary: m.parts.nodeBinaryMb, anonymous: m.parts.anonymousMb, malloc_heap: m.parts.mallocHeapMb, other: m.parts.otherMb },
+  };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/daemon.json'), `${JSON.stringify({
     node: process.version, idle_s: IDLE_S, window_s: WINDOW_S, repeat: REPEAT, cli: CLI, compared_cli: COMPARE ?? null,

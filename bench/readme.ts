@@ -34,10 +34,11 @@ function interpolatorRow(r: Json): string {
 
 function daemonRow(r: Json): string {
   const b = r.baseline;
+  const where = (m: Json) => (m.rss_parts_mb ? ` (node executable ${f1(m.rss_parts_mb.node_binary)}, anonymous ${f1(m.rss_parts_mb.anonymous)}, malloc heap ${f1(m.rss_parts_mb.malloc_heap)})` : '');
   const idle = (label: string, m: Json) =>
-    `${label}: RSS ${f1(m.rss_mb)} MB (${f2(m.rss_mb / b.rss_mb)}x), peak ${f1(m.peak_rss_mb)} MB, CPU ${f2(m.cpu_ms_per_s)} ms/s`;
+    `${label}: RSS ${f1(m.rss_mb)} MB (${f2(m.rss_mb / b.rss_mb)}x)${where(m)}, peak ${f1(m.peak_rss_mb)} MB, CPU ${f2(m.cpu_ms_per_s)} ms/s`;
   const parts = [
-    `baseline a bare node HTTP server: RSS ${f1(b.rss_mb)} MB, CPU ${f2(b.cpu_ms_per_s)} ms/s`,
+    `baseline a bare node HTTP server: RSS ${f1(b.rss_mb)} MB${where(b)}, CPU ${f2(b.cpu_ms_per_s)} ms/s`,
     idle(`idle virtual at ${r.idle_s} s (CPU over the next ${r.window_s} s${r.repeat > 1 ? `; medians of ${r.repeat} daemons, as the before build` : ''})`, r.idle),
     idle('kubernetes', r.idle_kubernetes),
   ];

@@ -17,6 +17,7 @@ import { GlobalPlannerActuator } from '../actuate/global.js';
 import { SerialActuator } from '../actuate/serial.js';
 import type { Actuator } from '../actuate/types.js';
 import { Daemon } from '../runtime/daemon.js';
+import { collectStartupGarbage } from '../runtime/memory.js';
 import { Logger, predictorNotices } from '../runtime/log.js';
 import type { Command } from './types.js';
 import { buildInterpolators, loadProfileDir, unreachableTargets } from '../profile-data/index.js';
@@ -276,7 +277,10 @@ export const command: Command = {
     const deployment = inner instanceof KubernetesActuator
       ? { kind: 'DynamoGraphDeployment', name: inner.dgdName, namespace: inner.namespace, api_version: `nvidia.com/${inner.apiVersion}` }
       : undefined;
-    const daemon = new Daemon({ config, planner, actuator, info, traffic, router, logger, httpPort: port, httpHost: host, reporter, deployment });
+    const daemon = new Daemon({
+      config, planner, actuator, info, traffic, router, logger, httpPort: port, httpHost: host, reporter, deployment,
+      onReady: () => void collectStartupGarbage(),
+    });
     daemonRef.d = daemon;
 
     // Never crash on something unexpected from outside: log it, count it, carry on.

@@ -1,8 +1,7 @@
 // The one HTTP client of the daemon (Prometheus through prometheus-query's adapter hook, router
-// scrapes, the etcd gateway, the global planner, the Kubernetes API), on undici. Every call has one
+// scrapes, the etcd gateway, the global planner, the Kubernetes API), on node:http. Every call has one
 // deadline for connect + headers + body and a cap on the answer's size, and every failure is an
 // HttpError with a typed kind, so callers name the fault instead of guessing from a message.
-import type { Dispatcher } from 'undici';
 
 export type HttpFaultKind =
   | 'timeout' // no complete answer before the deadline (hung or trickling server)
@@ -59,36 +58,26 @@ export interface HttpOptions {
   connections?: number;
 }
 
-// Loaded on first use: commands that never make an HTTP call (validate, decide, simulate) do not
-// pay for it. Only undici's Agent module: the package index also loads fetch, WebSocket, caches,
-// proxies and mocks, ~7 MB of resident memory the daemon never uses. (A specifier in a variable,
-// because undici declares types for its index only; the Agent class is the same.)
-const UNDICI_AGENT_MODULE = 'undici/lib/dispatcher/agent.js';
-let agentClass: Promise<typeof import('undici').Agent> | undefined;
-const loadAgent = () => (agentClass ??= (import(UNDICI_AGENT_MODULE) as Promise<{ default: typeof import('undici').Agent }>).then((m) => m.default));
+// node:http's keep-alive agents, one per TLS setting and connection limit, shared by every caller
+// with that setting. (undici's Agent did this before: its HTTP parser is WebAssembly, compiled in
+// every process that makes a request, and with the rest of the client it held ~5 MB of an idle
+// daemon's resident memory; node:http parses with the native llhttp already in the binary.)
+interface Client { agent: import('node:http').Agent; request: typeof import('node:http').request }
+const clients = new Map<string, Promise<Client>>();
 
-const dispatchers = new Map<string, Promise<Dispatcher>>();
-
-/**
- * One keep-alive agent per TLS setting, shared by every caller with that setting. The agent's own
- * limits back up the deadline: no header or body byte for longer than the longest deadline we use.
- */
-function dispatcherFor(tls: TlsOptions | undefined, connections = 8): Promise<Dispatcher> {
+function clientFor(https: boolean, tls: TlsOptions | undefined, connections = 8): Promise<Client> {
   const verify = tls?.ca !== undefined || tls?.verify !== false;
-  const key = [verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? '', connections].join('\0');
-  let d = dispatchers.get(key);
-  if (!d) {
+  const key = [https, verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? '', connections].join('\0');
+  let client = clients.get(key);
+  if (!client) {
     const pem = Object.fromEntries((['ca', 'cert', 'key', 'servername'] as const).filter((k) => tls?.[k] !== undefined).map((k) => [k, tls![k]]));
-    d = loadAgent().then((Agent) => new Agent({
-      connect: { rejectUnauthorized: verify, ...pem },
-      headersTimeout: 60_000,
-      bodyTimeout: 60_000,
-      keepAliveTimeout: 10_000,
-      connections,
-    }));
-    dispatchers.set(key, d);
+    // node:https (and with it the TLS stack) is loaded only for an https URL.
+    client = https
+      ? import('node:https').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: verify, ...pem }), request }))
+      : import('node:http').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections }), request }));
+    clients.set(key, client);
   }
-  return d;
+  return client;
 }
 
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
@@ -112,19 +101,12 @@ function classify(err: unknown, where: string, caller: AbortSignal | undefined, 
   if (err instanceof HttpError) return err;
   if (caller?.aborted) return new HttpError('cancelled', `${where}: cancelled`);
   const code = errorCode(err);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new HttpError('timeout', `${where}: ${describeError(err)}`);
-  }
   if (code && TLS_CODE.test(code)) return new HttpError('tls', `${where}: TLS failed (${describeError(err)}); check the server certificate and the CA bundle`);
   if (gotHeaders) return new HttpError('cut_off', `${where}: connection closed before the answer was complete (${describeError(err)})`);
   return new HttpError('unreachable', `${where}: ${describeError(err)}`);
 }
 
-/**
- * One HTTP call. Resolves with any status; rejects only with HttpError. Built on undici's
- * dispatch handler rather than its stream API: the daemon scrapes ten times a second, and a
- * handler that collects chunks allocates far less than a body stream per answer.
- */
+/** One HTTP call. Resolves with any status; rejects only with HttpError. */
 export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResponse> {
   const method = opts.method ?? 'GET';
   const where = `${method} ${url}`;
@@ -134,15 +116,13 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
   } catch {
     throw new HttpError('unreachable', `${where}: not a URL`);
   }
-  // Loading undici is our own start-up cost, not the server's: the deadline starts after it.
-  const dispatcher = await dispatcherFor(target.protocol === 'https:' ? opts.tls : undefined, opts.connections);
+  const https = target.protocol === 'https:';
+  if (!https && target.protocol !== 'http:') throw new HttpError('unreachable', `${where}: not an http(s) URL`);
+  // Loading the client is our own start-up cost, not the server's: the deadline starts after it.
+  const { agent, request } = await clientFor(https, https ? opts.tls : undefined, opts.connections);
   return new Promise<HttpResponse>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
     let gotHeaders = false;
-    let timedOut = false;
-    let status = 0;
-    let headers: Record<string, string> = {};
     const chunks: Buffer[] = [];
     let size = 0;
     const finish = (err: HttpError | null, res?: HttpResponse) => {
@@ -155,43 +135,35 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
     };
     const fail = (err: HttpError) => {
       finish(err);
-      controller?.abort(err);
+      req?.destroy();
     };
     // One deadline for connect, headers and the last byte: a trickling server times out too.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      fail(new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
+    const timer = setTimeout(() => fail(new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     const onCancel = () => fail(new HttpError('cancelled', `${where}: cancelled`));
+    let req: import('node:http').ClientRequest | undefined;
     if (opts.signal?.aborted) return onCancel();
     opts.signal?.addEventListener('abort', onCancel, { once: true });
-    dispatcher.dispatch({ origin: target.origin, path: target.pathname + target.search, method, headers: opts.headers, body: opts.body }, {
-      onRequestStart(c) {
-        controller = c;
-        if (settled) c.abort(new HttpError('cancelled', `${where}: cancelled`));
-      },
-      onResponseStart(_c, statusCode, raw) {
-        gotHeaders = true;
-        status = statusCode;
-        headers = {};
-        for (const [k, v] of Object.entries(raw)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-        const declared = Number(headers['content-length']);
-        if (Number.isFinite(declared) && declared > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer of ${declared} bytes is over the ${opts.maxBytes}-byte limit`));
-      },
-      onResponseData(_c, chunk) {
+    req = request(target, { method, headers: opts.headers, agent }, (res) => {
+      gotHeaders = true;
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      const declared = Number(headers['content-length']);
+      if (Number.isFinite(declared) && declared > opts.maxBytes) return fail(new HttpError('too_large', `${where}: answer of ${declared} bytes is over the ${opts.maxBytes}-byte limit`));
+      res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer larger than the ${opts.maxBytes}-byte limit`));
         else if (opts.onChunk) {
           if (!settled) opts.onChunk(chunk);
         } else chunks.push(chunk);
-      },
-      onResponseEnd() {
-        finish(null, { status, headers, body: opts.onChunk ? '' : Buffer.concat(chunks, size).toString('utf8') });
-      },
-      onResponseError(_c, err) {
-        finish(timedOut ? new HttpError('timeout', `${where}: no complete answer within ${opts.timeoutMs} ms`) : classify(err, where, opts.signal, gotHeaders));
-      },
+      });
+      res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers, body: opts.onChunk ? '' : Buffer.concat(chunks, size).toString('utf8') }));
+      res.on('error', (err) => finish(classify(err, where, opts.signal, true)));
+      res.on('close', () => {
+        if (!res.complete) finish(classify(new Error('the server closed the connection'), where, opts.signal, true));
+      });
     });
+    req.on('error', (err) => finish(classify(err, where, opts.signal, gotHeaders)));
+    req.end(opts.body);
   });
 }
 

@@ -56,6 +56,8 @@ export interface DaemonOptions {
   deployment?: Record<string, string>;
   /** Back-off of the environment's start-up connection (first delay, cap), ms. */
   connectBackoffMs?: { first: number; max: number };
+  /** Called once, the first time the daemon is ready (run: collect start-up garbage). */
+  onReady?: () => void;
   /** Override the loop periods (tests); default from the config, in seconds. */
   throughputPeriodMs?: number;
   loadPeriodMs?: number;
@@ -70,6 +72,7 @@ export class Daemon {
   private readonly loops: FixedRateLoop[] = [];
   private readonly abort = new AbortController();
   private observedOnce = false;
+  private readyOnce = false;
   private started = false;
   /** Kind of the open fault episode of reading the environment, if any. */
   private readFault: string | null = null;
@@ -194,6 +197,10 @@ export class Daemon {
     if (this.ready) {
       this.updateReady();
       this.logger.info('ready');
+      if (!this.readyOnce) {
+        this.readyOnce = true;
+        this.o.onReady?.();
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 // The planner's own /metrics: the original's unlabelled planner:* gauges (names and meanings kept so existing dashboards work) plus
 // sla-planner's counters and histograms (prefix sla_planner_), and the standard process_* / nodejs_* metrics.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.js';
 import { DYNAMO_PLANNER_NAMES } from './metric-names.js';
 import { UnsetGauge } from './unset-gauge.js';
 
@@ -54,7 +54,7 @@ export class PlannerMetrics {
   readonly slaTarget: Gauge<'metric'>;
 
   constructor(defaultMetrics = true, opts: MetricsOptions = {}) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    if (defaultMetrics) collectDefaultMetrics(this.registry, EVENT_LOOP_SAMPLE_MS);
     const names = opts.names ?? 'both';
     // Unset until first observed: a gauge reading 0 workers before the first tick is a lie.
     this.gauges = Object.fromEntries(

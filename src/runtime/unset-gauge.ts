@@ -1,6 +1,6 @@
 // A prom-client gauge without labels that exports no sample until it is first set: before the
 // first observation a dashboard must see "no data", not 0 workers.
-import { Gauge, type GaugeConfiguration } from 'prom-client';
+import { Gauge, type GaugeConfiguration } from './prom.js';
 
 export class UnsetGauge extends Gauge {
   constructor(config: GaugeConfiguration<string>) {
