@@ -155,25 +155,30 @@ export class EtcdJson {
     return EtcdJson.kvs(await this.post('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix), limit }, signal), 'range');
   }
 
-  /** How many keys start with `prefix` (etcd counts them; no values travel). */
-  async count(prefix: string, signal?: AbortSignal): Promise<number> {
+  /** How many keys start with `prefix` (etcd counts them; no values travel); more than maxCount is a bad answer. */
+  async count(prefix: string, signal?: AbortSignal, maxCount = Number.MAX_SAFE_INTEGER): Promise<number> {
     const res = await this.post('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix), count_only: true }, signal);
     // The gateway omits zero-valued fields, so an absent count is 0.
     const n = res.count === undefined ? 0 : Number(res.count);
     if (!Number.isSafeInteger(n) || n < 0) throw new EtcdError('etcd_bad_response', `etcd range: count is ${JSON.stringify(res.count)}, not a whole number`);
+    if (n > maxCount) throw new EtcdError('etcd_bad_response', `etcd range: ${n} keys under ${prefix}, more than the ${maxCount} expected at most`);
     return n;
   }
 
   /** A lease that expires `ttlS` seconds after its last keep-alive; its id as the gateway writes it. */
   async leaseGrant(ttlS: number, signal?: AbortSignal): Promise<string> {
     const res = await this.post('/v3/lease/grant', { TTL: ttlS }, signal);
-    if (typeof res.ID !== 'string' && typeof res.ID !== 'number') throw new EtcdError('etcd_bad_response', 'etcd lease grant: answer has no ID');
-    return String(res.ID);
+    // A lease id is a positive int64, written as a decimal string by the gateway.
+    const id = typeof res.ID === 'string' ? res.ID : '';
+    if (!/^[1-9]\d{0,18}$/.test(id)) throw new EtcdError('etcd_bad_response', `etcd lease grant: ID ${JSON.stringify(res.ID)} is not a lease id`);
+    return id;
   }
 
   /** Renew a lease; false when it has already expired (its keys are gone). */
   async leaseKeepAlive(id: string, signal?: AbortSignal): Promise<boolean> {
     const res = await this.post('/v3/lease/keepalive', { ID: id }, signal);
+    // A streaming RPC through the gateway: an error arrives as a 200 with an error object.
+    if (res.error !== undefined) throw new EtcdError('etcd_bad_response', `etcd lease keepalive: ${excerpt(JSON.stringify(res.error))}`);
     const result = isPlainObject(res.result) ? res.result : res;
     return Number(result.TTL ?? 0) > 0;
   }
@@ -189,7 +194,7 @@ export class EtcdJson {
 
   /** Put a key, attached to a lease when given (it then disappears with the lease). */
   async put(key: string, value: string, lease?: string): Promise<void> {
-    await this.post('/v3/kv/put', { key: b64(key), value: b64(value), ...(lease !== undefined && { lease }) });
+    await this.post('/v3/kv/put', { key: b64(key), value: b64(value), ...(typeof lease === 'string' && { lease }) });
   }
 
   async delete(key: string): Promise<void> {

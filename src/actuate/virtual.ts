@@ -12,6 +12,7 @@ import { InputError } from '../util/errors.js';
 import { sleep } from '../util/sleep.js';
 import type { Backend, Mode } from '../config/schema.js';
 import { managedPools } from './dgd.js';
+import { MAX_POOL_REPLICAS } from '../scaling/screen.js';
 import { EtcdError, type EtcdJson } from './etcd.js';
 import type { Actuator, ApplyContext, ApplyFault, ApplyOutcome, DeploymentInfo, DeploymentView, Pool, ScaleTarget } from './types.js';
 
@@ -85,8 +86,8 @@ export class VirtualActuator implements Actuator {
   /** The state above matches etcd: false until read, and again after a write whose outcome is unknown. */
   private synced: boolean;
   private firstSkipAt: number | null = null;
-  /** A worker instance has been registered: from then on the instance counts are the current counts, 0 included. */
-  private instancesSeen = false;
+  /** Pools whose workers have registered: from then on their instance counts are the current counts, 0 included. */
+  private readonly instancesSeen = new Set<Pool>();
   private readonly prefix: string;
   private readonly now: () => number;
 
@@ -143,27 +144,33 @@ export class VirtualActuator implements Actuator {
   /**
    * Current counts are the workers registered in etcd (ready ones: a starting worker registers once
    * it serves, a draining one has deregistered), as the original counts runtime instances outside
-   * Kubernetes. Until any worker has registered, the environment is taken not to register them and
-   * the last decided counts stand for the current ones (`counts: 'decided'`).
+   * Kubernetes. A pool none of whose workers has registered yet (an environment that does not
+   * register them, or a component name it does not use) counts its last decided target instead,
+   * and the view says so (`counts: 'decided'`).
    */
   async view(signal?: AbortSignal): Promise<DeploymentView> {
     await this.connect(signal);
     const pools = managedPools(this.o.mode);
     const ack = await this.acknowledgement(signal).catch(() => ({ state: 'pending' }) as const);
-    const registered = await this.registeredCounts(pools, signal);
-    const decided = (pool: Pool, n: number) => (pools.includes(pool) && n >= 0 ? n : null);
-    const ready = ack.state !== 'pending';
-    if (registered) return { prefill: registered.prefill, decode: registered.decode, ready, counts: 'ready' };
-    return { prefill: decided('prefill', this.numPrefill), decode: decided('decode', this.numDecode), ready, counts: 'decided' };
+    const out: DeploymentView = { prefill: null, decode: null, ready: ack.state !== 'pending', counts: 'ready' };
+    for (const pool of pools) {
+      const registered = await this.registeredCount(pool, signal);
+      const decided = pool === 'prefill' ? this.numPrefill : this.numDecode;
+      if (registered !== null) out[pool] = registered;
+      else {
+        out[pool] = decided >= 0 ? decided : null;
+        out.counts = 'decided';
+      }
+    }
+    return out;
   }
 
-  /** Registered instances per managed pool (null for an unmanaged one); null until any has registered. */
-  private async registeredCounts(pools: Pool[], signal?: AbortSignal): Promise<Record<Pool, number | null> | null> {
+  /** A pool's registered instances; null while none has ever registered (or without etcd). */
+  private async registeredCount(pool: Pool, signal?: AbortSignal): Promise<number | null> {
     if (!this.o.etcd) return null;
-    const out: Record<Pool, number | null> = { prefill: null, decode: null };
-    for (const pool of pools) out[pool] = await this.o.etcd.count(instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool), signal);
-    if (pools.some((p) => out[p]! > 0)) this.instancesSeen = true;
-    return this.instancesSeen ? out : null;
+    const n = await this.o.etcd.count(instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool), signal, MAX_POOL_REPLICAS);
+    if (n > 0) this.instancesSeen.add(pool);
+    return this.instancesSeen.has(pool) ? n : null;
   }
 
   async apply(target: ScaleTarget, ctx: ApplyContext): Promise<ApplyOutcome> {

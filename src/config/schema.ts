@@ -176,7 +176,7 @@ export const plannerConfigSchema = z.object({
   burst_memory_s: int().nonnegative().default(1800)
     .describe('sla-planner extension: seconds the capacity a burst needed is kept: ttft_feedback drops one prefill replica of its floor after this long without misses; decode_sizing kv keeps enough decode for the most KV any router scrape showed over this long (under saturation_kv_usage).'),
   during_rollout: z.enum(DURING_ROLLOUT).default('drop')
-    .describe('sla-planner extension: a decision made while the previous one is still rolling out (DGD not Ready; virtual: decision not yet acknowledged). drop (upstream): skipped. write: written anyway, the newest target replacing the one in flight, so a burst during a cold start still scales out.'),
+    .describe('sla-planner extension: a decision made while the previous one is still rolling out (DGD not Ready; virtual: decision not yet acknowledged). drop (upstream): skipped. write: written anyway, the newest target replacing the one in flight, so a burst during a cold start still scales out. Either way the regression load loop waits for the rollouts it starts.'),
   cold_start_s: int().positive().default(60)
     .describe('sla-planner extension (load_scaling_rule saturation): seconds from asking for a replica to its serving; replicas asked for within 3x this count as starting, so an overload is answered once.'),
 

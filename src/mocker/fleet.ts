@@ -21,7 +21,7 @@ export interface FleetOptions {
   dynamoNamespace: string;
   /** Names the components the workers register under (default vllm). */
   backend?: Backend;
-  /** Seconds the registrations outlive the last poll (default 10). */
+  /** Seconds the registrations outlive the last renewal (default 10; keep it above a few poll periods). */
   leaseTtlS?: number;
   /** Largest worker count a decision may ask for per pool (larger values are cut to it and counted). */
   maxWorkers: number;
@@ -48,10 +48,13 @@ export class VirtualFleet {
   private applying: Decision | null = null;
   private acknowledgedId = -1;
   private seenId = -1;
-  private busy = false;
+  /** The poll in progress (polls never overlap; close() waits for it). */
+  private inFlight: Promise<void> | null = null;
   /** The lease the registrations hang on, and how many workers of each pool are registered. */
   private lease: string | null = null;
   private registered: PoolCounts = { prefill: 0, decode: 0 };
+  /** A lease given up after etcd refused to renew it, to revoke before registering again. */
+  private staleLease: string | null = null;
   private closed = false;
   /** Decisions applied; decision ids acknowledged; polls that failed; counts cut to maxWorkers. */
   readonly stats = { applied: 0, acknowledged: 0, poll_errors: 0, clamped: 0, garbage: 0 };
@@ -65,9 +68,15 @@ export class VirtualFleet {
   }
 
   /** One poll: read the planner's keys, apply a new decision, acknowledge one that is done. Never throws. */
-  async poll(): Promise<void> {
-    if (this.busy || this.closed) return;
-    this.busy = true;
+  poll(): Promise<void> {
+    if (this.inFlight || this.closed) return this.inFlight ?? Promise.resolve();
+    this.inFlight = this.pollOnce().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async pollOnce(): Promise<void> {
     try {
       const kvs = new Map((await this.o.etcd.range(this.prefix, 64)).map((kv) => [kv.key, kv.value]));
       const id = count(kvs.get(this.prefix + 'decision_id'));
@@ -88,26 +97,36 @@ export class VirtualFleet {
       }
     } catch (err) {
       this.stats.poll_errors++;
+      // A lease etcd refuses to renew (or an answer that is not one) is dropped: the next poll takes a new one.
+      if (err instanceof EtcdError && (err.kind === 'etcd_http' || err.kind === 'etcd_bad_response') && this.lease !== null) {
+        this.staleLease = this.lease;
+        this.lease = null;
+      }
       this.o.log?.(`etcd poll failed: ${err instanceof EtcdError ? err.message : String(err)}`);
-    } finally {
-      this.busy = false;
     }
   }
 
   /** Renew the lease (a new one if it lapsed) and make the registered workers the ready ones. */
   private async register(): Promise<void> {
     const etcd = this.o.etcd;
+    if (this.staleLease !== null) {
+      // Its keys would count the same workers twice until it lapses: revoke it first, if etcd lets us.
+      await etcd.leaseRevoke(this.staleLease).catch(() => undefined);
+      this.staleLease = null;
+    }
     if (this.lease === null || !(await etcd.leaseKeepAlive(this.lease))) {
       this.lease = await etcd.leaseGrant(this.o.leaseTtlS ?? 10);
       this.registered = { prefill: 0, decode: 0 };
     }
+    const lease = this.lease;
     const ready = this.pool.readyCounts();
-    const id = BigInt(this.lease).toString(16);
+    const id = BigInt(lease).toString(16);
     for (const pool of ['prefill', 'decode'] as const) {
       const prefix = instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool);
-      for (; this.registered[pool] < ready[pool]; this.registered[pool]++) {
+      // Closing stops registering: close() revokes this lease once this poll is over.
+      for (; this.registered[pool] < ready[pool] && !this.closed; this.registered[pool]++) {
         const key = `${prefix}${id}-${this.registered[pool]}`;
-        await etcd.put(key, JSON.stringify({ component: pool, endpoint: 'generate', namespace: this.o.dynamoNamespace, instance_id: key.slice(prefix.length) }), this.lease);
+        await etcd.put(key, JSON.stringify({ component: pool, endpoint: 'generate', namespace: this.o.dynamoNamespace, instance_id: key.slice(prefix.length) }), lease);
       }
       for (; this.registered[pool] > ready[pool]; this.registered[pool]--) await etcd.delete(`${prefix}${id}-${this.registered[pool] - 1}`);
     }
@@ -117,11 +136,13 @@ export class VirtualFleet {
   async close(): Promise<void> {
     this.closed = true;
     // A poll in flight may still be registering: let it finish so its lease is the one revoked.
-    for (let i = 0; this.busy && i < 100; i++) await new Promise((r) => setTimeout(r, 20));
+    await this.inFlight;
     if (this.lease === null) return;
     const lease = this.lease;
     this.lease = null;
-    await this.o.etcd.leaseRevoke(lease).catch(() => undefined);
+    await this.o.etcd.leaseRevoke(lease).catch((err: unknown) => {
+      this.o.log?.(`etcd lease ${lease} not revoked (${err instanceof Error ? err.message : String(err)}): its worker keys lapse with it within ${this.o.leaseTtlS ?? 10} s`);
+    });
   }
 
   private apply(d: Decision): void {

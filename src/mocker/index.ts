@@ -69,7 +69,10 @@ export async function startMocker(o: MockerOptions): Promise<RunningMocker> {
     server.listen({ port: o.port, host: o.host, backlog: 4096 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const fleet = o.fleet ? new VirtualFleet(host, { etcd: o.fleet.etcd, dynamoNamespace: o.fleet.dynamoNamespace, backend: o.fleet.backend, maxWorkers: o.fleet.maxWorkers, log: o.log }) : undefined;
+  const fleet = o.fleet ? new VirtualFleet(host, {
+    etcd: o.fleet.etcd, dynamoNamespace: o.fleet.dynamoNamespace, backend: o.fleet.backend,
+    // Three missed polls before the registrations lapse, and never under 10 s.
+    leaseTtlS: Math.max(10, Math.ceil((3 * o.fleet.pollMs) / 1000)), maxWorkers: o.fleet.maxWorkers, log: o.log }) : undefined;
   let timer: NodeJS.Timeout | undefined;
   if (fleet) {
     void fleet.poll();

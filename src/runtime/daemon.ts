@@ -373,8 +373,8 @@ export class Daemon {
     this.markObserved();
     const read = await this.readView('load');
     if (!read) return;
-    // Environments without a worker-count source (virtual, global-planner) count the workers the
-    // router reports, as the original counts registered runtime instances there.
+    // An environment that reports no counts (global-planner; virtual without etcd) counts the
+    // workers the router reports, as the original counts registered runtime instances there.
     const latest = samples[samples.length - 1];
     const view = {
       ...read,

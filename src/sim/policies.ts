@@ -132,16 +132,18 @@ export interface PlannerLike {
 }
 
 /**
- * during_rollout drop: what a Kubernetes or virtual environment does with a decision made while
- * the previous one still rolls out (DGD not Ready; decision not yet acknowledged): it is dropped,
- * and the regression load loop waits for the rollout after each of its own writes.
+ * What the daemon's environment does while a rollout is in progress (a replica still starting):
+ * under during_rollout drop a decision that changes the targets is dropped (DGD not Ready; virtual
+ * decision not yet acknowledged), and the regression load loop waits for the rollout after each of
+ * its own writes whatever during_rollout says. The simulator releases the wait at the first tick
+ * after the rollout; the daemon polls every SCALING_CHECK_INTERVAL, so it may resume a tick later.
  */
 export class RolloutGate {
   private loadWaiting = false;
   /** Decisions dropped because a rollout was in progress. */
   dropped = 0;
 
-  constructor(private readonly loadLoopBlocks: boolean) {}
+  constructor(private readonly dropsDecisions: boolean, private readonly loadLoopBlocks: boolean) {}
 
   /** Every pool serves what was asked for: no replica is starting. */
   static settled(ctx: PolicyContext): boolean {
@@ -160,7 +162,7 @@ export class RolloutGate {
     if (!targets) return null;
     const changes = (['prefill', 'decode'] as const).some((p) => targets[p] !== undefined && targets[p] !== null && targets[p] !== ctx.target[p]);
     if (!changes) return targets;
-    if (!RolloutGate.settled(ctx)) {
+    if (this.dropsDecisions && !RolloutGate.settled(ctx)) {
       this.dropped++;
       return null;
     }
@@ -174,7 +176,7 @@ export class PlannerPolicy implements SimPolicy {
   readonly name: string;
   readonly wantsRouterSamples: boolean;
   readonly decisions: Decision[] = [];
-  /** Present only under during_rollout drop. */
+  /** Present only when the environment drops decisions during a rollout or the load loop waits for its own. */
   readonly rolloutGate: RolloutGate | undefined;
 
   constructor(
@@ -186,7 +188,9 @@ export class PlannerPolicy implements SimPolicy {
     this.name = name ?? `planner:${config.load_predictor}`;
     this.wantsRouterSamples = config.enable_load_scaling;
     // The daemon's load loop blocks on its writes unless the saturation rule counts starting replicas instead.
-    this.rolloutGate = config.during_rollout === 'drop' ? new RolloutGate(config.load_scaling_rule !== 'saturation') : undefined;
+    const loadLoopBlocks = config.enable_load_scaling && config.load_scaling_rule !== 'saturation';
+    const drops = config.during_rollout === 'drop';
+    this.rolloutGate = drops || loadLoopBlocks ? new RolloutGate(drops, loadLoopBlocks) : undefined;
     if (!config.enable_throughput_scaling) delete (this as Partial<PlannerPolicy>).onInterval;
     if (!config.enable_load_scaling) delete (this as Partial<PlannerPolicy>).onLoadTick;
   }

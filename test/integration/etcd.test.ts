@@ -56,7 +56,7 @@ describe('virtual environment against a real etcd', () => {
     expect(await client.get(P + 'decision_id')).toBe('2');
   });
 
-  it('counts the workers registered under v1/instances/ once any has registered, 0 included, and they vanish with their lease', async () => {
+  it('counts the workers registered under v1/instances/ per pool once any has registered there, 0 included, and they vanish with their lease', async () => {
     const a = make({ dynamoNamespace: 'ns-inst', backend: 'trtllm' });
     await a.init();
     await a.apply({ prefill: 3, decode: 2 }, { blocking: false });
@@ -70,14 +70,19 @@ describe('virtual environment against a real etcd', () => {
     // Another backend's decode component and another namespace do not count.
     await client.put('v1/instances/ns-inst/backend/generate/b1', '{}', lease);
     await client.put('v1/instances/ns-inst2/prefill/generate/c1', '{}', lease);
-    expect(await a.view()).toEqual({ prefill: 1, decode: 0, ready: false, counts: 'ready' });
+    // Prefill counts its registered worker; decode, none of whose workers has registered yet, its decided 2.
+    expect(await a.view()).toEqual({ prefill: 1, decode: 2, ready: false, counts: 'decided' });
     await client.put(dec + 'd1', '{}', lease);
     await client.put(dec + 'd2', '{}', lease);
-    expect(await a.view()).toMatchObject({ prefill: 1, decode: 2, counts: 'ready' });
+    await client.put(dec + 'd3', '{}', lease);
+    expect(await a.view()).toMatchObject({ prefill: 1, decode: 3, counts: 'ready' });
+    // The lease is alive while kept alive; a revoked one answers false, not an error.
+    expect(await client.leaseKeepAlive(lease)).toBe(true);
     // Every worker gone (lease revoked): zero serving workers, not the decided counts.
     await client.leaseRevoke(lease);
     expect(await client.count(pre)).toBe(0);
     expect(await a.view()).toEqual({ prefill: 0, decode: 0, ready: false, counts: 'ready' });
+    expect(await client.leaseKeepAlive(lease)).toBe(false);
   });
 
   it('during_rollout write replaces an unacknowledged decision; drop waits for the acknowledgement', async () => {

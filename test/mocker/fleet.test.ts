@@ -117,6 +117,49 @@ describe('VirtualFleet', () => {
     expect([...kv.keys()].filter((k) => k.startsWith('v1/instances/'))).toEqual([]);
   });
 
+  it('close() waits for a poll still registering, so no worker key outlives the fleet; a lease etcd refuses is revoked and replaced', async () => {
+    const kv = new Map<string, string>();
+    const { pool, ready } = fakePool();
+    ready.decode = 4;
+    const etcd = fakeEtcd(kv);
+    // Every put waits for the test to let it through: the poll is caught mid-registration.
+    const gates: Array<() => void> = [];
+    const put = etcd.put.bind(etcd);
+    etcd.put = (async (key: string, value: string, lease?: string) => {
+      await new Promise<void>((r) => gates.push(r));
+      return put(key, value, lease);
+    }) as typeof etcd.put;
+    const fleet = new VirtualFleet(pool, { etcd, dynamoNamespace: 'ns', maxWorkers: 10 });
+    const polling = fleet.poll();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(gates).toHaveLength(1);
+    const closing = fleet.close();
+    // Let the in-flight put finish: the poll stops registering, then close revokes the lease.
+    gates.shift()!();
+    await polling;
+    await closing;
+    expect([...kv.keys()].filter((k) => k.startsWith('v1/instances/'))).toEqual([]);
+    expect(etcd.leases.size).toBe(0);
+
+    // A keep-alive etcd answers with HTTP 500 (a lease it does not know): the next poll takes a new lease.
+    const kv2 = new Map<string, string>();
+    const etcd2 = fakeEtcd(kv2);
+    const fleet2 = new VirtualFleet(fakePool().pool, { etcd: etcd2, dynamoNamespace: 'ns', maxWorkers: 10 });
+    await fleet2.poll();
+    const keepAlive = etcd2.leaseKeepAlive.bind(etcd2);
+    let refuse = true;
+    etcd2.leaseKeepAlive = (async (id: string) => {
+      if (refuse) throw new EtcdError('etcd_http', 'etcd answered HTTP 500: invalid lease');
+      return keepAlive(id);
+    }) as typeof etcd2.leaseKeepAlive;
+    await fleet2.poll();
+    expect(fleet2.stats.poll_errors).toBe(1);
+    refuse = false;
+    await fleet2.poll();
+    // The refused lease was revoked first: the worker is registered once, on the new lease.
+    expect(instances(kv2, 'backend')).toEqual(['v1/instances/ns/backend/generate/20-0']);
+  });
+
   it('cuts counts to maxWorkers, ignores garbage, and survives an etcd outage', async () => {
     const kv = new Map([[P + 'decision_id', 'seven'], [P + 'num_decode_workers', '3']]);
     const fail = { on: false };

@@ -27,7 +27,7 @@ function scripted(answers: [number, number][]) {
 
 describe('RolloutGate (during_rollout drop)', () => {
   it('drops a changing decision while a replica starts, passes an unchanged one, admits once settled', () => {
-    const gate = new RolloutGate(false);
+    const gate = new RolloutGate(true, false);
     // 1 prefill ready, 2 asked for: rolling out.
     expect(gate.admit({ prefill: 3, decode: 1 }, ctx({ prefill: 1, decode: 1 }, { prefill: 2, decode: 1 }), 'throughput')).toBeNull();
     expect(gate.dropped).toBe(1);
@@ -64,6 +64,18 @@ describe('RolloutGate (during_rollout drop)', () => {
     satPolicy.onLoadTick!([], ctx({ prefill: 1, decode: 1 }, { prefill: 1, decode: 1 }));
     expect(satPolicy.onLoadTick!([], ctx({ prefill: 1, decode: 1 }, { prefill: 1, decode: 2 }))).toBeNull();
     expect(s.calls.load).toBe(2);
+  });
+
+  it('during_rollout write with the regression load loop: nothing is dropped, but the load loop still waits for its own rollout', () => {
+    const config = resolveConfig({ enable_load_scaling: true, load_predictor: 'constant', during_rollout: 'write' }).config;
+    const { planner, calls } = scripted([[1, 2], [2, 2], [1, 3]]);
+    const policy = new PlannerPolicy(planner, config);
+    expect(policy.onLoadTick!([], ctx({ prefill: 1, decode: 1 }, { prefill: 1, decode: 1 }))).toMatchObject({ decode: 2 });
+    expect(policy.onLoadTick!([], ctx({ prefill: 1, decode: 1 }, { prefill: 1, decode: 2 }))).toBeNull();
+    expect(calls.load).toBe(1);
+    // A throughput decision during that rollout is written.
+    expect(policy.onInterval!(obs, ctx({ prefill: 1, decode: 1 }, { prefill: 1, decode: 2 }))).toMatchObject({ prefill: 2, decode: 2 });
+    expect(policy.summaryExtras()).toEqual({ dropped_during_rollout: 0 });
   });
 
   it('strategy sla writes during a rollout: no gate at all', () => {

@@ -80,8 +80,8 @@ describe('decode saturation', () => {
   });
 
   it('a waiting request is saturation only when some request waits in every scrape of the tick', () => {
-    // A request caught between engine steps in one scrape of three: an idle pool, no scale-out.
-    const blip = rule().decide([dec([10]), dec([10], { num_requests_waiting: 1 }), dec([10])], { prefill: 1, decode: 1 });
+    // A request caught between engine steps in the last scrape of three: an idle pool, no scale-out.
+    const blip = rule().decide([dec([10]), dec([10]), dec([10], { num_requests_waiting: 1 })], { prefill: 1, decode: 1 });
     expect(blip.desired).toEqual({});
     expect(blip.report.decode).toMatchObject({ waiting: 0, saturated: false });
     // A queue through the whole tick (fewest 2 waiting) is.
