@@ -123,6 +123,8 @@ export class VirtualFleet {
     const id = BigInt(lease).toString(16);
     for (const pool of ['prefill', 'decode'] as const) {
       const prefix = instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool);
+      // Keys deleted behind the fleet's back (an etcd wiped or edited by hand) are put back.
+      if (this.registered[pool] > 0 && (await etcd.count(`${prefix}${id}-`)) < this.registered[pool]) this.registered[pool] = 0;
       // Closing stops registering: close() revokes this lease once this poll is over.
       for (; this.registered[pool] < ready[pool] && !this.closed; this.registered[pool]++) {
         const key = `${prefix}${id}-${this.registered[pool]}`;

@@ -26,6 +26,10 @@ function fakeEtcd(kv: Map<string, string>, fail = { on: false }) {
       kv.set(key, value);
       if (lease !== undefined) leaseOf.set(key, lease);
     },
+    async count(prefix: string) {
+      check();
+      return [...kv.keys()].filter((k) => k.startsWith(prefix)).length;
+    },
     async delete(key: string) {
       check();
       kv.delete(key);
@@ -102,6 +106,10 @@ describe('VirtualFleet', () => {
     expect(instances(kv, 'prefill')).toEqual([]);
     expect(instances(kv, 'tensorrt_llm')).toHaveLength(3);
     ready.decode = 2;
+    await fleet.poll();
+    expect(instances(kv, 'tensorrt_llm')).toEqual(['v1/instances/ns/tensorrt_llm/generate/1f-0', 'v1/instances/ns/tensorrt_llm/generate/1f-1']);
+    // Keys deleted by hand while the lease lives: the next poll puts them back.
+    kv.delete('v1/instances/ns/tensorrt_llm/generate/1f-1');
     await fleet.poll();
     expect(instances(kv, 'tensorrt_llm')).toEqual(['v1/instances/ns/tensorrt_llm/generate/1f-0', 'v1/instances/ns/tensorrt_llm/generate/1f-1']);
     // The lease lapsed (a stalled fleet): the next poll registers the ready workers again on a new one.
