@@ -23,6 +23,8 @@ export interface DecisionEngine {
   decideThroughput(obs: IntervalObservation, current: ReplicaCounts): Decision;
   decideLoad(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
   state(): PlannerState;
+  /** The environment did not take the last decision: it must not count as asked for. */
+  notTaken?(): void;
 }
 
 export interface TrafficSource {
@@ -414,6 +416,8 @@ export class Daemon {
       outcome = { status: 'failed', errorKind: 'actuator_internal', message: (err as Error).message };
     }
     this.metrics.decisions.inc({ loop, outcome: outcome.status });
+    // Dropped for a rollout in progress: nothing was written (a failed write may have been, so it stays asked for).
+    if (outcome.status === 'not_ready' || outcome.status === 'pending_ack') this.o.planner.notTaken?.();
     for (const f of outcome.faults ?? []) this.dataSourceFault(f.kind, f.message);
     if (outcome.status === 'failed') {
       // A failure after some pools were written (prefill patched, decode refused) says so: the

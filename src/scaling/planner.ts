@@ -309,6 +309,11 @@ export class Planner {
     return { prefill: this.manages('prefill') ? current.prefill : 0, decode: this.manages('decode') ? current.decode : 0 };
   }
 
+  /** The environment did not take the last decision (dropped during a rollout). */
+  notTaken(): void {
+    this.saturation?.notTaken();
+  }
+
   private decided(plan: Plan, reason: DecisionReason): Decision {
     const counts = plannedCounts(plan);
     this.saturation?.asked(counts);

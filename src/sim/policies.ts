@@ -129,6 +129,7 @@ export interface PlannerLike {
   decideThroughput(obs: IntervalObservation, current: ReplicaCounts): Decision;
   decideLoad(samples: RouterSnapshot[], current: ReplicaCounts): Decision;
   state(): { lastPredicted?: PredictedLoad };
+  notTaken?(): void;
 }
 
 /**
@@ -204,14 +205,20 @@ export class PlannerPolicy implements SimPolicy {
       osl_histogram: histogramWindowOf(w.histograms.osl_tokens),
       ttft_histogram: histogramWindowOf(w.histograms.ttft_seconds),
     };
-    const targets = this.toTargets(this.planner.decideThroughput(full, ctx.ready));
-    return this.rolloutGate ? this.rolloutGate.admit(targets, ctx, 'throughput') : targets;
+    return this.admit(this.toTargets(this.planner.decideThroughput(full, ctx.ready)), ctx, 'throughput');
   }
 
   onLoadTick(samples: RouterSnapshot[], ctx: PolicyContext): PoolTargets | null {
     if (this.rolloutGate?.loadTickBlocked(ctx)) return null;
-    const targets = this.toTargets(this.planner.decideLoad(samples, ctx.ready));
-    return this.rolloutGate ? this.rolloutGate.admit(targets, ctx, 'load') : targets;
+    return this.admit(this.toTargets(this.planner.decideLoad(samples, ctx.ready)), ctx, 'load');
+  }
+
+  /** What the environment takes of a decision; one it drops is not taken, as the daemon tells the planner. */
+  private admit(targets: PoolTargets | null, ctx: PolicyContext, loop: 'throughput' | 'load'): PoolTargets | null {
+    if (!this.rolloutGate || !targets) return targets;
+    const taken = this.rolloutGate.admit(targets, ctx, loop);
+    if (taken === null) this.planner.notTaken?.();
+    return taken;
   }
 
   forecastNumReq(): number {

@@ -198,8 +198,11 @@ describe('where current counts come from', () => {
       decideThroughput: () => { throw new Error('unused'); },
       decideLoad: (_s, current) => ({ prefill: null, decode: current.decode + 1, decided: true, reason: { code: 'load_scale', load: {} } as never }),
       state: () => ({ lowerBound: { prefill: 1, decode: 1 }, correctionFactor: { prefill: 1, decode: 1 }, gpuHours: 0, holds: {} }),
+      notTaken: () => { notTaken++; },
     };
-    const actuator: Actuator = { name: 'virtual', init: async () => ({}) as never, view: async () => view, apply: async (_t, ctx) => { contexts.push(ctx); return { status: 'unchanged' }; } };
+    let notTaken = 0;
+    let outcome: ApplyOutcome = { status: 'unchanged' };
+    const actuator: Actuator = { name: 'virtual', init: async () => ({}) as never, view: async () => view, apply: async (_t, ctx) => { contexts.push(ctx); return outcome; } };
     const daemon = new Daemon({
       config: config({ mode: 'decode', enable_throughput_scaling: false, enable_load_scaling: true, load_scaling_rule: 'saturation', during_rollout: 'write', load_router_metrics_url: 'http://r/metrics' }),
       planner, actuator, info: { prefillGpus: null, decodeGpus: 1, modelName: 'm', routerMetricsUrl: null, services: {} },
@@ -212,7 +215,12 @@ describe('where current counts come from', () => {
     await daemon.runLoadTick();
     expect(lines.filter((l) => l.event === 'worker_counts').map((l) => l.source)).toEqual(['decided', 'ready']);
     expect(contexts.map((c) => c.duringRollout)).toEqual(['write', 'write', 'write']);
-    expect(daemon.history.map((h) => (h as { current: { decode: number } }).current.decode)).toEqual([2, 2, 1]);
+    expect(notTaken).toBe(0);
+    // A decision dropped for a rollout in progress is withdrawn from the planner.
+    outcome = { status: 'not_ready' };
+    await daemon.runLoadTick();
+    expect(notTaken).toBe(1);
+    expect(daemon.history.map((h) => (h as { current: { decode: number } }).current.decode)).toEqual([2, 2, 1, 1]);
   });
 });
 

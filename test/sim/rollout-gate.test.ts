@@ -12,7 +12,7 @@ const obs = {} as IntervalObservation;
 
 /** A planner that answers each call with the next planned counts and counts its calls. */
 function scripted(answers: [number, number][]) {
-  const calls = { throughput: 0, load: 0 };
+  const calls = { throughput: 0, load: 0, notTaken: 0 };
   const next = (): Decision => {
     const [p, d] = answers.shift()!;
     return { decided: true, prefill: p, decode: d, reason: { code: 'load_scale' } as Decision['reason'] };
@@ -21,6 +21,7 @@ function scripted(answers: [number, number][]) {
     decideThroughput: () => { calls.throughput++; return next(); },
     decideLoad: () => { calls.load++; return next(); },
     state: () => ({}),
+    notTaken: () => { calls.notTaken++; },
   };
   return { planner, calls };
 }
@@ -57,6 +58,8 @@ describe('RolloutGate (during_rollout drop)', () => {
     expect(policy.onInterval!(obs, ctx({ prefill: 1, decode: 2 }, { prefill: 1, decode: 3 }))).toBeNull();
     expect(policy.rolloutGate!.dropped).toBe(1);
     expect(policy.summaryExtras()).toEqual({ dropped_during_rollout: 1 });
+    // The planner is told, as the daemon tells it on not_ready / pending_ack.
+    expect(calls.notTaken).toBe(1);
 
     const sat = resolveConfig({ enable_load_scaling: true, load_scaling_rule: 'saturation', load_predictor: 'constant' }).config;
     const s = scripted([[1, 2], [1, 3]]);

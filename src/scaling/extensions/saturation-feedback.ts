@@ -56,7 +56,9 @@ export interface SaturationDecision {
 
 export class SaturationFeedback {
   private tick = 0;
-  private readonly requested: Partial<Record<Pool, Asked>> = {};
+  private requested: Partial<Record<Pool, Asked>> = {};
+  /** What was asked before the last target, to restore when the environment does not take it. */
+  private beforeLastAsk: Partial<Record<Pool, Asked>> | undefined;
   /** Load tick of the last saturation seen per pool. */
   private readonly saturatedAt: Partial<Record<Pool, number>> = {};
   /** Throughput floor handed out at the last throughput tick (saturation since then holds a scale-down). */
@@ -92,10 +94,18 @@ export class SaturationFeedback {
 
   /** A target the planner decided (either loop): replicas over the ready count are starting for a while. */
   asked(plan: Partial<Record<Pool, number | null>>): void {
+    this.beforeLastAsk = { ...this.requested };
     for (const pool of POOLS) {
       const n = plan[pool];
       if (typeof n === 'number') this.requested[pool] = { replicas: n, tick: this.tick };
     }
+  }
+
+  /** The environment did not take the last target (dropped during a rollout): nothing of it is starting. */
+  notTaken(): void {
+    if (this.beforeLastAsk === undefined) return;
+    this.requested = this.beforeLastAsk;
+    this.beforeLastAsk = undefined;
   }
 
   /** Replicas asked for and not ready yet (0 once ready or past the grace). */

@@ -68,6 +68,21 @@ describe('decode saturation', () => {
     expect(r.starting('decode', 2)).toBe(0);
   });
 
+  it('a target the environment did not take (dropped during a rollout) is not starting: the next tick asks again', () => {
+    const r = rule();
+    expect(r.decide([dec([190, 200])], { prefill: 1, decode: 2 }).desired).toEqual({ decode: 5 });
+    r.asked({ decode: 5 });
+    r.notTaken();
+    expect(r.starting('decode', 2)).toBe(0);
+    expect(r.decide([dec([190, 200])], { prefill: 1, decode: 2 }).desired).toEqual({ decode: 5 });
+    // Only the last target is withdrawn: one taken before it still counts.
+    r.asked({ decode: 5 });
+    r.asked({ prefill: 3 });
+    r.notTaken();
+    expect(r.starting('decode', 2)).toBe(3);
+    expect(r.starting('prefill', 1)).toBe(0);
+  });
+
   it('preemptions or waiting requests are saturation even under the mark: one more replica', () => {
     const r = rule();
     expect(r.decide([dec([10], { preemptions_total: 4 })], { prefill: 1, decode: 1 }).desired).toEqual({});
