@@ -65,6 +65,16 @@ export interface HttpOptions {
 interface Client { agent: import('node:http').Agent; request: typeof import('node:http').request }
 const clients = new Map<string, Promise<Client>>();
 
+/**
+ * A kept-alive socket idle this long is closed (the agent destroys a free socket on its timeout):
+ * shorter than the usual server and load-balancer idle limits, so a request rarely goes out on a
+ * socket the other side is closing.
+ */
+const IDLE_SOCKET_MS = 4000;
+
+/** Errors of a request sent on a reused socket the server had closed meanwhile (safe to resend a GET). */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
 function clientFor(https: boolean, tls: TlsOptions | undefined, connections = 8): Promise<Client> {
   const verify = tls?.ca !== undefined || tls?.verify !== false;
   const key = [https, verify, tls?.ca ?? '', tls?.cert ?? '', tls?.key ?? '', tls?.servername ?? '', connections].join('\0');
@@ -73,14 +83,14 @@ function clientFor(https: boolean, tls: TlsOptions | undefined, connections = 8)
     const pem = Object.fromEntries((['ca', 'cert', 'key', 'servername'] as const).filter((k) => tls?.[k] !== undefined).map((k) => [k, tls![k]]));
     // node:https (and with it the TLS stack) is loaded only for an https URL.
     client = https
-      ? import('node:https').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: verify, ...pem }), request }))
-      : import('node:http').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections }), request }));
+      ? import('node:https').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections, timeout: IDLE_SOCKET_MS, rejectUnauthorized: verify, ...pem }), request }))
+      : import('node:http').then(({ Agent, request }) => ({ agent: new Agent({ keepAlive: true, maxSockets: connections, timeout: IDLE_SOCKET_MS }), request }));
     clients.set(key, client);
   }
   return client;
 }
 
-const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
+const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME|EPROTO/;
 
 function errorCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
@@ -143,7 +153,22 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
     let req: import('node:http').ClientRequest | undefined;
     if (opts.signal?.aborted) return onCancel();
     opts.signal?.addEventListener('abort', onCancel, { once: true });
-    req = request(target, { method, headers: opts.headers, agent }, (res) => {
+    const send = (resent: boolean): void => {
+      try {
+        req = request(target, { method, headers: opts.headers, agent }, onResponse);
+      } catch (err) {
+        // node:http refuses some requests before sending (a header with a line break): a fault like any other.
+        return fail(new HttpError('unreachable', `${where}: ${describeError(err)}`));
+      }
+      const sent = req;
+      sent.on('error', (err) => {
+        // A GET sent on a kept-alive socket the server had just closed is sent once more, on a new one.
+        if (!resent && !settled && !gotHeaders && method === 'GET' && sent.reusedSocket && STALE_SOCKET_CODES.has(errorCode(err) ?? '')) return send(true);
+        finish(classify(err, where, opts.signal, gotHeaders));
+      });
+      sent.end(opts.body);
+    };
+    const onResponse = (res: import('node:http').IncomingMessage): void => {
       gotHeaders = true;
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -153,7 +178,13 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
         size += chunk.length;
         if (size > opts.maxBytes) fail(new HttpError('too_large', `${where}: answer larger than the ${opts.maxBytes}-byte limit`));
         else if (opts.onChunk) {
-          if (!settled) opts.onChunk(chunk);
+          if (settled) return;
+          // The caller's reader failing ends this call, never the process.
+          try {
+            opts.onChunk(chunk);
+          } catch (err) {
+            fail(new HttpError('cut_off', `${where}: reading the answer failed (${(err as Error)?.message ?? String(err)})`));
+          }
         } else chunks.push(chunk);
       });
       res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers, body: opts.onChunk ? '' : Buffer.concat(chunks, size).toString('utf8') }));
@@ -161,9 +192,8 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
       res.on('close', () => {
         if (!res.complete) finish(classify(new Error('the server closed the connection'), where, opts.signal, true));
       });
-    });
-    req.on('error', (err) => finish(classify(err, where, opts.signal, gotHeaders)));
-    req.end(opts.body);
+    };
+    send(false);
   });
 }
 

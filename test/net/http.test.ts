@@ -118,6 +118,48 @@ describe('httpRequest', () => {
     expect(big.kind).toBe('too_large');
   });
 
+  it('a header node:http refuses, a reader that throws: typed faults at once, never a crash or a wait for the deadline', async () => {
+    const t0 = Date.now();
+    const bad = await fault(httpRequest(`${base}/ok`, { timeoutMs: 5000, maxBytes: 1024, headers: { authorization: 'Bearer token\n' } }));
+    expect(bad.kind).toBe('unreachable');
+    expect(bad.message).toMatch(/GET .*\/ok: .*header/i);
+    const thrown = await fault(httpRequest(`${base}/chunks`, { timeoutMs: 5000, maxBytes: 1024, onChunk: () => { throw new Error('reader broke'); } }));
+    expect(thrown).toMatchObject({ kind: 'cut_off' });
+    expect(thrown.message).toContain('reader broke');
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('a GET on a kept-alive socket the server closed meanwhile is sent once more on a new socket; a POST is not', async () => {
+    // A raw server that answers one request per connection with keep-alive, then resets the
+    // connection when the next request arrives on it (as a server does whose idle timer just fired).
+    const { createServer: createRaw } = await import('node:net');
+    let connections = 0;
+    const raw = createRaw((sock) => {
+      connections++;
+      let answered = false;
+      sock.on('data', () => {
+        if (answered) return sock.resetAndDestroy();
+        answered = true;
+        sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(raw.address() as { port: number }).port}/`;
+    try {
+      const opts = { timeoutMs: 3000, maxBytes: 1024, connections: 1 };
+      expect((await httpRequest(url, opts)).body).toBe('ok');
+      expect((await httpRequest(url, opts)).body).toBe('ok');
+      expect(connections).toBe(2);
+      // The POST after it goes out on the kept-alive socket, is reset, and is a fault (not resent).
+      const post = await fault(httpRequest(url, { ...opts, method: 'POST', body: '{}' }));
+      expect(post.kind).toBe('unreachable');
+      expect(connections).toBe(2);
+    } finally {
+      await new Promise((r) => raw.close(r));
+    }
+  });
+
   it('a 200 that is not JSON says what it was instead', async () => {
     const res = await httpRequest(`${base}/html`, { timeoutMs: 2000, maxBytes: 1024 });
     const json = parseJsonBody(res);
@@ -151,5 +193,17 @@ describe('httpRequest over https', () => {
     expect(err.kind).toBe('tls');
     expect((await httpRequest(url, { timeoutMs: 3000, maxBytes: 1024, tls: { ca } })).body).toBe('secure');
     expect((await httpRequest(url, { timeoutMs: 3000, maxBytes: 1024, tls: { verify: false } })).body).toBe('secure');
+  });
+
+  it('an https URL on a plain-http port is a tls fault, not an unreachable server', async () => {
+    const plain = createServer((_req, res) => res.end('plain'));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+    try {
+      const err = await httpRequest(`https://127.0.0.1:${(plain.address() as { port: number }).port}/`, { timeoutMs: 3000, maxBytes: 1024, tls: { verify: false } }).catch((e) => e);
+      expect(err).toMatchObject({ kind: 'tls' });
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((r) => plain.close(r));
+    }
   });
 });
