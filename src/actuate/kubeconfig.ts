@@ -194,7 +194,8 @@ function userCredentials(user: Located<User> | undefined, name: string, cluster:
   if ((cert === undefined) !== (key === undefined)) throw new InputError(`kubeconfig ${file}: user '${name}' has a client certificate without its key (or a key without its certificate); give both.`);
   if (u.exec) return execCredentials(u.exec, name, file, cluster, baseTls, { cert, key }, origin, opts);
   let authorization: () => string | null = () => null;
-  if (u.token) authorization = () => `Bearer ${u.token}`;
+  // A bearer token never holds whitespace: a YAML block scalar's trailing newline is not part of it.
+  if (u.token) authorization = () => `Bearer ${u.token!.trim()}`;
   else if (u.tokenFile) {
     const path = fileRelative(u.tokenFile, file);
     authorization = () => {
@@ -270,7 +271,7 @@ function execCredentials(
     origin,
     authorization: async () => {
       const s = await status();
-      return s.token ? `Bearer ${s.token}` : null;
+      return s.token ? `Bearer ${s.token.trim()}` : null;
     },
     tls: async () => {
       const s = await status();

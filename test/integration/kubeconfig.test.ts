@@ -63,7 +63,8 @@ describe('kubeconfig credentials against the fake API server over TLS', () => {
       apiVersion: 'v1', kind: 'Config', 'current-context': current,
       clusters: [{ name: 'fake', cluster: { server: kube.url, 'certificate-authority': 'ca.crt' } }],
       users: [
-        { name: 'token-user', user: { token: 'test-token' } },
+        // Written as a YAML block scalar (token: |), so it carries a trailing newline that is not part of the token.
+        { name: 'token-user', user: { token: 'test-token\n' } },
         { name: 'cert-user', user: { 'client-certificate-data': b64('client.crt'), 'client-key': 'client.key' } },
         { name: 'exec-user', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: [join(dir, 'plugin.mjs')], env: [{ name: 'PLUGIN_TOKEN', value: 'from-exec-plugin' }], interactiveMode: 'Never' } } },
         { name: 'legacy-user', user: { 'auth-provider': { name: 'gcp' } } },
