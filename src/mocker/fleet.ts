@@ -59,8 +59,13 @@ export class VirtualFleet {
   /** Decisions applied; decision ids acknowledged; polls that failed; counts cut to maxWorkers. */
   readonly stats = { applied: 0, acknowledged: 0, poll_errors: 0, clamped: 0, garbage: 0 };
 
+  private readonly backend: Backend;
+  private readonly leaseTtlS: number;
+
   constructor(private readonly pool: ScalablePool, private readonly o: FleetOptions) {
     this.prefix = plannerPrefix(o.dynamoNamespace);
+    this.backend = o.backend ?? 'vllm';
+    this.leaseTtlS = o.leaseTtlS ?? 10;
   }
 
   get lastAcknowledged(): number {
@@ -115,14 +120,14 @@ export class VirtualFleet {
       this.staleLease = null;
     }
     if (this.lease === null || !(await etcd.leaseKeepAlive(this.lease))) {
-      this.lease = await etcd.leaseGrant(this.o.leaseTtlS ?? 10);
+      this.lease = await etcd.leaseGrant(this.leaseTtlS);
       this.registered = { prefill: 0, decode: 0 };
     }
     const lease = this.lease;
     const ready = this.pool.readyCounts();
     const id = BigInt(lease).toString(16);
     for (const pool of ['prefill', 'decode'] as const) {
-      const prefix = instancePrefix(this.o.dynamoNamespace, this.o.backend ?? 'vllm', pool);
+      const prefix = instancePrefix(this.o.dynamoNamespace, this.backend, pool);
       // Keys deleted behind the fleet's back (an etcd wiped or edited by hand) are put back.
       if (this.registered[pool] > 0 && (await etcd.count(`${prefix}${id}-`)) < this.registered[pool]) this.registered[pool] = 0;
       // Closing stops registering: close() revokes this lease once this poll is over.
@@ -143,7 +148,7 @@ export class VirtualFleet {
     const lease = this.lease;
     this.lease = null;
     await this.o.etcd.leaseRevoke(lease).catch((err: unknown) => {
-      this.o.log?.(`etcd lease ${lease} not revoked (${err instanceof Error ? err.message : String(err)}): its worker keys lapse with it within ${this.o.leaseTtlS ?? 10} s`);
+      this.o.log?.(`etcd lease ${lease} not revoked (${err instanceof Error ? err.message : String(err)}): its worker keys lapse with it within ${this.leaseTtlS} s`);
     });
   }
 

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { PlannerConfig } from '../config/schema.js';
 import type { IntervalObservation, RouterSnapshot } from '../scaling/observation.js';
-import type { Decision, PredictedLoad, ReplicaCounts } from '../scaling/decision.js';
+import { POOLS, type Decision, type PredictedLoad, type ReplicaCounts } from '../scaling/decision.js';
 import type { HistogramWindow } from '../scaling/moments.js';
 import { applyGlobalBudget, applyPoolBudget } from '../scaling/budget.js';
 import { InputError } from '../util/errors.js';
@@ -161,7 +161,7 @@ export class RolloutGate {
   /** The targets the environment takes from a decision (null: dropped or none). */
   admit(targets: PoolTargets | null, ctx: PolicyContext, loop: 'throughput' | 'load'): PoolTargets | null {
     if (!targets) return null;
-    const changes = (['prefill', 'decode'] as const).some((p) => targets[p] !== undefined && targets[p] !== null && targets[p] !== ctx.target[p]);
+    const changes = POOLS.some((p) => targets[p] !== undefined && targets[p] !== null && targets[p] !== ctx.target[p]);
     if (!changes) return targets;
     if (this.dropsDecisions && !RolloutGate.settled(ctx)) {
       this.dropped++;

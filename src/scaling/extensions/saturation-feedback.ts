@@ -168,15 +168,24 @@ export class SaturationFeedback {
     const workers = Object.entries(latest) as Array<[string, DecodeWorkerSample]>;
     if (workers.length === 0) return undefined;
     // Mean over the buffered scrapes of the pool's total blocks: one scrape catches a transient.
+    // A request waits for the engine's next step as it arrives, so one scrape often shows a waiting
+    // request on an idle engine: only a queue present in every scrape of the tick is saturation.
     let blocksSum = 0;
     let scrapes = 0;
+    let waiting = Infinity;
     for (const snap of samples) {
       if (snap.decode === undefined) continue;
       let total = 0;
-      for (const g of Object.values(snap.decode)) total += g.active_decode_blocks;
+      let waitingNow = 0;
+      for (const g of Object.values(snap.decode)) {
+        total += g.active_decode_blocks;
+        if (typeof g.num_requests_waiting === 'number') waitingNow += g.num_requests_waiting;
+      }
       blocksSum += total;
+      waiting = Math.min(waiting, waitingNow);
       scrapes++;
     }
+    if (scrapes === 0) waiting = 0;
     const blocks = scrapes > 0 ? blocksSum / scrapes : 0;
     const fallback = decode !== undefined ? Math.floor(decode.maxKvTokens / DEFAULT_KV_BLOCK_TOKENS) : undefined;
     let capacity = 0;
@@ -192,16 +201,6 @@ export class SaturationFeedback {
     const perWorker = capacity / workers.length;
     const usage = blocks / capacity;
     let preempted = 0;
-    // A request waits for the engine's next step as it arrives, so one scrape often shows a waiting
-    // request on an idle engine: only a queue present in every scrape of the tick is saturation.
-    let waiting = Infinity;
-    for (const snap of samples) {
-      if (snap.decode === undefined) continue;
-      let total = 0;
-      for (const g of Object.values(snap.decode)) if (typeof g.num_requests_waiting === 'number') total += g.num_requests_waiting;
-      waiting = Math.min(waiting, total);
-    }
-    if (!Number.isFinite(waiting)) waiting = 0;
     const seen = new Map<string, number>();
     for (const [id, g] of workers) {
       if (typeof g.preemptions_total === 'number') {
